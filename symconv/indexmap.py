@@ -1,0 +1,347 @@
+"""Exact provenance maps: for every entry of y, dk and dx, which entries it multiplies.
+
+A convolution's map factorises.  Per spatial axis, ``taps[o, a]`` is the input position
+that output position ``o`` reads through kernel offset ``a`` (``s*o + d*a - before``), or -1
+where that tap falls into padding.  Batch and channels are plain products on top.  Maps are
+small NumPy arrays, built once per spec (``maps_for`` caches them); the term list of one
+entry, the dense maps of a whole layer and exact numeric evaluation are all derived from
+them without a Python loop per entry.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from . import layout
+from .errors import SymconvError
+from .spec import FACTORS, TENSOR_OF, ConvSpec, check_entry, entry_name
+
+
+@dataclass(frozen=True)
+class AxisMap:
+    """One spatial axis of the direct convolution: big (input) to small (output) positions."""
+
+    big: int
+    small: int
+    kernel: int
+    stride: int
+    dilation: int
+    before: int
+
+    @property
+    def taps(self) -> np.ndarray:
+        o = np.arange(self.small)[:, None]
+        a = np.arange(self.kernel)[None, :]
+        pos = self.stride * o + self.dilation * a - self.before
+        return np.where((pos >= 0) & (pos < self.big), pos, -1)
+
+    def kernel_offsets(self, o: int) -> np.ndarray:
+        """Offsets a whose tap from output position o lands inside the input."""
+        s, d = self.stride, self.dilation
+        lo = max(0, -((s * o - self.before) // d))          # ceil((before - s*o) / d)
+        hi = min(self.kernel - 1, (self.big - 1 + self.before - s * o) // d)
+        return np.arange(lo, hi + 1)
+
+    def output_positions(self, a: int) -> np.ndarray:
+        """Output positions o that read an input pixel through offset a."""
+        s, d = self.stride, self.dilation
+        lo = max(0, -((d * a - self.before) // s))
+        hi = min(self.small - 1, (self.big - 1 + self.before - d * a) // s)
+        return np.arange(lo, hi + 1)
+
+    def readers(self, p: int) -> tuple[np.ndarray, np.ndarray]:
+        """All (o, a) with s*o + d*a - before == p, ordered by o."""
+        a = np.arange(self.kernel)
+        num = p + self.before - self.dilation * a
+        ok = (num >= 0) & (num % self.stride == 0) & (num // self.stride < self.small)
+        o, a = num[ok] // self.stride, a[ok]
+        order = np.argsort(o, kind="stable")
+        return o[order], a[order]
+
+    def first_valid(self, a: int) -> int:
+        return self.output_positions(a)[0] if len(self.output_positions(a)) else -1
+
+
+def _product(*columns: np.ndarray) -> np.ndarray:
+    """Cartesian product of 1-D arrays (row-major) as a (T, len(columns)) int64 array."""
+    if not columns:
+        return np.zeros((1, 0), dtype=np.int64)
+    grids = np.meshgrid(*columns, indexing="ij")
+    return np.stack([g.reshape(-1) for g in grids], axis=1).astype(np.int64)
+
+
+def _product_rows(*blocks: np.ndarray) -> np.ndarray:
+    """Cartesian product of row blocks (each (T_i, w_i)), row-major."""
+    index = _product(*[np.arange(len(b)) for b in blocks])
+    return np.concatenate([b[index[:, i]] for i, b in enumerate(blocks)], axis=1)
+
+
+@dataclass
+class Terms:
+    """The products that make one entry: ``coefficient * first[t] * second[t]`` summed over t.
+
+    ``first`` and ``second`` hold indices in the spec's own layouts of the tensors named by
+    ``factors`` (``('x', 'k')`` for y, ``('g', 'x')`` for dk, ``('g', 'k')`` for dx).
+    """
+
+    quantity: str
+    entry: tuple
+    factors: tuple
+    first: np.ndarray
+    second: np.ndarray
+    coefficients: np.ndarray | None = None
+
+    @property
+    def name(self) -> str:
+        return entry_name(self.quantity, self.entry)
+
+    def __len__(self) -> int:
+        return len(self.first)
+
+    def pairs(self) -> list:
+        coef = self.coefficients if self.coefficients is not None else [1] * len(self)
+        return [(int(c), tuple(map(int, f)), tuple(map(int, s)))
+                for c, f, s in zip(coef, self.first.tolist(), self.second.tolist())]
+
+    def as_json(self) -> list[dict]:
+        out = []
+        one, two = self.factors
+        coefs = None if self.coefficients is None else self.coefficients.tolist()
+        for t, (f, s) in enumerate(zip(self.first.tolist(), self.second.tolist())):
+            term = {one: f, two: s}
+            if coefs is not None and coefs[t] != 1:
+                term["coefficient"] = coefs[t]
+            out.append(term)
+        return out
+
+    def sorted(self) -> "Terms":
+        keys = np.concatenate([self.first, self.second], axis=1)
+        order = np.lexsort(keys.T[::-1]) if len(keys) else np.arange(0)
+        coefs = None if self.coefficients is None else self.coefficients[order]
+        return Terms(self.quantity, self.entry, self.factors, self.first[order], self.second[order], coefs)
+
+    def __repr__(self):
+        one, two = self.factors
+        shown = " + ".join(f"{one}[{','.join(map(str, f))}]*{two}[{','.join(map(str, s))}]"
+                           for _, f, s in self.pairs()[:6])
+        more = f" + ... ({len(self)} terms)" if len(self) > 6 else ""
+        return f"{self.name} = {shown or '0'}{more}"
+
+
+class IndexMaps:
+    """The factorised provenance maps of one spec; use ``maps_for(spec)`` to get a cached one."""
+
+    def __init__(self, spec: ConvSpec):
+        self.spec = spec
+        self.axes = tuple(
+            AxisMap(spec.big_spatial[i], spec.small_spatial[i], spec.kernel_spatial[i],
+                    spec.strides[i], spec.dilations[i], spec.pads[i][0])
+            for i in range(spec.ndim))
+        self.groups = spec.conv_groups
+        self.big_per_group = spec.big_channels // self.groups
+        self.small_per_group = spec.small_channels // self.groups
+        self.roles = layout.roles(spec)
+        self.taps = tuple(ax.taps for ax in self.axes)
+
+    # ---- canonical queries: each returns canonical rows for 'big', 'small' and 'kernel' ----
+    def _for_small(self, n, cs, o):
+        grp = cs // self.small_per_group
+        spatial = _product(*[ax.kernel_offsets(oi) for ax, oi in zip(self.axes, o)])
+        cil = np.arange(self.big_per_group)
+        rows = _product_rows(spatial, cil[:, None])  # (a..., cil)
+        a, cil = rows[:, :-1], rows[:, -1:]
+        pos = np.array(o) * self._strides + a * self._dilations - self._befores
+        t = len(rows)
+        col = lambda v: np.full((t, 1), v, dtype=np.int64)
+        return {"big": np.concatenate([col(n), grp * self.big_per_group + cil, pos], axis=1),
+                "small": np.tile(np.array([[n, cs, *o]], dtype=np.int64), (t, 1)),
+                "kernel": np.concatenate([col(cs), cil, a], axis=1)}
+
+    def _for_big(self, n, cb, p):
+        grp, cil = divmod(cb, self.big_per_group)
+        per_axis = [ax.readers(pi) for ax, pi in zip(self.axes, p)]
+        spatial = _product_rows(*[np.stack(oa, axis=1) for oa in per_axis])  # (o0, a0, o1, a1, ...)
+        o, a = spatial[:, 0::2], spatial[:, 1::2]
+        cs = grp * self.small_per_group + np.arange(self.small_per_group)
+        rows = _product_rows(np.concatenate([o, a], axis=1), cs[:, None])
+        nd = self.spec.ndim
+        o, a, cs = rows[:, :nd], rows[:, nd:2 * nd], rows[:, -1:]
+        t = len(rows)
+        col = lambda v: np.full((t, 1), v, dtype=np.int64)
+        return {"big": np.tile(np.array([[n, cb, *p]], dtype=np.int64), (t, 1)),
+                "small": np.concatenate([col(n), cs, o], axis=1),
+                "kernel": np.concatenate([cs, col(cil), a], axis=1)}
+
+    def _for_kernel(self, cs, cil, a):
+        grp = cs // self.small_per_group
+        spatial = _product(*[ax.output_positions(ai) for ax, ai in zip(self.axes, a)])
+        rows = _product_rows(np.arange(self.spec.batch)[:, None], spatial)
+        n, o = rows[:, :1], rows[:, 1:]
+        pos = o * self._strides + np.array(a) * self._dilations - self._befores
+        t = len(rows)
+        col = lambda v: np.full((t, 1), v, dtype=np.int64)
+        return {"big": np.concatenate([n, col(grp * self.big_per_group + cil), pos], axis=1),
+                "small": np.concatenate([n, col(cs), o], axis=1),
+                "kernel": np.tile(np.array([[cs, cil, *a]], dtype=np.int64), (t, 1))}
+
+    @property
+    def _strides(self):
+        return np.array(self.spec.strides, dtype=np.int64)
+
+    @property
+    def _dilations(self):
+        return np.array(self.spec.dilations, dtype=np.int64)
+
+    @property
+    def _befores(self):
+        return np.array([b for b, _ in self.spec.pads], dtype=np.int64)
+
+    # ---- the public query ------------------------------------------------------------------
+    def terms(self, quantity: str, index) -> Terms:
+        """The terms of one entry (index in the spec's layout), sorted by the first factor."""
+        spec = self.spec
+        if spec.is_empty:
+            raise SymconvError(
+                f"the output of this {spec.op} is empty (shape {spec.y_shape}): the kernel does not fit "
+                f"the padded input, so no entry has terms")
+        index = check_entry(spec, quantity, index)
+        tensor = {"forward": "y", "filter_grad": "k", "input_grad": "x"}[quantity]
+        canon = layout.index_from_user(spec, tensor, np.array([index], dtype=np.int64))[0].tolist()
+        role = self.roles[tensor]
+        rows = {"big": lambda: self._for_big(canon[0], canon[1], canon[2:]),
+                "small": lambda: self._for_small(canon[0], canon[1], canon[2:]),
+                "kernel": lambda: self._for_kernel(canon[0], canon[1], canon[2:])}[role]()
+        one, two = FACTORS[quantity]
+        first = layout.index_to_user(spec, one, rows[self.roles[one]])
+        second = layout.index_to_user(spec, two, rows[self.roles[two]])
+        return Terms(quantity, index, (one, two), first, second).sorted()
+
+    # ---- dense maps of a whole layer (spatial part; batch and channels are products) -------
+    def forward_spatial(self) -> np.ndarray:
+        """(small spatial..., kernel spatial...) -> flat big spatial position, or -1 (padding)."""
+        nd = self.spec.ndim
+        flat = np.zeros((1,) * (2 * nd), dtype=np.int64)
+        valid = np.ones((1,) * (2 * nd), dtype=bool)
+        big = self.spec.big_spatial
+        for i, t in enumerate(self.taps):
+            shape = [1] * (2 * nd)
+            shape[i], shape[nd + i] = t.shape
+            t = t.reshape(shape)
+            flat = flat * big[i] + t
+            valid = valid & (t >= 0)
+        return np.where(valid, flat, -1)
+
+    def filter_grad_spatial(self) -> np.ndarray:
+        """(kernel spatial..., small spatial...) -> flat big spatial position, or -1."""
+        nd = self.spec.ndim
+        fwd = self.forward_spatial()
+        return fwd.transpose(tuple(range(nd, 2 * nd)) + tuple(range(nd)))
+
+    def input_grad_spatial(self):
+        """CSR map: big flat position p -> pairs (small flat, kernel flat) in
+        ``small[indptr[p]:indptr[p+1]]``, ``kernel[indptr[p]:indptr[p+1]]``."""
+        fwd = self.forward_spatial()
+        n_small = int(np.prod(self.spec.small_spatial))
+        flat = fwd.reshape(n_small, -1)
+        small_idx, kernel_idx = np.nonzero(flat >= 0)
+        big_idx = flat[small_idx, kernel_idx]
+        order = np.argsort(big_idx, kind="stable")
+        counts = np.bincount(big_idx, minlength=int(np.prod(self.spec.big_spatial)))
+        indptr = np.concatenate([[0], np.cumsum(counts)])
+        return indptr, small_idx[order], kernel_idx[order]
+
+    # ---- exact numeric evaluation through the maps ------------------------------------------
+    def _offsets(self):
+        return itertools.product(*[range(k) for k in self.spec.kernel_spatial])
+
+    def _gather(self, big_ext, offset):
+        """big_ext[:, :, taps(o, a)] for one kernel offset: (N, C, small spatial...)."""
+        idx = np.ix_(*[t[:, a] for t, a in zip(self.taps, offset)])
+        return big_ext[(slice(None), slice(None)) + idx]
+
+    def _grouped(self, arr, per_group):
+        return arr.reshape((arr.shape[0], self.groups, per_group) + arr.shape[2:])
+
+    def direct(self, big, kernel):
+        """The direct convolution in canonical order: big (N,Cb,P..) x kernel -> small."""
+        nd = self.spec.ndim
+        big_ext = np.pad(big, [(0, 0), (0, 0)] + [(0, 1)] * nd)  # position -1 reads the zero slot
+        kern = kernel.reshape((self.groups, self.small_per_group, self.big_per_group) + kernel.shape[2:])
+        out = np.zeros((big.shape[0], self.groups, self.small_per_group) + self.spec.small_spatial,
+                       dtype=np.result_type(big, kernel))
+        for offset in self._offsets():
+            window = self._grouped(self._gather(big_ext, offset), self.big_per_group)
+            out += np.einsum("ngc...,gdc->ngd...", window, kern[(Ellipsis,) + offset])
+        return out.reshape((big.shape[0], self.spec.small_channels) + self.spec.small_spatial)
+
+    def direct_transpose(self, small, kernel):
+        """The adjoint of ``direct`` in its first argument: small x kernel -> big."""
+        nd = self.spec.ndim
+        kern = kernel.reshape((self.groups, self.small_per_group, self.big_per_group) + kernel.shape[2:])
+        big_ext = np.zeros((small.shape[0], self.spec.big_channels) + tuple(b + 1 for b in self.spec.big_spatial),
+                           dtype=np.result_type(small, kernel))
+        grouped = self._grouped(small, self.small_per_group)
+        for offset in self._offsets():
+            contrib = np.einsum("ngd...,gdc->ngc...", grouped, kern[(Ellipsis,) + offset])
+            idx = np.ix_(*[t[:, a] for t, a in zip(self.taps, offset)])
+            # For one offset, distinct outputs read distinct pixels; -1 (padding) hits the spare slot.
+            big_ext[(slice(None), slice(None)) + idx] += contrib.reshape(big_ext.shape[:2] + contrib.shape[3:])
+        return big_ext[(slice(None), slice(None)) + (slice(0, -1),) * nd]
+
+    def kernel_grad(self, big, small):
+        """The adjoint of ``direct`` in the kernel: sum over batch and positions of small x big."""
+        nd = self.spec.ndim
+        big_ext = np.pad(big, [(0, 0), (0, 0)] + [(0, 1)] * nd)
+        grouped = self._grouped(small, self.small_per_group)
+        out = np.zeros((self.groups, self.small_per_group, self.big_per_group) + self.spec.kernel_spatial,
+                       dtype=np.result_type(big, small))
+        for offset in self._offsets():
+            window = self._grouped(self._gather(big_ext, offset), self.big_per_group)
+            out[(Ellipsis,) + offset] = np.einsum(
+                "ngcs,ngds->gdc", window.reshape(window.shape[:3] + (-1,)), grouped.reshape(grouped.shape[:3] + (-1,)))
+        return out.reshape((self.spec.small_channels, self.big_per_group) + self.spec.kernel_spatial)
+
+    def evaluate(self, quantity: str, x=None, k=None, g=None) -> np.ndarray:
+        """The exact value of y, dk or dx for the given tensors (spec layouts in and out).
+
+        Integer inputs give exact integer results; float inputs are summed in float64.
+        """
+        spec = self.spec
+        need = {"forward": ("x", "k"), "filter_grad": ("x", "g"), "input_grad": ("k", "g")}[quantity]
+        given = {"x": x, "k": k, "g": g}
+        canon = {}
+        for name in need:
+            if given[name] is None:
+                raise SymconvError(f"{TENSOR_OF[quantity]} needs tensor {name}")
+            arr = np.asarray(given[name])
+            if arr.dtype.kind == "f":
+                arr = arr.astype(np.float64)
+            elif arr.dtype.kind in "iub":
+                arr = arr.astype(np.int64)
+            canon[name] = layout.array_to_canonical(spec, name, arr)
+        transpose = spec.kind == "transpose"
+        if quantity == "forward":
+            result = (self.direct_transpose if transpose else self.direct)(canon["x"], canon["k"])
+            return layout.array_from_canonical(spec, "y", result)
+        if quantity == "filter_grad":
+            big, small = (canon["g"], canon["x"]) if transpose else (canon["x"], canon["g"])
+            return layout.array_from_canonical(spec, "k", self.kernel_grad(big, small))
+        result = (self.direct if transpose else self.direct_transpose)(canon["g"], canon["k"])
+        return layout.array_from_canonical(spec, "x", result)
+
+
+@lru_cache(maxsize=64)
+def maps_for(spec: ConvSpec) -> IndexMaps:
+    return IndexMaps(spec)
+
+
+def terms(spec: ConvSpec, quantity: str, index) -> Terms:
+    return maps_for(spec).terms(quantity, index)
+
+
+def evaluate(spec: ConvSpec, quantity: str, x=None, k=None, g=None) -> np.ndarray:
+    return maps_for(spec).evaluate(quantity, x=x, k=k, g=g)

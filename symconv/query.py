@@ -1,0 +1,154 @@
+"""``which``: the exact answer to "which pixels does this entry multiply?"."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import sympy
+
+from . import render, symbolic
+from .errors import SymconvError
+from .indexmap import Terms, maps_for
+from .spec import TENSOR_OF, ConvSpec, parse_entry
+
+# A bare tensor (every entry) is answered only up to this many products in all.
+BARE_TERM_LIMIT = 20_000
+# Text output lists at most this many terms of one entry.
+TEXT_TERMS = 12
+
+
+def _printed(expr) -> str:
+    return sympy.sstr(expr, order="none")
+
+
+@dataclass
+class Answer:
+    """One entry: its terms (from the index maps), explicit expression and closed form."""
+
+    spec: ConvSpec
+    terms: Terms
+
+    @property
+    def quantity(self) -> str:
+        return self.terms.quantity
+
+    @property
+    def entry(self) -> str:
+        return self.terms.name
+
+    @cached_property
+    def expression(self) -> sympy.Expr:
+        """The explicit sum of products (refused above symbolic.EXPLICIT_TERM_LIMIT terms)."""
+        return symbolic.terms_expression(self.terms) if len(self.terms) <= symbolic.EXPLICIT_TERM_LIMIT \
+            else self.closed_form
+
+    @cached_property
+    def closed_form(self) -> sympy.Expr:
+        return symbolic.closed_form(self.spec, self.quantity, self.terms.entry)
+
+    @property
+    def equation(self) -> sympy.Eq:
+        lhs = symbolic.entry(TENSOR_OF[self.quantity], self.terms.entry)
+        return sympy.Eq(lhs, self.expression, evaluate=False)
+
+    def to_json(self) -> dict:
+        return {"entry": self.entry, "expression": _printed(self.expression),
+                "closed_form": _printed(self.closed_form),
+                "latex": sympy.latex(self.expression, order="none"),
+                "terms": self.terms.as_json(), "term_count": len(self.terms),
+                "pads": [list(p) for p in self.spec.pads], "output_shape": list(self.spec.y_shape)}
+
+    def text(self, grids: bool = True) -> str:
+        one, two = self.terms.factors
+        pairs = self.terms.pairs()
+        shown = [f"{render.index_text(one, f)}*{render.index_text(two, s)}" for _, f, s in pairs[:TEXT_TERMS]]
+        body = " + ".join(shown) if shown else "0"
+        if len(pairs) > TEXT_TERMS:
+            body += f" + ... ({len(pairs)} terms)"
+        lines = [f"{self.entry} = {body}"]
+        if len(pairs) > TEXT_TERMS or self.closed_form.has(sympy.Sum):
+            lines.append(f"  closed form: {_printed(self.closed_form)}")
+        if not pairs:
+            lines.append("  (every tap of this entry falls into padding)")
+        if grids and pairs:
+            tensor, column = ("g", self.terms.first) if self.quantity == "input_grad" else \
+                ("x", self.terms.first if one == "x" else self.terms.second)
+            drawn = render.grid(self.spec, tensor, column)
+            if drawn:
+                lines.append(f"  {tensor} entries used (#):")
+                lines.extend(drawn)
+        return "\n".join(lines)
+
+    def __repr__(self):
+        return self.text()
+
+    def _repr_latex_(self):
+        return f"$\\displaystyle {sympy.latex(self.equation, order='none')}$"
+
+
+@dataclass
+class TensorAnswer:
+    """Every entry of y, dk or dx."""
+
+    spec: ConvSpec
+    quantity: str
+    answers: list
+
+    def to_json(self) -> dict:
+        return {"tensor": TENSOR_OF[self.quantity], "entries": [a.to_json() for a in self.answers],
+                "pads": [list(p) for p in self.spec.pads], "output_shape": list(self.spec.y_shape)}
+
+    def text(self) -> str:
+        return "\n".join(a.text(grids=False) for a in self.answers)
+
+    def __repr__(self):
+        return self.text()
+
+    def _repr_latex_(self):
+        rows = " \\\\ ".join(sympy.latex(a.equation, order="none") for a in self.answers)
+        return f"$\\begin{{aligned}} {rows} \\end{{aligned}}$"
+
+
+def _spec(spec, kwargs) -> ConvSpec:
+    if isinstance(spec, ConvSpec):
+        if kwargs:
+            raise SymconvError(f"give either a ConvSpec or spec fields, not both: {sorted(kwargs)}")
+        return spec
+    fields = dict(kwargs)
+    for short, full in (("input", "input_shape"), ("kernel", "kernel_shape"), ("output_shape", "output_shape_request")):
+        if short in fields:
+            fields[full] = fields.pop(short)
+    try:
+        return ConvSpec(spec, **fields)
+    except TypeError as err:
+        raise SymconvError(f"unknown spec field: {err}") from None
+
+
+def which(spec, entry: str, **spec_fields):
+    """Which entries does ``entry`` (``'y[...]'``, ``'dk[...]'``, ``'dx[...]'`` or a bare
+    ``'y'``/``'dk'``/``'dx'``) multiply?  ``spec`` is a ConvSpec or an op name plus fields.
+
+    >>> a = which("conv2d", "dk[0,0,0,0]", input="1x3x3x1", kernel="1x1x1x1", strides=3,
+    ...           padding="SAME")
+    >>> a.expression
+    g[0, 0, 0, 0]*x[0, 0, 0, 0]
+    >>> which("conv2d", "y[0,0,0,0]", input="1x3x3x1", kernel="1x1x1x1", strides=3,
+    ...       padding="SAME", convention="legacy_eigen").terms.pairs()
+    [(1, (0, 1, 1, 0), (0, 0, 0, 0))]
+    """
+    spec = _spec(spec, spec_fields)
+    quantity, index = parse_entry(spec, entry)
+    maps = maps_for(spec)
+    if index is not None:
+        return Answer(spec, maps.terms(quantity, index))
+    shape = spec.shape_of(TENSOR_OF[quantity])
+    if spec.is_empty:
+        maps.terms(quantity, (0,) * len(shape))  # raises the empty-output error
+    total = symbolic.literal_size(spec)
+    if total > BARE_TERM_LIMIT:
+        raise SymconvError(
+            f"every entry of {TENSOR_OF[quantity]} holds {total} products in all, more than {BARE_TERM_LIMIT}: "
+            f"ask for one entry, e.g. --entry '{TENSOR_OF[quantity]}[{','.join('0' * len(shape))}]'")
+    return TensorAnswer(spec, quantity, [Answer(spec, maps.terms(quantity, idx))
+                                         for idx in render.all_indices(shape)])

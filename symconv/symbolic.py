@@ -1,0 +1,335 @@
+"""SymPy expressions: one entry at a time from the index maps, closed forms, the literal route.
+
+Tensors are ``IndexedBase`` objects ``x``, ``k`` and ``g`` (g = dL/dy, the upstream
+gradient), indexed in the spec's own layouts: ``x[0, 1, 1, 0]`` prints as such and as
+``x_{0,1,1,0}`` in LaTeX.  Three routes lead to the same expressions:
+
+* ``expression``: the explicit sum of products of one entry, built from its index-map terms;
+* ``closed_form``: the same entry as a compact ``Sum`` over index ranges (cheap whatever the
+  tensor size; ``.doit()`` gives the explicit sum);
+* ``literal_derivation``: every y entry built from the definition, L = sum(g * y), and
+  ``sympy.diff`` by every kernel and input entry.  Slow; for small shapes and cross-checks.
+
+``general_formulas`` states dk and dx for symbolic sizes (N, H, K, S, D, P, ...).
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from functools import lru_cache
+from math import gcd
+
+import numpy as np
+import sympy
+from sympy import Add, Eq, IndexedBase, Integer, Mul, Piecewise, Sum, Symbol, symbols
+
+from . import layout, reference
+from .errors import SymconvError
+from .indexmap import maps_for
+from .spec import FACTORS, TENSOR_OF, ConvSpec, check_entry
+
+BASES = {name: IndexedBase(name) for name in ("x", "k", "g", "y", "dk", "dx")}
+
+# Above this many products, explicit SymPy sums are refused: use one entry or the closed form.
+EXPLICIT_TERM_LIMIT = 200_000
+
+
+@lru_cache(maxsize=1 << 18)
+def entry(tensor: str, index: tuple) -> sympy.Indexed:
+    """The symbol for one tensor entry, e.g. ``entry('x', (0, 1, 1, 0))`` is ``x[0, 1, 1, 0]``."""
+    return BASES[tensor][tuple(Integer(i) for i in index)]
+
+
+@lru_cache(maxsize=None)
+def _canonical_order(first: str, second: str) -> bool:
+    """Whether SymPy's canonical Mul puts ``first``'s entry before ``second``'s."""
+    probe = Mul(BASES[first][0], BASES[second][0])
+    return probe.args[0].base == BASES[first]
+
+
+def product(first: str, first_index, second: str, second_index, coefficient: int = 1):
+    """``coefficient * first[...] * second[...]``, built without re-sorting its factors."""
+    a, b = entry(first, tuple(first_index)), entry(second, tuple(second_index))
+    if not _canonical_order(first, second):
+        a, b = b, a
+    if coefficient == 1:
+        return Mul._from_args((a, b))
+    return Mul(Integer(coefficient), a, b)
+
+
+def expression(spec: ConvSpec, quantity: str, index) -> sympy.Expr:
+    """The explicit sum of products that makes one entry of y, dk or dx."""
+    terms = maps_for(spec).terms(quantity, index)
+    if len(terms) > EXPLICIT_TERM_LIMIT:
+        raise SymconvError(
+            f"{terms.name} has {len(terms)} terms, more than the explicit limit {EXPLICIT_TERM_LIMIT}: "
+            f"use its closed form or its index-map terms")
+    return terms_expression(terms)
+
+
+def terms_expression(terms) -> sympy.Expr:
+    one, two = terms.factors
+    coefs = terms.coefficients if terms.coefficients is not None else itertools.repeat(1)
+    return Add(*[product(one, f, two, s, int(c))
+                 for f, s, c in zip(map(tuple, terms.first.tolist()), map(tuple, terms.second.tolist()), coefs)])
+
+
+def equation(spec: ConvSpec, quantity: str, index) -> Eq:
+    """``Eq(dk[...], <explicit sum>)`` with the left side named by the entry."""
+    return Eq(entry(TENSOR_OF[quantity], tuple(index)), expression(spec, quantity, index), evaluate=False)
+
+
+# ---- closed forms of one entry -----------------------------------------------------------
+
+OUTPUT_DUMMIES = {1: ("i",), 2: ("i", "j"), 3: ("i", "j", "l")}
+OFFSET_DUMMIES = {1: ("a",), 2: ("a", "b"), 3: ("a", "b", "c")}
+STEP_DUMMIES = {1: ("u",), 2: ("u", "v"), 3: ("u", "v", "w")}
+
+
+@lru_cache(maxsize=None)
+def dummy(name: str) -> Symbol:
+    return Symbol(name, integer=True, nonnegative=True)
+
+
+class _Ranges:
+    """Collects (symbol, lo, hi) ranges; a single-value range is substituted, not summed."""
+
+    def __init__(self):
+        self.limits = []
+        self.empty = False
+
+    def add(self, name, lo, hi):
+        lo, hi = int(lo), int(hi)
+        if hi < lo:
+            self.empty = True
+            return Integer(lo)
+        if lo == hi:
+            return Integer(lo)
+        sym = dummy(name)
+        self.limits.append((sym, lo, hi))
+        return sym
+
+    def wrap(self, body):
+        if self.empty:
+            return Integer(0)
+        return Sum(body, *self.limits) if self.limits else body
+
+
+def closed_form(spec: ConvSpec, quantity: str, index) -> sympy.Expr:
+    """One entry as a compact ``Sum`` over index ranges (exact; ``.doit()`` expands it).
+
+    >>> spec = ConvSpec("conv2d", "1x224x224x3", "7x7x3x64", strides=2, padding="SAME")
+    >>> closed_form(spec, "filter_grad", (0, 0, 1, 5))
+    Sum(g[0, i, j, 5]*x[0, 2*i - 2, 2*j - 2, 1], (i, 1, 111), (j, 1, 111))
+    """
+    maps = maps_for(spec)
+    if spec.is_empty:
+        maps.terms(quantity, index)  # raises the empty-output error
+    index = check_entry(spec, quantity, index)
+    tensor = {"forward": "y", "filter_grad": "k", "input_grad": "x"}[quantity]
+    canon = layout.index_from_user(spec, tensor, np.array([index], dtype=np.int64))[0].tolist()
+    role = maps.roles[tensor]
+    build = {"small": _closed_small, "big": _closed_big, "kernel": _closed_kernel}[role]
+    ranges = _Ranges()
+    parts = build(spec, maps, ranges, canon[0], canon[1], canon[2:])
+    one, two = FACTORS[quantity]
+    body = Mul(BASES[one][_user(spec, one, parts[maps.roles[one]])],
+               BASES[two][_user(spec, two, parts[maps.roles[two]])])
+    return ranges.wrap(body)
+
+
+def _user(spec, tensor, canon):
+    """Canonical components -> the tensor's own layout.  A small channel comes as the pair
+    (group, local index) so that a depthwise kernel can be indexed by (channel, multiplier)."""
+    per_group = spec.small_channels // spec.conv_groups
+
+    def flat(c):
+        return c[0] * per_group + c[1] if isinstance(c, tuple) else c
+
+    if layout.roles(spec)[tensor] == "kernel":
+        cs, cil, spatial = canon[0], canon[1], canon[2:]
+        if spec.kind == "depthwise":
+            return (*spatial, *cs)
+        return (*spatial, cil, flat(cs))
+    n, c, spatial = canon[0], flat(canon[1]), canon[2:]
+    return (n, *spatial, c) if spec.channels_last else (n, c, *spatial)
+
+
+def _positions(spec, o, a):
+    return [s * oi + d * ai - b for oi, ai, s, d, (b, _) in zip(o, a, spec.strides, spec.dilations, spec.pads)]
+
+
+def _interval(values):
+    return (values[0], values[-1]) if len(values) else (0, -1)
+
+
+def _closed_small(spec, maps, ranges, n, cs, o):
+    """Writers of one small entry: a box of kernel offsets times the group's big channels."""
+    grp = cs // maps.small_per_group
+    small_channel = (grp, cs - grp * maps.small_per_group)
+    a = [ranges.add(name, *_interval(axis.kernel_offsets(oi)))
+         for axis, oi, name in zip(maps.axes, o, OFFSET_DUMMIES[spec.ndim])]
+    cil = ranges.add("ci", 0, maps.big_per_group - 1)
+    return {"big": (n, grp * maps.big_per_group + cil, *_positions(spec, o, a)),
+            "small": (n, small_channel, *o), "kernel": (small_channel, cil, *a)}
+
+
+def _closed_kernel(spec, maps, ranges, cs, cil, a):
+    """Uses of one kernel entry: a box of batch indices and output positions."""
+    grp = cs // maps.small_per_group
+    small_channel = (grp, cs - grp * maps.small_per_group)
+    n = ranges.add("n", 0, spec.batch - 1)
+    o = [ranges.add(name, *_interval(axis.output_positions(ai)))
+         for axis, ai, name in zip(maps.axes, a, OUTPUT_DUMMIES[spec.ndim])]
+    return {"big": (n, grp * maps.big_per_group + cil, *_positions(spec, o, a)),
+            "small": (n, small_channel, *o), "kernel": (small_channel, cil, *a)}
+
+
+def _closed_big(spec, maps, ranges, n, cb, p):
+    """Readers of one big pixel.  Per axis the offsets a with s*o + d*a - before == p form an
+    arithmetic progression a0 + step*t, step = s / gcd(s, d); then o = (p + before - d*a) / s."""
+    grp, cil = divmod(cb, maps.big_per_group)
+    o, a = [], []
+    for axis, pi, off_name, step_name in zip(maps.axes, p, OFFSET_DUMMIES[spec.ndim], STEP_DUMMIES[spec.ndim]):
+        s, d = axis.stride, axis.dilation
+        offsets = np.sort(axis.readers(pi)[1])
+        step = s // gcd(s, d)
+        if step == 1 or len(offsets) < 2:
+            ai = ranges.add(off_name, *_interval(offsets))
+        else:
+            ai = int(offsets[0]) + step * ranges.add(step_name, 0, len(offsets) - 1)
+        a.append(ai)
+        o.append(sympy.expand((pi + axis.before - d * ai) / Integer(s)))
+    small_channel = (grp, ranges.add("co", 0, maps.small_per_group - 1))
+    return {"big": (n, cb, *p), "small": (n, small_channel, *o), "kernel": (small_channel, cil, *a)}
+
+
+# ---- the literal route: build y, L = sum(g * y), differentiate -----------------------------
+
+LITERAL_TERM_LIMIT = 60_000
+
+
+@dataclass
+class LiteralDerivation:
+    """Every y entry from the definition, L = sum(g*y), and dL/dk, dL/dx by ``sympy.diff``."""
+
+    spec: ConvSpec
+    forward: dict
+    loss: sympy.Expr
+    filter_grad: dict
+    input_grad: dict
+
+    def entries(self, quantity: str) -> dict:
+        return getattr(self, quantity)
+
+
+def symbol_array(spec: ConvSpec, tensor: str, plain: bool = False) -> np.ndarray:
+    """An object array of the tensor's entries, in the spec's layout.  ``plain`` gives
+    ``Symbol('x[0, 1, 1, 0]')`` instead of the indexed ``x[0, 1, 1, 0]`` (the same name;
+    SymPy differentiates plain symbols several times faster)."""
+    shape = spec.shape_of(tensor)
+    arr = np.empty(shape, dtype=object)
+    for idx in itertools.product(*map(range, shape)):
+        arr[idx] = Symbol(str(entry(tensor, idx))) if plain else entry(tensor, idx)
+    return arr
+
+
+def literal_size(spec: ConvSpec) -> int:
+    """Number of products in L = sum(g*y): one per (y entry, tap that reads a pixel)."""
+    taps = maps_for(spec).forward_spatial()
+    inside = int((taps >= 0).sum())
+    return spec.batch * spec.small_channels * (spec.big_channels // spec.conv_groups) * inside
+
+
+def literal_derivation(spec: ConvSpec, limit: int = LITERAL_TERM_LIMIT) -> LiteralDerivation:
+    """The by-hand derivation, independent of the index maps: the forward is the NumPy
+    reference run on symbols, then L = sum(g*y) and one ``sympy.diff`` per kernel and input
+    entry.  Refused above ``limit`` products: ask for single entries instead."""
+    size = literal_size(spec)
+    if size > limit:
+        raise SymconvError(
+            f"the literal derivation of this {spec.op} has {size} products, more than the limit {limit}: "
+            f"ask for single entries (symconv which ... --entry 'dk[...]') instead")
+    x, k, g = (symbol_array(spec, t, plain=True) for t in ("x", "k", "g"))
+    back = {}
+    for name, arr in (("x", x), ("k", k), ("g", g)):
+        for idx in itertools.product(*map(range, arr.shape)):
+            back[arr[idx]] = entry(name, idx)
+    y = reference.forward(spec, x, k)
+    y_entries = list(itertools.product(*map(range, y.shape)))
+    loss = Add(*[g[idx] * y[idx] for idx in y_entries])
+    indexed = lambda expr: sympy.sympify(expr).xreplace(back)
+    return LiteralDerivation(
+        spec,
+        forward={idx: indexed(y[idx]) for idx in y_entries},
+        loss=indexed(loss),
+        filter_grad={idx: indexed(sympy.diff(loss, k[idx])) for idx in itertools.product(*map(range, k.shape))},
+        input_grad={idx: indexed(sympy.diff(loss, x[idx])) for idx in itertools.product(*map(range, x.shape))})
+
+
+# ---- closed forms for symbolic sizes --------------------------------------------------------
+
+@dataclass(frozen=True)
+class GeneralFormulas:
+    """dk and dx of a channels-last convolution with symbolic sizes.
+
+    Sizes: batch N, input H (per axis), kernel K, stride S, dilation D, padding before P,
+    output OH; channels C_in, C_out.  ``indicator(cond)`` is 1 where cond holds, else 0.
+    """
+
+    ndim: int
+    sizes: dict
+    forward: Eq
+    filter_grad: Eq
+    input_grad: Eq
+
+    def substitute(self, spec: ConvSpec) -> dict:
+        """Size symbols -> the spec's numbers (a groups=1, channels-last conv)."""
+        values = {self.sizes["N"]: spec.batch, self.sizes["C_in"]: spec.big_channels,
+                  self.sizes["C_out"]: spec.small_channels}
+        for i in range(self.ndim):
+            for name, value in (("H", spec.big_spatial[i]), ("K", spec.kernel_spatial[i]),
+                                ("S", spec.strides[i]), ("D", spec.dilations[i]),
+                                ("P", spec.pads[i][0]), ("OH", spec.small_spatial[i])):
+                values[self.sizes[f"{name}{i}"]] = value
+        return values
+
+
+def indicator(condition) -> Piecewise:
+    return Piecewise((1, condition), (0, True))
+
+
+@lru_cache(maxsize=None)
+def general_formulas(ndim: int) -> GeneralFormulas:
+    if ndim not in (1, 2, 3):
+        raise SymconvError(f"general formulas exist for 1, 2 or 3 spatial axes, got {ndim}")
+    sizes = {name: Symbol(name, integer=True, positive=True) for name in ("N", "C_in", "C_out")}
+    for i in range(ndim):
+        for name in ("H", "K", "S", "D", "OH"):
+            sizes[f"{name}{i}"] = Symbol(f"{name}{i}", integer=True, positive=True)
+        sizes[f"P{i}"] = Symbol(f"P{i}", integer=True)
+    o = [dummy(nm) for nm in OUTPUT_DUMMIES[ndim]]
+    a = [dummy(nm) for nm in OFFSET_DUMMIES[ndim]]
+    h = [dummy(nm) for nm in ("h", "w", "z")[:ndim]]
+    n, ci, co = dummy("n"), dummy("ci"), dummy("co")
+    pos = [sizes[f"S{i}"] * o[i] + sizes[f"D{i}"] * a[i] - sizes[f"P{i}"] for i in range(ndim)]
+    inside = sympy.And(*[sympy.And(0 <= pos[i], pos[i] <= sizes[f"H{i}"] - 1) for i in range(ndim)])
+    x, k, g = BASES["x"], BASES["k"], BASES["g"]
+    out_limits = [(o[i], 0, sizes[f"OH{i}"] - 1) for i in range(ndim)]
+    k_limits = [(a[i], 0, sizes[f"K{i}"] - 1) for i in range(ndim)]
+    forward = Eq(BASES["y"][(n, *o, co)],
+                 Sum(indicator(inside) * x[(n, *pos, ci)] * k[(*a, ci, co)], *k_limits, (ci, 0, sizes["C_in"] - 1)))
+    filter_grad = Eq(BASES["dk"][(*a, ci, co)],
+                     Sum(indicator(inside) * g[(n, *o, co)] * x[(n, *pos, ci)], (n, 0, sizes["N"] - 1), *out_limits))
+    hits = sympy.And(*[sympy.Eq(pos[i], h[i]) for i in range(ndim)])
+    input_grad = Eq(BASES["dx"][(n, *h, ci)],
+                    Sum(indicator(hits) * g[(n, *o, co)] * k[(*a, ci, co)], *out_limits, *k_limits,
+                        (co, 0, sizes["C_out"] - 1)))
+    return GeneralFormulas(ndim, sizes, forward, filter_grad, input_grad)
+
+
+def instantiate(formula: Eq, values: dict, entry_index: dict) -> sympy.Expr:
+    """A general formula's right side with sizes and the entry's indices filled in, summed out."""
+    rhs = formula.rhs.xreplace({**values, **entry_index})
+    return sympy.expand(rhs.doit())
