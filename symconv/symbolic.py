@@ -314,7 +314,7 @@ def general_formulas(ndim: int) -> GeneralFormulas:
     h = [dummy(nm) for nm in ("h", "w", "z")[:ndim]]
     n, ci, co = dummy("n"), dummy("ci"), dummy("co")
     pos = [sizes[f"S{i}"] * o[i] + sizes[f"D{i}"] * a[i] - sizes[f"P{i}"] for i in range(ndim)]
-    inside = sympy.And(*[sympy.And(0 <= pos[i], pos[i] <= sizes[f"H{i}"] - 1) for i in range(ndim)])
+    inside = sympy.And(*[sympy.And(0 <= pos[i], pos[i] < sizes[f"H{i}"]) for i in range(ndim)])
     x, k, g = BASES["x"], BASES["k"], BASES["g"]
     out_limits = [(o[i], 0, sizes[f"OH{i}"] - 1) for i in range(ndim)]
     k_limits = [(a[i], 0, sizes[f"K{i}"] - 1) for i in range(ndim)]
