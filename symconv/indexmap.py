@@ -20,6 +20,9 @@ from . import layout
 from .errors import SymconvError
 from .spec import FACTORS, TENSOR_OF, ConvSpec, check_entry, entry_name
 
+# Term lists beyond this many rows are not materialised; closed forms describe them instead.
+TERM_LIMIT = 5_000_000
+
 
 @dataclass(frozen=True)
 class AxisMap:
@@ -61,9 +64,6 @@ class AxisMap:
         o, a = num[ok] // self.stride, a[ok]
         order = np.argsort(o, kind="stable")
         return o[order], a[order]
-
-    def first_valid(self, a: int) -> int:
-        return self.output_positions(a)[0] if len(self.output_positions(a)) else -1
 
 
 def _product(*columns: np.ndarray) -> np.ndarray:
@@ -201,24 +201,44 @@ class IndexMaps:
         return np.array([b for b, _ in self.spec.pads], dtype=np.int64)
 
     # ---- the public query ------------------------------------------------------------------
-    def terms(self, quantity: str, index) -> Terms:
-        """The terms of one entry (index in the spec's layout), sorted by the first factor."""
+    def _locate(self, quantity: str, index):
+        """(role, canonical index) of the entry a query is about, after validating it."""
         spec = self.spec
-        if spec.is_empty:
-            raise SymconvError(
-                f"the output of this {spec.op} is empty (shape {spec.y_shape}): the kernel does not fit "
-                f"the padded input, so no entry has terms")
         index = check_entry(spec, quantity, index)
         tensor = {"forward": "y", "filter_grad": "k", "input_grad": "x"}[quantity]
         canon = layout.index_from_user(spec, tensor, np.array([index], dtype=np.int64))[0].tolist()
-        role = self.roles[tensor]
-        rows = {"big": lambda: self._for_big(canon[0], canon[1], canon[2:]),
-                "small": lambda: self._for_small(canon[0], canon[1], canon[2:]),
-                "kernel": lambda: self._for_kernel(canon[0], canon[1], canon[2:])}[role]()
+        return index, self.roles[tensor], canon
+
+    def count(self, quantity: str, index) -> int:
+        """How many terms the entry has, without listing them."""
+        _, role, canon = self._locate(quantity, index)
+        rest = canon[2:]
+        if role == "small":
+            return self.big_per_group * int(np.prod([len(ax.kernel_offsets(o)) for ax, o in zip(self.axes, rest)]))
+        if role == "big":
+            return self.small_per_group * int(np.prod([len(ax.readers(p)[0]) for ax, p in zip(self.axes, rest)]))
+        return self.spec.batch * int(np.prod([len(ax.output_positions(a)) for ax, a in zip(self.axes, rest)]))
+
+    def terms(self, quantity: str, index) -> Terms:
+        """The terms of one entry (index in the spec's layout), sorted by the first factor."""
+        spec = self.spec
+        total = self.count(quantity, index)
+        if total > TERM_LIMIT:
+            raise SymconvError(
+                f"{entry_name(quantity, index)} has {total} terms, more than the {TERM_LIMIT} that are listed "
+                f"one by one: use its closed form (symconv.closed_form or the closed_form of `symconv which`)")
+        index, role, canon = self._locate(quantity, index)
+        rows = {"big": self._for_big, "small": self._for_small, "kernel": self._for_kernel}[role](
+            canon[0], canon[1], canon[2:])
         one, two = FACTORS[quantity]
         first = layout.index_to_user(spec, one, rows[self.roles[one]])
         second = layout.index_to_user(spec, two, rows[self.roles[two]])
         return Terms(quantity, index, (one, two), first, second).sorted()
+
+    def product_count(self) -> int:
+        """Products in L = sum(g * y): one per (y entry, tap that reads a pixel)."""
+        inside = int(np.prod([(t >= 0).sum() for t in self.taps]))
+        return self.spec.batch * self.spec.small_channels * self.big_per_group * inside
 
     # ---- dense maps of a whole layer (spatial part; batch and channels are products) -------
     def forward_spatial(self) -> np.ndarray:

@@ -10,7 +10,7 @@ import sympy
 from . import render, symbolic
 from .errors import SymconvError
 from .indexmap import Terms, maps_for
-from .spec import TENSOR_OF, ConvSpec, parse_entry
+from .spec import TENSOR_OF, ConvSpec, check_empty, entry_name, parse_entry
 
 # A bare tensor (every entry) is answered only up to this many products in all.
 BARE_TERM_LIMIT = 20_000
@@ -24,42 +24,57 @@ def _printed(expr) -> str:
 
 @dataclass
 class Answer:
-    """One entry: its terms (from the index maps), explicit expression and closed form."""
+    """One entry: its terms (from the index maps), explicit expression and closed form.
+
+    Entries with more than ``symbolic.EXPLICIT_TERM_LIMIT`` terms are described by their
+    closed form alone (``terms`` is None, ``term_count`` still exact).
+    """
 
     spec: ConvSpec
-    terms: Terms
-
-    @property
-    def quantity(self) -> str:
-        return self.terms.quantity
+    quantity: str
+    index: tuple
 
     @property
     def entry(self) -> str:
-        return self.terms.name
+        return entry_name(self.quantity, self.index)
+
+    @cached_property
+    def term_count(self) -> int:
+        return maps_for(self.spec).count(self.quantity, self.index)
+
+    @property
+    def listed(self) -> bool:
+        return self.term_count <= symbolic.EXPLICIT_TERM_LIMIT
+
+    @cached_property
+    def terms(self) -> Terms | None:
+        return maps_for(self.spec).terms(self.quantity, self.index) if self.listed else None
 
     @cached_property
     def expression(self) -> sympy.Expr:
-        """The explicit sum of products (refused above symbolic.EXPLICIT_TERM_LIMIT terms)."""
-        return symbolic.terms_expression(self.terms) if len(self.terms) <= symbolic.EXPLICIT_TERM_LIMIT \
-            else self.closed_form
+        """The explicit sum of products, or the closed form for an entry too large to list."""
+        return symbolic.terms_expression(self.terms) if self.listed else self.closed_form
 
     @cached_property
     def closed_form(self) -> sympy.Expr:
-        return symbolic.closed_form(self.spec, self.quantity, self.terms.entry)
+        return symbolic.closed_form(self.spec, self.quantity, self.index)
 
     @property
     def equation(self) -> sympy.Eq:
-        lhs = symbolic.entry(TENSOR_OF[self.quantity], self.terms.entry)
+        lhs = symbolic.entry(TENSOR_OF[self.quantity], self.index)
         return sympy.Eq(lhs, self.expression, evaluate=False)
 
     def to_json(self) -> dict:
         return {"entry": self.entry, "expression": _printed(self.expression),
                 "closed_form": _printed(self.closed_form),
                 "latex": sympy.latex(self.expression, order="none"),
-                "terms": self.terms.as_json(), "term_count": len(self.terms),
+                "terms": self.terms.as_json() if self.listed else None, "term_count": self.term_count,
                 "pads": [list(p) for p in self.spec.pads], "output_shape": list(self.spec.y_shape)}
 
     def text(self, grids: bool = True) -> str:
+        if not self.listed:
+            return (f"{self.entry} = {_printed(self.closed_form)}\n  ({self.term_count} terms: "
+                    f"too many to list one by one)")
         one, two = self.terms.factors
         pairs = self.terms.pairs()
         shown = [f"{render.index_text(one, f)}*{render.index_text(two, s)}" for _, f, s in pairs[:TEXT_TERMS]]
@@ -136,19 +151,20 @@ def which(spec, entry: str, **spec_fields):
     >>> which("conv2d", "y[0,0,0,0]", input="1x3x3x1", kernel="1x1x1x1", strides=3,
     ...       padding="SAME", convention="legacy_eigen").terms.pairs()
     [(1, (0, 1, 1, 0), (0, 0, 0, 0))]
+    >>> which("conv2d", "dk[0,0,0,0]", input="1x4096x4096x1", kernel="1x1x1x1").term_count
+    16777216
     """
     spec = _spec(spec, spec_fields)
     quantity, index = parse_entry(spec, entry)
     maps = maps_for(spec)
     if index is not None:
-        return Answer(spec, maps.terms(quantity, index))
+        maps.count(quantity, index)  # validates the request now, not when first printed
+        return Answer(spec, quantity, index)
     shape = spec.shape_of(TENSOR_OF[quantity])
-    if spec.is_empty:
-        maps.terms(quantity, (0,) * len(shape))  # raises the empty-output error
-    total = symbolic.literal_size(spec)
+    check_empty(spec)
+    total = maps.product_count()
     if total > BARE_TERM_LIMIT:
         raise SymconvError(
             f"every entry of {TENSOR_OF[quantity]} holds {total} products in all, more than {BARE_TERM_LIMIT}: "
             f"ask for one entry, e.g. --entry '{TENSOR_OF[quantity]}[{','.join('0' * len(shape))}]'")
-    return TensorAnswer(spec, quantity, [Answer(spec, maps.terms(quantity, idx))
-                                         for idx in render.all_indices(shape)])
+    return TensorAnswer(spec, quantity, [Answer(spec, quantity, idx) for idx in render.all_indices(shape)])

@@ -420,7 +420,15 @@ def parse_entry(spec: ConvSpec, text: str):
     return quantity, check_entry(spec, quantity, tuple(int(p) for p in items))
 
 
+def check_empty(spec: ConvSpec) -> None:
+    if spec.is_empty:
+        raise SymconvError(
+            f"the output of this {spec.op} is empty (shape {spec.y_shape}): the kernel does not fit "
+            f"the padded input, so no entry has terms")
+
+
 def check_entry(spec: ConvSpec, quantity: str, index: Iterable[int]) -> tuple:
+    check_empty(spec)
     name = TENSOR_OF[quantity]
     shape = spec.shape_of(name)
     index = tuple(int(i) for i in index)

@@ -27,7 +27,7 @@ from sympy import Add, Eq, IndexedBase, Integer, Mul, Piecewise, Sum, Symbol, sy
 from . import layout, reference
 from .errors import SymconvError
 from .indexmap import maps_for
-from .spec import FACTORS, TENSOR_OF, ConvSpec, check_entry
+from .spec import FACTORS, TENSOR_OF, ConvSpec, entry_name
 
 BASES = {name: IndexedBase(name) for name in ("x", "k", "g", "y", "dk", "dx")}
 
@@ -60,12 +60,12 @@ def product(first: str, first_index, second: str, second_index, coefficient: int
 
 def expression(spec: ConvSpec, quantity: str, index) -> sympy.Expr:
     """The explicit sum of products that makes one entry of y, dk or dx."""
-    terms = maps_for(spec).terms(quantity, index)
-    if len(terms) > EXPLICIT_TERM_LIMIT:
+    count = maps_for(spec).count(quantity, index)
+    if count > EXPLICIT_TERM_LIMIT:
         raise SymconvError(
-            f"{terms.name} has {len(terms)} terms, more than the explicit limit {EXPLICIT_TERM_LIMIT}: "
+            f"{entry_name(quantity, index)} has {count} terms, more than the explicit limit {EXPLICIT_TERM_LIMIT}: "
             f"use its closed form or its index-map terms")
-    return terms_expression(terms)
+    return terms_expression(maps_for(spec).terms(quantity, index))
 
 
 def terms_expression(terms) -> sympy.Expr:
@@ -124,12 +124,7 @@ def closed_form(spec: ConvSpec, quantity: str, index) -> sympy.Expr:
     Sum(g[0, i, j, 5]*x[0, 2*i - 2, 2*j - 2, 1], (i, 1, 111), (j, 1, 111))
     """
     maps = maps_for(spec)
-    if spec.is_empty:
-        maps.terms(quantity, index)  # raises the empty-output error
-    index = check_entry(spec, quantity, index)
-    tensor = {"forward": "y", "filter_grad": "k", "input_grad": "x"}[quantity]
-    canon = layout.index_from_user(spec, tensor, np.array([index], dtype=np.int64))[0].tolist()
-    role = maps.roles[tensor]
+    index, role, canon = maps._locate(quantity, index)
     build = {"small": _closed_small, "big": _closed_big, "kernel": _closed_kernel}[role]
     ranges = _Ranges()
     parts = build(spec, maps, ranges, canon[0], canon[1], canon[2:])
@@ -237,9 +232,7 @@ def symbol_array(spec: ConvSpec, tensor: str, plain: bool = False) -> np.ndarray
 
 def literal_size(spec: ConvSpec) -> int:
     """Number of products in L = sum(g*y): one per (y entry, tap that reads a pixel)."""
-    taps = maps_for(spec).forward_spatial()
-    inside = int((taps >= 0).sum())
-    return spec.batch * spec.small_channels * (spec.big_channels // spec.conv_groups) * inside
+    return maps_for(spec).product_count()
 
 
 def literal_derivation(spec: ConvSpec, limit: int = LITERAL_TERM_LIMIT) -> LiteralDerivation:
