@@ -22,6 +22,7 @@ from math import gcd
 
 import numpy as np
 import sympy
+import sympy.tensor.tensor  # noqa: F401  SymPy imports it lazily on the first Add of Indexed
 from sympy import Add, Eq, IndexedBase, Integer, Mul, Piecewise, Sum, Symbol, symbols
 
 from . import layout, reference
@@ -235,10 +236,12 @@ def literal_size(spec: ConvSpec) -> int:
     return maps_for(spec).product_count()
 
 
-def literal_derivation(spec: ConvSpec, limit: int = LITERAL_TERM_LIMIT) -> LiteralDerivation:
+def literal_derivation(spec: ConvSpec, limit: int = LITERAL_TERM_LIMIT,
+                       gradients=("filter_grad", "input_grad")) -> LiteralDerivation:
     """The by-hand derivation, independent of the index maps: the forward is the NumPy
-    reference run on symbols, then L = sum(g*y) and one ``sympy.diff`` per kernel and input
-    entry.  Refused above ``limit`` products: ask for single entries instead."""
+    reference run on symbols, then L = sum(g*y) and one ``sympy.diff`` per kernel entry
+    (``filter_grad``) and per input entry (``input_grad``), as ``gradients`` asks.
+    Refused above ``limit`` products: ask for single entries instead."""
     size = literal_size(spec)
     if size > limit:
         raise SymconvError(
@@ -253,12 +256,9 @@ def literal_derivation(spec: ConvSpec, limit: int = LITERAL_TERM_LIMIT) -> Liter
     y_entries = list(itertools.product(*map(range, y.shape)))
     loss = Add(*[g[idx] * y[idx] for idx in y_entries])
     indexed = lambda expr: sympy.sympify(expr).xreplace(back)
-    return LiteralDerivation(
-        spec,
-        forward={idx: indexed(y[idx]) for idx in y_entries},
-        loss=indexed(loss),
-        filter_grad={idx: indexed(sympy.diff(loss, k[idx])) for idx in itertools.product(*map(range, k.shape))},
-        input_grad={idx: indexed(sympy.diff(loss, x[idx])) for idx in itertools.product(*map(range, x.shape))})
+    grads = {name: {idx: indexed(sympy.diff(loss, arr[idx])) for idx in itertools.product(*map(range, arr.shape))}
+             if name in gradients else {} for name, arr in (("filter_grad", k), ("input_grad", x))}
+    return LiteralDerivation(spec, forward={idx: indexed(y[idx]) for idx in y_entries}, loss=indexed(loss), **grads)
 
 
 # ---- closed forms for symbolic sizes --------------------------------------------------------
