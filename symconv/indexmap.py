@@ -22,6 +22,8 @@ from .spec import FACTORS, TENSOR_OF, ConvSpec, check_entry, entry_name
 
 # Term lists beyond this many rows are not materialised; closed forms describe them instead.
 TERM_LIMIT = 5_000_000
+# Per-axis tap tables and dense spatial maps beyond this many entries are refused.
+MAP_LIMIT = 50_000_000
 
 
 @dataclass(frozen=True)
@@ -137,6 +139,11 @@ class IndexMaps:
 
     def __init__(self, spec: ConvSpec):
         self.spec = spec
+        for i, (small, k) in enumerate(zip(spec.small_spatial, spec.kernel_spatial)):
+            if small * k > MAP_LIMIT:
+                raise SymconvError(
+                    f"spatial axis {i} has {small} output positions x {k} kernel taps, more than the "
+                    f"{MAP_LIMIT} an index map holds: split the input into tiles and ask about each")
         self.axes = tuple(
             AxisMap(spec.big_spatial[i], spec.small_spatial[i], spec.kernel_spatial[i],
                     spec.strides[i], spec.dilations[i], spec.pads[i][0])
@@ -244,6 +251,11 @@ class IndexMaps:
     def forward_spatial(self) -> np.ndarray:
         """(small spatial..., kernel spatial...) -> flat big spatial position, or -1 (padding)."""
         nd = self.spec.ndim
+        size = int(np.prod(self.spec.small_spatial, dtype=object) * np.prod(self.spec.kernel_spatial, dtype=object))
+        if size > MAP_LIMIT:
+            raise SymconvError(
+                f"the dense spatial map of this {self.spec.op} has {size} entries, more than {MAP_LIMIT}: "
+                f"use the per-axis taps (maps.taps) or per-entry terms")
         flat = np.zeros((1,) * (2 * nd), dtype=np.int64)
         valid = np.ones((1,) * (2 * nd), dtype=bool)
         big = self.spec.big_spatial

@@ -217,6 +217,11 @@ class ConvSpec:
         for field, shape in (("input shape", x_shape), ("kernel shape", k_shape)):
             if int(np.prod(shape, dtype=object)) > MAX_ELEMENTS:
                 raise SymconvError(f"{field} has more than 2**31 elements, got {shape}")
+        # Keeps s*o + d*a - before far inside int64.
+        for field, values in (("strides", self.strides), ("dilations", self.dilations),
+                              ("padding", () if isinstance(self.padding, str) else sum(self.padding, ()))):
+            if any(abs(v) > MAX_ELEMENTS for v in values):
+                raise SymconvError(f"{field} must be at most 2**31 in size, got {values}")
         self._check_channels()
         self._check_output_request()
 

@@ -120,3 +120,13 @@ def test_evaluate_checks_shapes_and_inputs():
         maps_for(spec).evaluate("forward", x=np.zeros((3, 3)), k=np.ones((1, 1, 1, 1)))
     with pytest.raises(SymconvError, match=r"dk needs tensor g"):
         maps_for(spec).evaluate("filter_grad", x=np.zeros((1, 3, 3, 1)))
+
+
+def test_huge_axes_are_refused_not_attempted():
+    spec = ConvSpec("conv1d", "1x2000000000x1", "3x1x1", padding="SAME")
+    with pytest.raises(SymconvError, match=r"spatial axis 0 has 2000000000 output positions x 3 kernel taps"):
+        maps_for(spec)
+    wide = ConvSpec("conv2d", "1x8192x8192x1", "3x3x1x1", padding="SAME")
+    assert maps_for(wide).count("filter_grad", (1, 1, 0, 0)) == 8192 * 8192
+    with pytest.raises(SymconvError, match=r"dense spatial map of this conv2d has 603979776 entries"):
+        maps_for(wide).forward_spatial()

@@ -69,6 +69,8 @@ BAD = [
     (dict(op="conv2d_transpose", output_shape_request="1x10x10x1"), r"does not convolve back to the input's spatial size"),
     (dict(output_shape_request="1x3x3x1"), r"output shape can only be given for transposed convolutions"),
     (dict(input_shape="100000x100000x100000x1"), r"input shape has more than 2\*\*31 elements"),
+    (dict(strides=10**19), r"strides must be at most 2\*\*31 in size"),
+    (dict(padding="0:99999999999,0:0"), r"padding must be at most 2\*\*31 in size, got \(0, 99999999999, 0, 0\)"),
 ]
 
 
