@@ -1,0 +1,158 @@
+"""What every backend shares: calls and outcomes, and padding a framework cannot express.
+
+A *call* is one execution of one quantity (forward, filter_grad or input_grad) along one
+*path* (the ops used, e.g. ``raw`` backprop ops or ``tape``).  Frameworks accept SAME, VALID
+and, for some ops, non-negative explicit pads; any other padding (a convention other than
+TensorFlow's, negative pads, pads an op cannot take) is run as a VALID convolution on the
+big tensor zero-padded (negative: cropped) by symconv, and the path says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .. import layout, reference
+from ..spec import ConvSpec, format_padding
+
+# Inputs each quantity takes, in the order backends receive them.
+INPUTS = {"forward": ("x", "k"), "filter_grad": ("x", "g"), "input_grad": ("k", "g")}
+
+
+class Unavailable(Exception):
+    """Raised by a backend when a call cannot run here at all (no GPU, function not defined):
+    reported as skipped, with the message."""
+
+
+@dataclass
+class Call:
+    spec: ConvSpec
+    quantity: str
+    path: str
+    tensors: dict
+
+
+@dataclass
+class Outcome:
+    """``status`` is ok, error (an exception: its type and first line), skipped or crash
+    (the process running the backend died or hung)."""
+
+    status: str
+    value: np.ndarray | None = None
+    error_type: str | None = None
+    message: str = ""
+    meta: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_exception(cls, err: BaseException) -> "Outcome":
+        if isinstance(err, Unavailable):
+            return cls("skipped", message=str(err))
+        lines = [ln for ln in str(err).strip().splitlines() if ln.strip()]
+        return cls("error", error_type=type(err).__name__, message=lines[0].strip() if lines else "")
+
+
+class Backend:
+    """Base class.  Subclasses set ``name`` and implement ``paths``, ``describe``, ``load``
+    and ``run``; only ``load`` and ``run`` may import a framework."""
+
+    name = "?"
+
+    def __init__(self, variant=None, grad_path: str = "raw"):
+        from . import Variant
+        self.variant = variant or Variant()
+        self.grad_path = grad_path
+
+    def paths(self, spec: ConvSpec, quantity: str) -> list[str]:
+        return ["op"]
+
+    def describe(self, spec: ConvSpec, quantity: str, path: str) -> str:
+        raise NotImplementedError
+
+    def skip_reason(self, spec: ConvSpec, quantity: str, path: str) -> str | None:
+        return None
+
+    def load(self) -> None:
+        """Import the framework and apply the variant; called once before the first run."""
+
+    def run(self, spec: ConvSpec, quantity: str, path: str, tensors: dict) -> np.ndarray:
+        raise NotImplementedError
+
+    def execute(self, call: Call) -> Outcome:
+        try:
+            value = self.run(call.spec, call.quantity, call.path, call.tensors)
+            return Outcome("ok", value=np.asarray(value))
+        except Exception as err:  # a backend's failure is a finding, reported per call
+            return Outcome.from_exception(err)
+
+
+# ---- padding a framework cannot take ------------------------------------------------------
+
+def valid_equivalent(spec: ConvSpec) -> ConvSpec | None:
+    """The same convolution as VALID on the big tensor padded by the spec's pads (None when
+    the pads crop the big tensor away entirely)."""
+    big = [s + b + a for s, (b, a) in zip(spec.big_spatial, spec.pads)]
+    if min(big) < 1:
+        return None
+    n, c = spec.batch, spec.big_channels
+    shape = (n, *big, c) if spec.channels_last else (n, c, *big)
+    common = dict(strides=spec.strides, dilations=spec.dilations, padding="VALID",
+                  data_format=spec.data_format, groups=spec.groups)
+    if spec.kind == "transpose":
+        return ConvSpec(spec.op, spec.input_shape, spec.kernel_shape, output_shape_request=shape, **common)
+    return ConvSpec(spec.op, shape, spec.kernel_shape, **common)
+
+
+def pad_big(spec: ConvSpec, array: np.ndarray) -> np.ndarray:
+    """Zero-pad (negative: crop) a big-side tensor by the spec's pads."""
+    cl = array if spec.channels_last else np.moveaxis(array, 1, -1)
+    out = reference._pad_or_crop(cl, spec.pads)
+    return out if spec.channels_last else np.moveaxis(out, -1, 1)
+
+
+def unpad_big(spec: ConvSpec, array: np.ndarray) -> np.ndarray:
+    """The adjoint of ``pad_big``: the interior back in the big tensor's shape (cropped
+    pixels get zero)."""
+    cl = array if spec.channels_last else np.moveaxis(array, 1, -1)
+    big_shape = spec.y_shape if spec.kind == "transpose" else spec.x_shape
+    shape = big_shape if spec.channels_last else (big_shape[0], *big_shape[2:], big_shape[1])
+    out = reference._unpad(cl, shape, spec.pads)
+    return out if spec.channels_last else np.moveaxis(out, -1, 1)
+
+
+class PaddedRun:
+    """Runs a spec through its VALID equivalent: big-side inputs padded, big-side outputs
+    unpadded.  ``inner(valid_spec, tensors)`` does the actual call."""
+
+    def __init__(self, spec: ConvSpec):
+        self.spec = spec
+        self.valid = valid_equivalent(spec)
+        self.roles = layout.roles(spec)
+
+    def __call__(self, quantity: str, tensors: dict, inner):
+        if self.valid is None:
+            raise Unavailable(f"pads {format_padding(self.spec.pads)} crop the whole input away")
+        padded = {name: pad_big(self.spec, np.asarray(arr)) if self.roles[name] == "big" else arr
+                  for name, arr in tensors.items()}
+        out = np.asarray(inner(self.valid, padded))
+        result = {"forward": "y", "filter_grad": "k", "input_grad": "x"}[quantity]
+        if self.roles[result] == "big" and out.shape == tuple(self.valid.shape_of(result)):
+            out = unpad_big(self.spec, out)
+        return out
+
+    def note(self) -> str:
+        big = "y" if self.spec.kind == "transpose" else "x"
+        return (f"{big} zero-padded (negative: cropped) by symconv to pads {format_padding(self.spec.pads)}, "
+                f"then padding='VALID'")
+
+
+def native_padding(spec: ConvSpec, explicit_ok: bool):
+    """'SAME', 'VALID' or explicit (before, after) pairs the op can take as they are; None when
+    symconv must pad the input itself.  SAME under another convention is run as its pads."""
+    if spec.padding == "SAME" and spec.convention == "tf":
+        return "SAME"
+    if spec.padding == "VALID":
+        return "VALID"
+    if explicit_ok and all(b >= 0 and a >= 0 for b, a in spec.pads):
+        return tuple(spec.pads)
+    return None

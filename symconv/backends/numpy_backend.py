@@ -1,0 +1,19 @@
+"""The ``numpy`` backend: symconv's loop-based NumPy reference, in float64."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import reference
+from .base import Backend
+
+
+class NumpyBackend(Backend):
+    name = "numpy"
+
+    def describe(self, spec, quantity, path):
+        return f"symconv.reference.{quantity} (NumPy loops, float64)"
+
+    def run(self, spec, quantity, path, tensors):
+        as64 = {name: np.asarray(arr, dtype=np.float64) for name, arr in tensors.items()}
+        return reference.evaluate(spec, quantity, **as64)

@@ -1,0 +1,241 @@
+"""TensorFlow backends: ``tf`` (eager) and ``tf-xla`` (the same under jit_compile=True).
+
+Forward: tf.nn.conv1d/2d/3d, depthwise_conv2d, conv1d/2d/3d_transpose.  Gradients along two
+paths: ``raw``, the backprop ops themselves (Conv2DBackpropFilter/Input, Conv3DBackprop*V2,
+DepthwiseConv2dNativeBackprop*; 1-D through the 2-D ops on a unit-height view, as TensorFlow
+itself does; for a transposed convolution dx is the direct convolution), and ``tape``,
+tf.GradientTape over the forward op.  TensorFlow is imported by ``load``, never at import.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..spec import format_padding
+from .base import INPUTS, Backend, PaddedRun, Unavailable, native_padding
+
+FORWARD_OPS = {("conv", 1): "tf.nn.conv1d", ("conv", 2): "tf.nn.conv2d", ("conv", 3): "tf.nn.conv3d",
+               ("depthwise", 2): "tf.nn.depthwise_conv2d", ("transpose", 1): "tf.nn.conv1d_transpose",
+               ("transpose", 2): "tf.nn.conv2d_transpose", ("transpose", 3): "tf.nn.conv3d_transpose"}
+RAW_OPS = {("conv", 1): ("Conv2DBackpropFilter", "Conv2DBackpropInput"),
+           ("conv", 2): ("Conv2DBackpropFilter", "Conv2DBackpropInput"),
+           ("conv", 3): ("Conv3DBackpropFilterV2", "Conv3DBackpropInputV2"),
+           ("depthwise", 2): ("DepthwiseConv2dNativeBackpropFilter", "DepthwiseConv2dNativeBackpropInput"),
+           ("transpose", 1): ("Conv2DBackpropFilter", "tf.nn.conv1d"),
+           ("transpose", 2): ("Conv2DBackpropFilter", "tf.nn.conv2d"),
+           ("transpose", 3): ("Conv3DBackpropFilterV2", "tf.nn.conv3d")}
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How one (spec, quantity, path) is run: the padding handed to TensorFlow, or None with
+    ``padded`` when symconv pads the big tensor itself."""
+
+    padding: object
+    padded: PaddedRun | None
+    text: str
+
+
+def padding_text(padding) -> str:
+    if isinstance(padding, str):
+        return f"'{padding}'"
+    return f"explicit {format_padding(padding)}"
+
+
+class TFBackend(Backend):
+    name = "tf"
+    jit = False
+
+    def __init__(self, variant=None, grad_path="raw"):
+        super().__init__(variant, grad_path)
+        self.tf = None
+        self._functions = {}
+        self._gpus = []
+
+    # ---- framework-free: which ops, which padding ----------------------------------------
+    def paths(self, spec, quantity):
+        if quantity == "forward":
+            return ["op"]
+        return {"raw": ["raw"], "tape": ["tape"], "both": ["raw", "tape"]}[self.grad_path]
+
+    def op_name(self, spec, quantity, path) -> str:
+        key = (spec.kind, spec.ndim)
+        if quantity == "forward" or path == "tape":
+            return FORWARD_OPS[key]
+        name = RAW_OPS[key][0 if quantity == "filter_grad" else 1]
+        return name if name.startswith("tf.") else f"tf.raw_ops.{name}"
+
+    def plan(self, spec, quantity, path) -> Plan:
+        padding = native_padding(spec, explicit_ok=spec.ndim == 2)
+        padded = None if padding is not None else PaddedRun(spec)
+        op = self.op_name(spec, quantity, path)
+        call = f"{op}(padding={padding_text(padding if padding is not None else 'VALID')})"
+        if quantity != "forward" and path == "tape":
+            call = f"tf.GradientTape over {call}"
+        elif spec.ndim == 1 and quantity != "forward" and "raw_ops" in op:
+            call += " on a unit-height 2-D view"
+        if padded is not None:
+            call = f"{padded.note()}: {call}"
+        if self.jit:
+            call = f"tf.function(jit_compile=True): {call}"
+        return Plan(padding, padded, call)
+
+    def describe(self, spec, quantity, path):
+        return self.plan(spec, quantity, path).text
+
+    # ---- TensorFlow --------------------------------------------------------------------------
+    def load(self):
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        import tensorflow as tf
+        if self.variant.threads is not None:
+            tf.config.threading.set_intra_op_parallelism_threads(self.variant.threads)
+        self.tf = tf
+        self._gpus = tf.config.list_physical_devices("GPU")
+
+    def run(self, spec, quantity, path, tensors):
+        if self.tf is None:
+            self.load()
+        if self.variant.device == "gpu" and not self._gpus:
+            raise Unavailable("no GPU visible to TensorFlow")
+        plan = self.plan(spec, quantity, path)
+        device = "/GPU:0" if self.variant.device == "gpu" else "/CPU:0"
+        with self.tf.device(device):
+            if plan.padded is not None:
+                return plan.padded(quantity, tensors, lambda valid, t: self._call(valid, quantity, path, t, "VALID"))
+            return self._call(spec, quantity, path, tensors, plan.padding)
+
+    def _call(self, spec, quantity, path, tensors, padding):
+        tf = self.tf
+        args = [tf.constant(np.asarray(tensors[name], dtype=np.float32)) for name in INPUTS[quantity]]
+        key = (spec, quantity, path, padding)
+        function = self._functions.get(key)
+        if function is None:
+            function = self._build(spec, quantity, path, padding)
+            if self.jit:
+                function = tf.function(function, jit_compile=True, autograph=False, reduce_retracing=False)
+            self._functions[key] = function
+        out = function(*args)
+        if out is None:
+            raise RuntimeError("the gradient is None: the output does not depend on the tensor")
+        return out.numpy()
+
+    # ---- the ops ---------------------------------------------------------------------------
+    def _full(self, values, fmt):
+        """Per-spatial-axis values -> the full-rank list in the data format."""
+        return [1, *values, 1] if fmt.endswith("C") else [1, 1, *values]
+
+    def _padding_args(self, padding, fmt):
+        """(padding, explicit_paddings) for raw ops; the nested list for tf.nn."""
+        if isinstance(padding, str):
+            return padding, [], padding
+        pairs = [[int(b), int(a)] for b, a in padding]
+        nested = [[0, 0], *pairs, [0, 0]] if fmt.endswith("C") else [[0, 0], [0, 0], *pairs]
+        return "EXPLICIT", [v for pair in nested for v in pair], nested
+
+    def _forward(self, spec, padding):
+        tf, nd, fmt = self.tf, spec.ndim, spec.data_format
+        _, _, pad = self._padding_args(padding, fmt)
+        strides, dil = list(spec.strides), list(spec.dilations)
+        if spec.kind == "depthwise":
+            return lambda x, k: tf.nn.depthwise_conv2d(x, k, strides=self._full(strides, fmt), padding=pad,
+                                                       data_format=fmt, dilations=dil)
+        if spec.kind == "transpose":
+            op = {1: tf.nn.conv1d_transpose, 2: tf.nn.conv2d_transpose, 3: tf.nn.conv3d_transpose}[nd]
+            out = list(spec.y_shape)
+            return lambda x, k: op(x, k, output_shape=out, strides=strides if nd < 3 else self._full(strides, fmt),
+                                   padding=pad, data_format=fmt,
+                                   dilations=dil if nd < 3 else self._full(dil, fmt))
+        return self._direct(spec, pad)
+
+    def _direct(self, spec, pad):
+        """The direct convolution (forward of conv, dx of a transposed conv): f(big, k)."""
+        tf, nd, fmt = self.tf, spec.ndim, spec.data_format
+        strides, dil = list(spec.strides), list(spec.dilations)
+        if nd == 1:
+            return lambda x, k: tf.nn.conv1d(x, k, stride=strides, padding=pad, data_format=fmt, dilations=dil)
+        if nd == 2:
+            return lambda x, k: tf.nn.conv2d(x, k, strides=strides, padding=pad, data_format=fmt, dilations=dil)
+        return lambda x, k: tf.nn.conv3d(x, k, strides=self._full(strides, fmt), padding=pad, data_format=fmt,
+                                         dilations=self._full(dil, fmt))
+
+    def _build(self, spec, quantity, path, padding):
+        """A function of the quantity's inputs (INPUTS order) returning one tensor."""
+        tf = self.tf
+        if quantity == "forward":
+            return self._forward(spec, padding)
+        if path == "tape":
+            forward = self._forward(spec, padding)
+            k_zero, x_zero = np.zeros(spec.k_shape, np.float32), np.zeros(spec.x_shape, np.float32)
+
+            def tape_grad(a, g):  # a is x for filter_grad, k for input_grad
+                x, k = (a, tf.constant(k_zero)) if quantity == "filter_grad" else (tf.constant(x_zero), a)
+                target = k if quantity == "filter_grad" else x
+                with tf.GradientTape() as tape:
+                    tape.watch(target)
+                    y = forward(x, k)
+                return tape.gradient(y, target, output_gradients=g)
+            return tape_grad
+        return self._raw(spec, quantity, padding)
+
+    def _raw(self, spec, quantity, padding):
+        tf, nd, fmt = self.tf, spec.ndim, spec.data_format
+        raw = tf.raw_ops
+        transpose = spec.kind == "transpose"
+        if transpose and quantity == "input_grad":
+            _, _, pad = self._padding_args(padding, fmt)
+            direct = self._direct(spec, pad)
+            return lambda k, g: direct(g, k)
+        if nd == 1:
+            return self._raw_1d(spec, quantity, padding)
+        pad, explicit, _ = self._padding_args(padding, fmt)
+        strides, dil = self._full(spec.strides, fmt), self._full(spec.dilations, fmt)
+        k_shape, x_shape = list(spec.k_shape), list(spec.x_shape)
+        if nd == 3:
+            extra = {}
+            filt, inp = raw.Conv3DBackpropFilterV2, raw.Conv3DBackpropInputV2
+        else:
+            extra = {"explicit_paddings": explicit}
+            if spec.kind == "depthwise":
+                filt, inp = raw.DepthwiseConv2dNativeBackpropFilter, raw.DepthwiseConv2dNativeBackpropInput
+            else:
+                filt, inp = raw.Conv2DBackpropFilter, raw.Conv2DBackpropInput
+        common = dict(strides=strides, padding=pad, data_format=fmt, dilations=dil, **extra)
+        if quantity == "filter_grad":
+            if transpose:  # dk of y = conv_transpose(x, k): the direct conv's filter gradient, big = g
+                return lambda x, g: filt(input=g, filter_sizes=k_shape, out_backprop=x, **common)
+            return lambda x, g: filt(input=x, filter_sizes=k_shape, out_backprop=g, **common)
+        return lambda k, g: inp(input_sizes=x_shape, filter=k, out_backprop=g, **common)
+
+    def _raw_1d(self, spec, quantity, padding):
+        """1-D gradients through the 2-D backprop ops on a unit-height view."""
+        tf, fmt = self.tf, spec.data_format
+        fmt2 = "NHWC" if fmt == "NWC" else "NCHW"
+        axis = 1 if fmt == "NWC" else 2
+        pad2 = padding if isinstance(padding, str) else ((0, 0), *padding)
+        pad, explicit, _ = self._padding_args(pad2, fmt2)
+        common = dict(strides=self._full([1, *spec.strides], fmt2), padding=pad, explicit_paddings=explicit,
+                      data_format=fmt2, dilations=self._full([1, *spec.dilations], fmt2))
+        k_shape = [1, *spec.k_shape]
+        x_shape = list(spec.x_shape)
+        x_shape.insert(axis, 1)
+        up = lambda t: tf.expand_dims(t, axis)
+        if quantity == "filter_grad":
+            big, small = ("g", "x") if spec.kind == "transpose" else ("x", "g")
+
+            def filter_grad(x, g):
+                t = {"x": x, "g": g}
+                return tf.raw_ops.Conv2DBackpropFilter(input=up(t[big]), filter_sizes=k_shape,
+                                                       out_backprop=up(t[small]), **common)[0]
+            return filter_grad
+        return lambda k, g: tf.squeeze(tf.raw_ops.Conv2DBackpropInput(
+            input_sizes=x_shape, filter=tf.expand_dims(k, 0), out_backprop=up(g), **common), axis)
+
+
+class XLABackend(TFBackend):
+    """The same calls compiled with XLA (tf.function(jit_compile=True))."""
+
+    name = "tf-xla"
+    jit = True

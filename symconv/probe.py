@@ -1,0 +1,747 @@
+"""Exact probing: verify a backend against the index-map model, localise wrong entries, read pads.
+
+The bound everything rests on: float32 represents every integer of magnitude up to 2**24
+exactly, so a sum of integer products is computed exactly, in any order, as long as the sum
+of the magnitudes of its terms stays within 2**24.  An entry that sums at most T products of
+values bounded by R_a and R_b is exact when T * R_a * R_b <= 2**24; probes are drawn with
+R = floor(sqrt(2**24 / T)) (at most 1024, so inputs stay exact even in TF32 or fp16), and a
+correct backend then agrees with the model bit for bit.  No tolerance is involved anywhere.
+
+Verification (principle 2): probe values are nonzero integers in [-R, R], drawn at random.
+If an entry's observed bilinear form differs from the model's, the difference is a nonzero
+polynomial of degree 2 and vanishes on a random probe with probability at most 1/R
+(Schwartz-Zippel); ``probes`` independent probes bring that below ``MISS_PROBABILITY``.
+Each probe costs one backend call per quantity, whatever the tensor size; the model side is
+checked row by row through random channel weights (Freivalds' trick, exact in float64), which
+costs a small fraction of a convolution.  Only when a row differs is the full model evaluated.
+
+Localisation: for a wrong entry, the *lit* factor (the smaller of its two factors) is probed
+in halves until the slots whose partners differ are isolated (a few calls per wrong slot,
+shared by all entries under study), then each such slot is lit alone (one-hot) with the other
+factor id-valued: the output is the id of the partner the backend multiplied, checked by a
+second, hashed id.  The recovered term list is accepted only if it reproduces the backend's
+values on every verification probe.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import numpy as np
+
+from . import layout
+from .backends.base import INPUTS, Call
+from .errors import SymconvError
+from .indexmap import Terms, maps_for
+from .spec import FACTORS, TENSOR_OF, ConvSpec
+
+EXACT = 2**24                 # float32: every integer up to 2**24 is exact
+MISS_PROBABILITY = 1e-6       # a wrong entry escapes every verification probe at most this often
+MAX_PROBES = 10               # backend calls per quantity to verify a correct backend
+MAX_MAGNITUDE = 1024          # probe values stay exact even in 11-bit (TF32, fp16) inputs
+MIN_MAGNITUDE = 4             # (1/4)**10 < 1e-6: below this, MAX_PROBES would not suffice
+ID_LIMIT = 2**22              # id-valued tensors: at most this many entries (ids up to 2**22)
+LOCALISE_CALLS = 4096         # backend calls one quantity's localisation may spend
+
+# The tensor that holds each quantity, as layout.py names it.
+LAYOUT_TENSOR = {"forward": "y", "filter_grad": "k", "input_grad": "x"}
+
+
+# ---- bounds -----------------------------------------------------------------------------
+
+@lru_cache(maxsize=256)
+def term_bound(spec: ConvSpec, quantity: str) -> int:
+    """The most products any one entry of the quantity sums (0 when every tap is padding).
+
+    >>> spec = ConvSpec("conv2d", "1x56x56x64", "3x3x64x64", padding="SAME")
+    >>> [term_bound(spec, q) for q in ("forward", "filter_grad", "input_grad")]
+    [576, 3136, 576]
+    """
+    maps = maps_for(spec)
+    role = layout.roles(spec)[LAYOUT_TENSOR[quantity]]
+    per_axis = []
+    for axis, taps in zip(maps.axes, maps.taps):
+        inside = taps >= 0
+        if taps.size == 0 or not inside.any():
+            return 0
+        if role == "small":
+            per_axis.append(int(inside.sum(axis=1).max()))
+        elif role == "kernel":
+            per_axis.append(int(inside.sum(axis=0).max()))
+        else:
+            per_axis.append(int(np.bincount(taps[inside], minlength=axis.big).max()))
+    channels = {"small": maps.big_per_group, "big": maps.small_per_group, "kernel": spec.batch}[role]
+    return channels * math.prod(per_axis)
+
+
+def _weight_magnitude(spec: ConvSpec) -> int:
+    """Freivalds weights w: |sum over C channels of w * value| <= C * 2**24 * w <= 2**53."""
+    channels = max(spec.big_channels, spec.small_channels, 1)
+    return max(1, min(2**20, 2**29 // channels))
+
+
+@dataclass(frozen=True)
+class ProbePlan:
+    """How one quantity is verified: value magnitude R and number of probes.
+
+    >>> spec = ConvSpec("conv2d", "1x3x3x1", "1x1x1x1", strides=3, padding="SAME")
+    >>> plan = ProbePlan.for_quantity(spec, "forward")
+    >>> plan.terms, plan.magnitude, plan.probes
+    (1, 1024, 2)
+    """
+
+    quantity: str
+    terms: int
+    magnitude: int
+    weights: int
+    probes: int
+
+    @classmethod
+    def for_quantity(cls, spec: ConvSpec, quantity: str) -> "ProbePlan":
+        terms = term_bound(spec, quantity)
+        magnitude = min(MAX_MAGNITUDE, math.isqrt(EXACT // max(terms, 1)))
+        if magnitude < MIN_MAGNITUDE:
+            raise SymconvError(
+                f"{TENSOR_OF[quantity]} entries of this {spec.op} sum up to {terms} products: exact float32 "
+                f"probing needs terms * R**2 <= 2**24 with R >= {MIN_MAGNITUDE}, so at most "
+                f"{EXACT // MIN_MAGNITUDE**2} products per entry; use a smaller batch or input")
+        weights = _weight_magnitude(spec)
+        miss = 1.0 / magnitude + 1.0 / (2 * weights)
+        probes = max(1, math.ceil(math.log(MISS_PROBABILITY) / math.log(miss)))
+        return cls(quantity, terms, magnitude, weights, min(probes, MAX_PROBES))
+
+    @property
+    def miss_probability(self) -> float:
+        return (1.0 / self.magnitude + 1.0 / (2 * self.weights)) ** self.probes
+
+    @property
+    def value_limit(self) -> int:
+        """No correct entry can exceed this magnitude on a probe."""
+        return self.terms * self.magnitude**2
+
+    def as_json(self) -> dict:
+        return {"max_terms_per_entry": self.terms, "magnitude": self.magnitude, "probes": self.probes,
+                "miss_probability": self.miss_probability}
+
+
+def nonzero_integers(rng: np.random.Generator, shape, magnitude: int) -> np.ndarray:
+    """Uniform nonzero integers in [-magnitude, magnitude], as float32 (exact)."""
+    values = rng.integers(-magnitude, magnitude, size=shape, dtype=np.int16 if magnitude < 2**15 else np.int32)
+    values += values >= 0
+    return values.astype(np.float32)
+
+
+# ---- comparing one output with the model ---------------------------------------------------
+
+def result_shape(spec: ConvSpec, quantity: str) -> tuple:
+    return tuple(spec.shape_of(TENSOR_OF[quantity]))
+
+
+def _channels_last(spec: ConvSpec, tensor: str, array: np.ndarray) -> np.ndarray:
+    """Activations as (N, spatial..., C); kernels as (spatial..., C_big // groups, C_small)."""
+    if layout.roles(spec)[tensor] == "kernel":
+        if spec.kind == "depthwise":
+            return array.reshape(spec.kernel_spatial + (1, -1))
+        return array
+    return array if spec.channels_last else np.moveaxis(array, 1, -1)
+
+
+def _tap_index(maps, offset):
+    return np.ix_(*[t[:, a] for t, a in zip(maps.taps, offset)])
+
+
+def _padded_spatial(array, nd):
+    """One extra zero slot at the end of every spatial axis: tap -1 (padding) reads it."""
+    return np.pad(array, [(0, 0)] + [(0, 1)] * nd + [(0, 0)])
+
+
+def row_sums(spec: ConvSpec, quantity: str, inputs: dict, observed: np.ndarray, weights: np.ndarray):
+    """(observed reduced over one channel axis with ``weights``, the model's same reduction):
+    equal arrays for a correct backend.  All arithmetic is exact in float64 under the bound."""
+    maps = maps_for(spec)
+    roles = layout.roles(spec)
+    nd, groups, per_big, per_small = spec.ndim, maps.groups, maps.big_per_group, maps.small_per_group
+    offsets = list(itertools.product(*[range(k) for k in spec.kernel_spatial]))
+    t = {name: _channels_last(spec, name, np.asarray(arr, dtype=np.float64)) for name, arr in inputs.items()}
+    big = next((t[n] for n in t if roles[n] == "big"), None)
+    small = next((t[n] for n in t if roles[n] == "small"), None)
+    kernel = t.get("k")
+    obs = _channels_last(spec, LAYOUT_TENSOR[quantity], np.asarray(observed, dtype=np.float64))
+    out_role = roles[LAYOUT_TENSOR[quantity]]
+    if kernel is not None:
+        kernel = kernel.reshape(spec.kernel_spatial + (per_big, groups, per_small))
+    if out_role == "small":
+        lhs = obs @ weights
+        v = np.einsum("...lgs,gs->...gl", kernel, weights.reshape(groups, per_small))
+        z = _padded_spatial(big @ v.reshape(len(offsets), -1).T, nd)
+        rhs = np.zeros(lhs.shape)
+        for flat, offset in enumerate(offsets):
+            rhs += z[(slice(None),) + _tap_index(maps, offset) + (flat,)]
+        return lhs, rhs
+    if out_role == "big":
+        lhs = obs @ weights
+        u = np.einsum("...lgs,gl->...gs", kernel, weights.reshape(groups, per_big))
+        z = small @ u.reshape(len(offsets), -1).T
+        rhs = np.zeros((lhs.shape[0],) + tuple(n + 1 for n in lhs.shape[1:]))
+        for flat, offset in enumerate(offsets):
+            rhs[(slice(None),) + _tap_index(maps, offset)] += z[..., flat]
+        return lhs, rhs[(slice(None),) + (slice(0, -1),) * nd]
+    lhs = np.einsum("...ls,l->...s", obs, weights)
+    reduced = _padded_spatial(big.reshape(big.shape[:-1] + (groups, per_big)) @ weights, nd)
+    gathered = np.stack([reduced[(slice(None),) + _tap_index(maps, offset) + (slice(None),)]
+                         for offset in offsets])
+    rows = small.reshape(-1, groups, per_small)
+    rhs = np.einsum("tgs,atg->ags", rows, gathered.reshape(len(offsets), -1, groups))
+    return lhs, rhs.reshape(spec.kernel_spatial + (-1,))
+
+
+def _weight_axis(spec: ConvSpec, quantity: str) -> int:
+    maps = maps_for(spec)
+    role = layout.roles(spec)[LAYOUT_TENSOR[quantity]]
+    return {"small": spec.small_channels, "big": spec.big_channels, "kernel": maps.big_per_group}[role]
+
+
+@dataclass
+class ProbeResult:
+    """One verification probe: its inputs (exact integers) and what the backend returned."""
+
+    inputs: dict
+    observed: np.ndarray
+
+
+@dataclass
+class Verification:
+    """Everything the verification probes showed about one (quantity, path)."""
+
+    quantity: str
+    plan: ProbePlan
+    probes: list = field(default_factory=list)
+    mismatch: np.ndarray | None = None   # bool, the output's shape: differs on some probe
+    notes: list = field(default_factory=list)
+
+    @property
+    def mismatch_count(self) -> int:
+        return 0 if self.mismatch is None else int(self.mismatch.sum())
+
+    def mismatching_entries(self, limit: int | None = None) -> list:
+        if self.mismatch is None:
+            return []
+        rows = np.argwhere(self.mismatch)
+        return [tuple(int(v) for v in row) for row in (rows if limit is None else rows[:limit])]
+
+
+def compare(spec: ConvSpec, plan: ProbePlan, inputs: dict, observed: np.ndarray, rng) -> tuple:
+    """(bool mismatch mask, notes) for one probe; the full model is evaluated only when the
+    row check finds a difference or a value no correct backend can produce."""
+    values = np.asarray(observed, dtype=np.float64)
+    finite = np.isfinite(values)
+    whole = np.zeros(values.shape, dtype=bool)
+    whole[finite] = values[finite] == np.rint(values[finite])
+    suspicious = ~finite | ~whole | (np.abs(np.where(finite, values, 0)) > plan.value_limit)
+    notes = []
+    if (~finite).any():
+        notes.append(f"{int((~finite).sum())} non-finite values")
+    if (finite & ~whole).any():
+        notes.append(f"{int((finite & ~whole).sum())} values that are not integers (probes are integer-valued)")
+    if not suspicious.any() and values.size:
+        weights = nonzero_integers(rng, _weight_axis(spec, plan.quantity), plan.weights).astype(np.float64)
+        lhs, rhs = row_sums(spec, plan.quantity, inputs, values, weights)
+        if np.array_equal(lhs, rhs):
+            return np.zeros(values.shape, dtype=bool), notes
+    exact = {name: np.asarray(arr).astype(np.int64) for name, arr in inputs.items()}
+    model = maps_for(spec).evaluate(plan.quantity, **exact)
+    with np.errstate(invalid="ignore"):
+        return suspicious | (values != model), notes
+
+
+def verify(runner, spec: ConvSpec, quantity: str, path: str, rng) -> tuple:
+    """Run the verification probes: (Verification, first failed Outcome or None, observed shape)."""
+    plan = ProbePlan.for_quantity(spec, quantity)
+    verification = Verification(quantity, plan)
+    calls = []
+    for _ in range(plan.probes):
+        inputs = {name: nonzero_integers(rng, spec.shape_of(name), plan.magnitude) for name in INPUTS[quantity]}
+        calls.append(Call(spec, quantity, path, inputs))
+    outcomes = runner.run(calls)
+    want = result_shape(spec, quantity)
+    for call, outcome in zip(calls, outcomes):
+        if outcome.status != "ok":
+            return verification, outcome, None
+        if outcome.value.shape != want:
+            return verification, None, tuple(outcome.value.shape)
+        verification.probes.append(ProbeResult(call.tensors, outcome.value))
+    mask = np.zeros(want, dtype=bool)
+    for probe in verification.probes:
+        differs, notes = compare(spec, plan, probe.inputs, probe.observed, rng)
+        mask |= differs
+        verification.notes.extend(n for n in notes if n not in verification.notes)
+    verification.mismatch = mask
+    return verification, None, want
+
+
+# ---- localisation --------------------------------------------------------------------------
+
+def lit_and_ids(spec: ConvSpec, quantity: str) -> tuple:
+    """(lit factor, id-valued factor): the smaller tensor is lit one slot at a time."""
+    one, two = FACTORS[quantity]
+    size = lambda t: math.prod(spec.shape_of(t))
+    return (one, two) if size(one) < size(two) else (two, one)
+
+
+@dataclass
+class EntryTerms:
+    """The terms of one entry as flat (lit slot, id partner, coefficient) arrays."""
+
+    slots: np.ndarray
+    partners: np.ndarray
+    coefficients: np.ndarray
+
+    @classmethod
+    def from_terms(cls, spec, terms: Terms, lit: str) -> "EntryTerms":
+        one, _ = terms.factors
+        lit_rows, id_rows = (terms.first, terms.second) if one == lit else (terms.second, terms.first)
+        other = terms.factors[1] if one == lit else one
+        coefs = terms.coefficients if terms.coefficients is not None else np.ones(len(terms), dtype=np.int64)
+        return cls(_flat(spec, lit, lit_rows), _flat(spec, other, id_rows), np.asarray(coefs, dtype=np.int64))
+
+    def value(self, lit_values: np.ndarray, id_values: np.ndarray, where=None) -> int:
+        keep = slice(None) if where is None else where[self.slots]
+        return int((self.coefficients[keep] * lit_values[self.slots[keep]].astype(np.int64)
+                    * id_values[self.partners[keep]].astype(np.int64)).sum())
+
+
+def _flat(spec, tensor, rows) -> np.ndarray:
+    rows = np.asarray(rows, dtype=np.int64).reshape(-1, len(spec.shape_of(tensor)))
+    if not len(rows):
+        return np.zeros(0, dtype=np.int64)
+    return np.ravel_multi_index(tuple(rows.T), spec.shape_of(tensor)).astype(np.int64)
+
+
+@dataclass
+class Localised:
+    """One wrong entry: the model's terms, the backend's terms (None when they could not be
+    recovered) and the lit slots where the two differ."""
+
+    entry: tuple
+    expected: Terms
+    observed: Terms | None
+    differing_slots: list
+    note: str = ""
+
+    @property
+    def resolved(self) -> bool:
+        return self.observed is not None
+
+
+class _Budget(Exception):
+    pass
+
+
+class Localiser:
+    """Recovers the terms a backend actually used for some entries of one quantity."""
+
+    def __init__(self, runner, spec: ConvSpec, quantity: str, path: str, verification: Verification,
+                 rng, max_calls: int = LOCALISE_CALLS):
+        self.runner, self.spec, self.quantity, self.path = runner, spec, quantity, path
+        self.verification, self.rng = verification, rng
+        self.lit, self.ids = lit_and_ids(spec, quantity)
+        self.lit_size = math.prod(spec.shape_of(self.lit))
+        self.id_size = math.prod(spec.shape_of(self.ids))
+        self.magnitude = verification.plan.magnitude
+        self.calls_left = max_calls
+        self.out_shape = result_shape(spec, quantity)
+        self.hash = rng.integers(0, self.id_size, size=self.id_size)  # second id: a random function
+
+    # -- calls --
+    def _run(self, lit_arrays: list, id_arrays: list) -> list:
+        if len(lit_arrays) > self.calls_left:
+            raise _Budget()
+        self.calls_left -= len(lit_arrays)
+        calls = []
+        for lit_values, id_values in zip(lit_arrays, id_arrays):
+            tensors = {self.lit: lit_values.reshape(self.spec.shape_of(self.lit)).astype(np.float32),
+                       self.ids: id_values.reshape(self.spec.shape_of(self.ids)).astype(np.float32)}
+            calls.append(Call(self.spec, self.quantity, self.path, {n: tensors[n] for n in INPUTS[self.quantity]}))
+        outcomes = self.runner.run(calls)
+        failed = next((o for o in outcomes if o.status != "ok"), None)
+        if failed is not None:
+            raise RuntimeError(f"{failed.error_type or failed.status}: {failed.message}")
+        results = []
+        for outcome in outcomes:
+            if outcome.value.shape != self.out_shape:
+                raise RuntimeError(f"output shape changed to {outcome.value.shape}")
+            results.append(np.asarray(outcome.value, dtype=np.float64).reshape(-1))
+        return results
+
+    def _random(self, size):
+        return nonzero_integers(self.rng, size, self.magnitude).astype(np.int64)
+
+    # -- stage 1: which lit slots differ, by halves --
+    def _differing_slots(self, entries: dict) -> dict:
+        """entry -> sorted lit slots whose partners differ from the model's."""
+        alive = {e: np.ones(self.lit_size, dtype=bool) for e in entries}
+        pending = {}
+        for e, terms in entries.items():
+            support = np.unique(terms.slots)
+            rest = np.setdiff1d(np.arange(self.lit_size), support)
+            pending[e] = [(node, root) for node, root in ((support, "support"), (rest, "rest")) if len(node)]
+        leaves = {e: set() for e in entries}
+        while any(pending.values()):
+            pairs = [(e, node, root) for e in entries for node, root in pending[e]]
+            pending = {e: [] for e in entries}
+            groups = self._colour(pairs, alive)
+            lit_arrays, id_arrays = [], []
+            for group in groups:
+                lit_values = np.zeros(self.lit_size, dtype=np.int64)
+                for _, node, _ in group:
+                    lit_values[node] = self._random(len(node))
+                lit_arrays.append(lit_values)
+                id_arrays.append(self._random(self.id_size))
+            observed = self._run(lit_arrays, id_arrays)
+            tested = {e: [] for e in entries}
+            for group, lit_values, id_values, obs in zip(groups, lit_arrays, id_arrays, observed):
+                for e, node, root in group:
+                    differs = obs[e[0]] != entries[e].value(lit_values, id_values)
+                    tested[e].append((node, root, differs))
+            for e, results in tested.items():
+                # Differences everywhere in the support (a shifted window, say): decode every
+                # slot directly rather than halving down to each one.
+                support = [d for _, root, d in results if root == "support"]
+                dense = len(support) >= 4 and all(support)
+                for node, root, differs in results:
+                    if not differs:
+                        alive[e][node] = False
+                    elif len(node) == 1 or (dense and root == "support"):
+                        leaves[e].update(int(q) for q in node)
+                    else:
+                        half = len(node) // 2
+                        pending[e] += [(node[:half], root), (node[half:], root)]
+        return {e: sorted(v) for e, v in leaves.items()}
+
+    def _colour(self, pairs, alive) -> list:
+        """Group (entry, node) tests into calls: a test may share a call only with nodes its
+        entry already knows to agree (so the others add nothing to its difference)."""
+        groups = []
+        for e, node, root in pairs:
+            for group in groups:
+                if any(e == f for f, _, _ in group):
+                    continue
+                if any(alive[e][other].any() or alive[f][node].any() for f, other, _ in group):
+                    continue
+                group.append((e, node, root))
+                break
+            else:
+                groups.append([(e, node, root)])
+        return groups
+
+    # -- stage 2: the partner of each differing slot, by one-hot lit and id-valued partner --
+    def _encodings(self, where=None):
+        ids = np.arange(1, self.id_size + 1, dtype=np.int64)
+        hashed = self.hash.astype(np.int64) + 1
+        if where is not None:
+            ids, hashed = np.where(where, ids, 0), np.where(where, hashed, 0)
+        return ids, hashed
+
+    def _decode_value(self, v_id: int, v_hash: int, allowed=None):
+        """[(partner, coefficient)] for one lit slot, or None when it is not one partner."""
+        if v_id == 0 and v_hash == 0:
+            return []
+        for coef in range(1, 9):
+            if v_id % coef:
+                continue
+            partner = v_id // coef - 1
+            if 0 <= partner < self.id_size and (allowed is None or allowed[partner]) \
+                    and v_hash == coef * (int(self.hash[partner]) + 1):
+                return [(partner, coef)]
+        return None
+
+    def _partners(self, entries: dict, leaves: dict) -> dict:
+        """(entry, slot) -> [(partner, coefficient)] or None (unresolved)."""
+        pairs = [(e, q) for e in entries for q in leaves[e]]
+        leaf_sets = {e: set(v) for e, v in leaves.items()}
+        cap = max(1, (EXACT // 4) // max(self.id_size, 1))  # partner ids summed stay within 2**24
+        groups = []
+        for e, q in pairs:
+            for group in groups:
+                if len(group) < cap and all(e != f and q not in leaf_sets[f] and r not in leaf_sets[e]
+                                            for f, r in group):
+                    group.append((e, q))
+                    break
+            else:
+                groups.append([(e, q)])
+        ids, hashed = self._encodings()
+        lit_arrays, id_arrays = [], []
+        for group in groups:
+            lit_values = np.zeros(self.lit_size, dtype=np.int64)
+            lit_values[[q for _, q in group]] = 1
+            lit_arrays += [lit_values, lit_values]
+            id_arrays += [ids, hashed]
+        observed = self._run(lit_arrays, id_arrays)
+        found = {}
+        for i, group in enumerate(groups):
+            lit_values = lit_arrays[2 * i]
+            for e, q in group:
+                known = lit_values.astype(bool)
+                known[q] = False
+                v_id = observed[2 * i][e[0]] - entries[e].value(lit_values, ids, where=known)
+                v_hash = observed[2 * i + 1][e[0]] - entries[e].value(lit_values, hashed, where=known)
+                if v_id != int(v_id) or v_hash != int(v_hash):
+                    found[(e, q)] = None
+                    continue
+                decoded = self._decode_value(int(v_id), int(v_hash))
+                found[(e, q)] = decoded if decoded is not None else self._split_partners(e, q)
+        return found
+
+    def _split_partners(self, e, q, lo: int = 0, hi: int | None = None):
+        """Several partners behind one slot: find them by halving the id range."""
+        hi = self.id_size if hi is None else hi
+        lit_values = np.zeros(self.lit_size, dtype=np.int64)
+        lit_values[q] = 1
+        where = np.zeros(self.id_size, dtype=bool)
+        where[lo:hi] = True
+        ids, hashed = self._encodings(where)
+        v_id, v_hash = (obs[e[0]] for obs in self._run([lit_values, lit_values], [ids, hashed]))
+        if v_id != int(v_id) or v_hash != int(v_hash):
+            return None
+        decoded = self._decode_value(int(v_id), int(v_hash), allowed=where)
+        if decoded is not None or hi - lo <= 1:
+            return decoded
+        mid = (lo + hi) // 2
+        left, right = self._split_partners(e, q, lo, mid), self._split_partners(e, q, mid, hi)
+        return None if left is None or right is None else left + right
+
+    # -- the whole story --
+    def localise(self, entries: list) -> list:
+        spec, maps = self.spec, maps_for(self.spec)
+        flat_out = {e: int(np.ravel_multi_index(e, self.out_shape)) for e in entries}
+        expected = {e: maps.terms(self.quantity, e) for e in entries}
+        by_flat = {(flat_out[e],): EntryTerms.from_terms(spec, expected[e], self.lit) for e in entries}
+        note = ""
+        try:
+            leaves = self._differing_slots(by_flat)
+            partners = self._partners(by_flat, leaves)
+        except _Budget:
+            leaves, partners, note = None, None, f"localisation stopped: more than {LOCALISE_CALLS} backend calls"
+        except RuntimeError as err:
+            leaves, partners, note = None, None, f"localisation stopped: the backend failed ({err})"
+        results = []
+        for e in entries:
+            key = (flat_out[e],)
+            if leaves is None:
+                results.append(Localised(e, expected[e], None, [], note))
+                continue
+            slots = leaves[key]
+            decoded = [partners[(key, q)] for q in slots]
+            if any(d is None for d in decoded):
+                results.append(Localised(e, expected[e], None, self._slot_names(slots),
+                                         "some slots read more than one partner in a way ids could not separate"))
+                continue
+            terms = by_flat[key]
+            keep = ~np.isin(terms.slots, slots)
+            lit_flat = np.concatenate([terms.slots[keep], [q for q, d in zip(slots, decoded) for _ in d]])
+            id_flat = np.concatenate([terms.partners[keep], [p for d in decoded for p, _ in d]])
+            coefs = np.concatenate([terms.coefficients[keep], [c for d in decoded for _, c in d]])
+            observed = self._terms(e, lit_flat.astype(np.int64), id_flat.astype(np.int64), coefs.astype(np.int64))
+            if not self._reproduces(e, observed):
+                results.append(Localised(e, expected[e], None, self._slot_names(slots),
+                                         "the recovered terms do not reproduce the backend's values: "
+                                         "it does not compute a fixed sum of products here"))
+                continue
+            results.append(Localised(e, expected[e], observed, self._slot_names(slots)))
+        return results
+
+    def _slot_names(self, slots) -> list:
+        shape = self.spec.shape_of(self.lit)
+        return [(self.lit, tuple(int(v) for v in np.unravel_index(q, shape))) for q in slots]
+
+    def _terms(self, e, lit_flat, id_flat, coefs) -> Terms:
+        one, two = FACTORS[self.quantity]
+        lit_rows = np.stack(np.unravel_index(lit_flat, self.spec.shape_of(self.lit)), axis=1) if len(lit_flat) \
+            else np.zeros((0, len(self.spec.shape_of(self.lit))), dtype=np.int64)
+        id_rows = np.stack(np.unravel_index(id_flat, self.spec.shape_of(self.ids)), axis=1) if len(id_flat) \
+            else np.zeros((0, len(self.spec.shape_of(self.ids))), dtype=np.int64)
+        first, second = (lit_rows, id_rows) if one == self.lit else (id_rows, lit_rows)
+        coefficients = None if (coefs == 1).all() else coefs
+        return Terms(self.quantity, e, (one, two), first.astype(np.int64), second.astype(np.int64),
+                     coefficients).sorted()
+
+    def _reproduces(self, e, terms: Terms) -> bool:
+        one, two = terms.factors
+        coefs = terms.coefficients if terms.coefficients is not None else np.ones(len(terms), dtype=np.int64)
+        for probe in self.verification.probes:
+            a = probe.inputs[one].astype(np.int64)[tuple(terms.first.T)] if len(terms) else np.zeros(0, np.int64)
+            b = probe.inputs[two].astype(np.int64)[tuple(terms.second.T)] if len(terms) else np.zeros(0, np.int64)
+            if int((coefs * a * b).sum()) != probe.observed[e]:
+                return False
+        return True
+
+
+def localise(runner, spec: ConvSpec, quantity: str, path: str, verification: Verification, entries: list,
+             rng, max_calls: int = LOCALISE_CALLS) -> list:
+    """The backend's own terms for each of ``entries`` (indices into the quantity's tensor)."""
+    if not entries:
+        return []
+    localiser = Localiser(runner, spec, quantity, path, verification, rng, max_calls)
+    if localiser.id_size > ID_LIMIT:
+        return [Localised(e, maps_for(spec).terms(quantity, e), None, [],
+                          f"{localiser.ids} has more than {ID_LIMIT} entries: too many to give each an exact id")
+                for e in entries]
+    return localiser.localise(entries)
+
+
+# ---- padding, as read from terms ------------------------------------------------------------
+
+@dataclass
+class PadReading:
+    """What the observed terms say about each spatial axis: one ``before`` value, none seen
+    (every tap read padding) or several (no single padding explains the terms)."""
+
+    befores: list            # per axis: set of observed before values
+
+    def before(self, axis: int):
+        values = self.befores[axis]
+        return next(iter(values)) if len(values) == 1 else None
+
+    def state(self, axis: int) -> str:
+        n = len(self.befores[axis])
+        return "unobserved" if n == 0 else ("consistent" if n == 1 else "inconsistent")
+
+
+def read_pads(spec: ConvSpec, quantity: str, observations: list) -> PadReading:
+    """``observations``: (entry index, first-factor rows, second-factor rows) in the spec's
+    layouts; each term gives before = stride * o + dilation * a - p on every axis."""
+    roles = layout.roles(spec)
+    one, two = FACTORS[quantity]
+    nd = spec.ndim
+    befores = [set() for _ in range(nd)]
+    strides, dilations = np.array(spec.strides), np.array(spec.dilations)
+    for entry, first, second in observations:
+        count = len(first)
+        if not count:
+            continue
+        parts = {}
+        for name, rows in ((LAYOUT_TENSOR[quantity], np.tile(np.asarray(entry), (count, 1))),
+                           (one, first), (two, second)):
+            canon = layout.index_from_user(spec, name, np.asarray(rows, dtype=np.int64))
+            parts[roles[name]] = canon[:, 2:]
+        values = strides * parts["small"] + dilations * parts["kernel"] - parts["big"]
+        for axis in range(nd):
+            befores[axis].update(int(v) for v in np.unique(values[:, axis]))
+    return PadReading(befores)
+
+
+def explain_pads(spec: ConvSpec, reading: PadReading, out_spatial) -> tuple:
+    """(pads per axis, each [before, after] or None, conventions that explain them).
+
+    ``after`` is observable only as a range (any value that keeps the same output size);
+    the model's own after is reported when it fits, else a fitting convention's, else the
+    smallest."""
+    from . import conventions
+    from .conventions import effective_kernel
+    pads, matches = [], set(conventions.REGISTRY)
+    observed_any = False
+    for axis in range(spec.ndim):
+        before = reading.before(axis)
+        if before is None:
+            pads.append(None)
+            if reading.state(axis) == "inconsistent":
+                matches = set()
+            continue
+        observed_any = True
+        size, k = spec.big_spatial[axis], spec.kernel_spatial[axis]
+        s, d = spec.strides[axis], spec.dilations[axis]
+        out = out_spatial[axis]
+        low = (out - 1) * s + effective_kernel(k, d) - size - before
+        fits = {name for name, conv in conventions.REGISTRY.items()
+                if conv(size, k, s, d).before == before and conv(size, k, s, d).out == out}
+        matches &= fits
+        model_before, model_after = spec.pads[axis]
+        if model_before == before and low <= model_after < low + s:
+            after = model_after
+        elif fits:
+            after = conventions.REGISTRY[sorted(fits)[0]](size, k, s, d).after
+        else:
+            after = low
+        pads.append([before, after])
+    return pads, (sorted(matches) if observed_any else [])
+
+
+def out_spatial_of(spec: ConvSpec, quantity: str, shape) -> tuple:
+    """The spatial sizes of the small (output-position) side as seen in an observed shape."""
+    roles = layout.roles(spec)
+    if roles[LAYOUT_TENSOR[quantity]] == "small":
+        shape = tuple(shape)
+        return shape[1:-1] if spec.channels_last else shape[2:]
+    return spec.small_spatial
+
+
+# ---- tap probes: the padding a quantity uses, read from a few one-hot calls ------------------
+
+def tap_observations(runner, spec: ConvSpec, quantity: str, path: str, rng, max_positions: int = 16):
+    """Light one kernel tap (forward, input_grad) or one output position (filter_grad) at a
+    time with the other factor id-valued; every nonzero output names the pixel it read.
+    Returns (observations for read_pads, observed output shape, failed Outcome or None)."""
+    roles = layout.roles(spec)
+    one, two = FACTORS[quantity]
+    if quantity == "filter_grad":
+        lit = one if roles[one] == "small" else two
+    else:
+        lit = "k"
+    ids_name = two if lit == one else one
+    id_size = math.prod(spec.shape_of(ids_name))
+    if id_size > ID_LIMIT:
+        raise SymconvError(f"{ids_name} has {id_size} entries, more than {ID_LIMIT}: too many to give each "
+                           f"an exact id; use a smaller shape")
+    hashed = rng.integers(0, id_size, size=id_size) + 1
+    ids = np.arange(1, id_size + 1)
+    lit_shape = spec.shape_of(lit)
+    positions = _lit_positions(spec, lit, max_positions)
+    observations, shape = [], None
+    seen = [False] * spec.ndim
+    for canon in positions:
+        index = tuple(int(v) for v in layout.index_to_user(spec, lit, np.array([canon], dtype=np.int64))[0])
+        lit_values = np.zeros(lit_shape, dtype=np.float32)
+        lit_values[index] = 1
+        calls = []
+        for values in (ids, hashed):
+            tensors = {lit: lit_values, ids_name: values.reshape(spec.shape_of(ids_name)).astype(np.float32)}
+            calls.append(Call(spec, quantity, path, {n: tensors[n] for n in INPUTS[quantity]}))
+        outcomes = runner.run(calls)
+        failed = next((o for o in outcomes if o.status != "ok"), None)
+        if failed is not None:
+            return observations, shape, failed
+        by_id, by_hash = (np.asarray(o.value, dtype=np.float64) for o in outcomes)
+        shape = by_id.shape
+        for entry in np.argwhere((by_id != 0) & np.isfinite(by_id)):
+            entry = tuple(int(v) for v in entry)
+            v_id, v_hash = by_id[entry], by_hash[entry]
+            if v_id != int(v_id) or v_id < 1 or v_id > id_size or v_hash != hashed[int(v_id) - 1]:
+                continue  # not a single partner with coefficient 1: not a plain tap
+            partner = np.array([np.unravel_index(int(v_id) - 1, spec.shape_of(ids_name))])
+            lit_row = np.array([index])
+            first, second = (lit_row, partner) if lit == one else (partner, lit_row)
+            observations.append((entry, first, second))
+        reading = read_pads(spec, quantity, observations)
+        seen = [reading.state(axis) != "unobserved" for axis in range(spec.ndim)]
+        if all(seen):
+            break
+    return observations, shape, None
+
+
+def _lit_positions(spec, lit, limit) -> list:
+    """Canonical indices to light: kernel taps in order, or output positions first, last and
+    middle, then the rest in order, channel 0."""
+    role = layout.roles(spec)[lit]
+    if role == "kernel":
+        spatial = list(itertools.product(*[range(k) for k in spec.kernel_spatial]))
+    else:
+        sizes = spec.small_spatial if role == "small" else spec.big_spatial
+        if 0 in sizes:
+            return []
+        corners = [tuple(0 for _ in sizes), tuple(s - 1 for s in sizes), tuple(s // 2 for s in sizes)]
+        rest = itertools.product(*[range(s) for s in sizes])
+        spatial = list(dict.fromkeys(corners + [p for _, p in zip(range(limit), rest)]))
+    return [(0, 0) + tuple(p) for p in spatial[:limit]]
