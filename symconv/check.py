@@ -55,7 +55,7 @@ class Mismatch:
                "expected_terms": self.expected.as_json() if self.expected is not None else [],
                "observed_terms": self.observed.as_json() if self.observed is not None else None}
         if self.values is not None:
-            out["observed_value"], out["expected_value"] = self.values
+            out["observed_value"], out["expected_value"] = (_json_number(v) for v in self.values)
         if self.note:
             out["note"] = self.note
         return out
@@ -84,7 +84,16 @@ class Mismatch:
 
 def _number(value) -> str:
     value = float(value)
+    if not math.isfinite(value):
+        return f"a non-finite value ({value})"
     return str(int(value)) if value.is_integer() else repr(value)
+
+
+def _json_number(value):
+    value = float(value)
+    if not math.isfinite(value):
+        return None
+    return int(value) if value.is_integer() else value
 
 
 def _partners(terms: Terms, tensor: str, index: tuple) -> list:
@@ -264,23 +273,18 @@ def _mismatch(result, runner, spec, quantity, path, verification, rng, max_misma
     first = verification.probes[0]
     if spec.is_empty:
         result.mismatches = [Mismatch(quantity, e, None, None, note="the spec admits no output: this entry should be 0",
-                                      values=(_value(first.observed[e]), 0)) for e in entries]
+                                      values=(first.observed[e], 0)) for e in entries]
         return
     found = probe.localise(runner, spec, quantity, path, verification, entries, rng)
     model = {e: _model_value(spec, quantity, first.inputs, e) for e in entries}
     for item in found:
         result.mismatches.append(Mismatch(quantity, item.entry, item.expected, item.observed, item.differing_slots,
-                                          item.note, (_value(first.observed[item.entry]), model[item.entry])))
+                                          item.note, (first.observed[item.entry], model[item.entry])))
     resolved = [(m.index, m.observed.first, m.observed.second) for m in result.mismatches if m.observed is not None]
     if resolved:
         reading = probe.read_pads(spec, quantity, resolved)
         if not any(reading.state(axis) == "inconsistent" for axis in range(spec.ndim)):
             result.implied_pads, _ = probe.explain_pads(spec, reading, spec.small_spatial)
-
-
-def _value(value):
-    value = float(value)
-    return int(value) if value.is_integer() else (None if not math.isfinite(value) else value)
 
 
 def _model_value(spec, quantity, inputs, index) -> int:

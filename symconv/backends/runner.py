@@ -86,14 +86,18 @@ def _send(stream, obj) -> None:
     stream.flush()
 
 
+class _TimedOut(Exception):
+    pass
+
+
 def _read_exact(fd: int, size: int, deadline: float | None) -> bytes | None:
-    """Read size bytes from fd, or None on EOF or when the deadline passes."""
+    """Read size bytes from fd; None on EOF; _TimedOut when the deadline passes."""
     chunks, got = [], 0
     while got < size:
         if deadline is not None:
             left = deadline - time.monotonic()
             if left <= 0 or not select.select([fd], [], [], left)[0]:
-                return None
+                raise _TimedOut()
         chunk = os.read(fd, min(size - got, 1 << 20))
         if not chunk:
             return None
@@ -103,6 +107,7 @@ def _read_exact(fd: int, size: int, deadline: float | None) -> bytes | None:
 
 
 def _receive(fd: int, deadline: float | None):
+    """The next message; None on EOF; raises _TimedOut."""
     head = _read_exact(fd, 8, deadline)
     if head is None:
         return None
@@ -144,7 +149,10 @@ class ChildRunner(Runner):
             _send(self.process.stdin, ("init", self.backend))
         except (BrokenPipeError, OSError):
             return self._death("while starting")
-        reply = _receive(self.process.stdout.fileno(), time.monotonic() + max(self.timeout, START_TIMEOUT))
+        try:
+            reply = _receive(self.process.stdout.fileno(), time.monotonic() + max(self.timeout, START_TIMEOUT))
+        except _TimedOut:
+            return self._death("while starting", hung=True)
         if reply is None:
             return self._death("while starting")
         return None if reply[0] == "ready" else reply[1]
@@ -155,18 +163,18 @@ class ChildRunner(Runner):
             if text:
                 self._stderr_tail.append(text)
 
-    def _death(self, when: str) -> str:
+    def _death(self, when: str, hung: bool = False) -> str:
         """Stop the child (if it still runs) and describe how it ended."""
         proc, self.process = self.process, None
         if proc is None:
             return f"backend process ended {when}"
-        hung = proc.poll() is None
         if hung:
             proc.kill()
         try:
             code = proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
-            code = None
+            proc.kill()
+            code = proc.wait()
         if self._reader is not None:
             self._reader.join(timeout=2)
         for stream in (proc.stdin, proc.stdout, proc.stderr):
@@ -205,7 +213,11 @@ class ChildRunner(Runner):
             except (BrokenPipeError, OSError):
                 outcomes.append(Outcome("crash", message=self._death("before the call")))
                 continue
-            reply = _receive(self.process.stdout.fileno(), time.monotonic() + self.timeout)
+            try:
+                reply = _receive(self.process.stdout.fileno(), time.monotonic() + self.timeout)
+            except _TimedOut:
+                outcomes.append(Outcome("crash", message=self._death(f"during {call.quantity}", hung=True)))
+                continue
             if reply is None:
                 outcomes.append(Outcome("crash", message=self._death(f"during {call.quantity}")))
                 continue

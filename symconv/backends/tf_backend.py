@@ -90,6 +90,7 @@ class TFBackend(Backend):
     def load(self):
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         import tensorflow as tf
+        tf.get_logger().setLevel("ERROR")  # one tf.function per probed shape: retracing is expected
         if self.variant.threads is not None:
             tf.config.threading.set_intra_op_parallelism_threads(self.variant.threads)
         self.tf = tf

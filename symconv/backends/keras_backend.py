@@ -1,0 +1,138 @@
+"""The ``keras`` backend: keras.layers.Conv1D/2D/3D, DepthwiseConv2D and Conv1D/2D/3DTranspose
+(Keras 3 on TensorFlow) with the probe as their weights; gradients by tf.GradientTape.
+
+Keras takes only 'same' and 'valid'; any other padding is run as 'valid' on the big tensor
+padded by symconv, and the path says so.  A transposed layer's output length is set through
+``output_padding`` where Keras can express it.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from ..conventions import effective_kernel
+from .base import Backend, PaddedRun, Unavailable, native_padding
+
+LAYERS = {("conv", 1): "Conv1D", ("conv", 2): "Conv2D", ("conv", 3): "Conv3D",
+          ("depthwise", 2): "DepthwiseConv2D", ("transpose", 1): "Conv1DTranspose",
+          ("transpose", 2): "Conv2DTranspose", ("transpose", 3): "Conv3DTranspose"}
+
+
+def output_padding(spec, padding: str):
+    """``(True, value)`` where value is Keras's output_padding (None: Keras's own default)
+    that yields the spec's transposed output size; ``(False, None)`` when Keras cannot reach
+    it (an explicit output_padding must satisfy 0 <= output_padding < stride)."""
+    defaults, explicit = True, []
+    for axis in range(spec.ndim):
+        size, k, s, d = (spec.small_spatial[axis], spec.kernel_spatial[axis], spec.strides[axis],
+                         spec.dilations[axis])
+        ke = effective_kernel(k, d)
+        default = size * s if padding == "same" else size * s + max(ke - s, 0)
+        defaults &= spec.big_spatial[axis] == default
+        extra = spec.big_spatial[axis] - ((size - 1) * s + ke - 2 * (ke // 2 if padding == "same" else 0))
+        explicit.append(extra if 0 <= extra < s else None)
+    if defaults:
+        return True, None
+    if None in explicit:
+        return False, None
+    return True, tuple(explicit)
+
+
+class KerasBackend(Backend):
+    name = "keras"
+
+    def __init__(self, variant=None, grad_path="tape"):
+        super().__init__(variant, "tape")
+        self.keras = self.tf = None
+        self._layers = {}
+        self._gpus = []
+
+    def paths(self, spec, quantity):
+        return ["layer" if quantity == "forward" else "tape"]
+
+    def _setup(self, spec):
+        """(padding for Keras, PaddedRun or None)."""
+        native = native_padding(spec, explicit_ok=False)
+        padded = None if native is not None else PaddedRun(spec)
+        padding = (native or "VALID").lower()
+        return padding, padded
+
+    def describe(self, spec, quantity, path):
+        padding, padded = self._setup(spec)
+        text = f"keras.layers.{LAYERS[(spec.kind, spec.ndim)]}(padding='{padding}')"
+        if quantity != "forward":
+            text = f"tf.GradientTape over {text}"
+        return f"{padded.note()}: {text}" if padded is not None else text
+
+    def load(self):
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+        import tensorflow as tf
+        tf.get_logger().setLevel("ERROR")  # one tf.function per probed shape: retracing is expected
+        if self.variant.threads is not None:
+            tf.config.threading.set_intra_op_parallelism_threads(self.variant.threads)
+        import keras
+        if keras.backend.backend() != "tensorflow":
+            raise RuntimeError(f"the keras backend runs Keras on TensorFlow, but KERAS_BACKEND is "
+                               f"{keras.backend.backend()!r}")
+        self.tf, self.keras = tf, keras
+        self._gpus = tf.config.list_physical_devices("GPU")
+
+    def run(self, spec, quantity, path, tensors):
+        if self.tf is None:
+            self.load()
+        if self.variant.device == "gpu" and not self._gpus:
+            raise Unavailable("no GPU visible to TensorFlow")
+        padding, padded = self._setup(spec)
+        with self.tf.device("/GPU:0" if self.variant.device == "gpu" else "/CPU:0"):
+            if padded is not None:
+                return padded(quantity, tensors, lambda valid, t: self._call(valid, quantity, t, "valid"))
+            return self._call(spec, quantity, tensors, padding)
+
+    def _layer(self, spec, padding):
+        key = (spec, padding)
+        if key in self._layers:
+            return self._layers[key]
+        layers = self.keras.layers
+        fmt = "channels_last" if spec.channels_last else "channels_first"
+        common = dict(kernel_size=spec.kernel_spatial, strides=spec.strides, padding=padding, data_format=fmt,
+                      dilation_rate=spec.dilations, use_bias=False)
+        name = LAYERS[(spec.kind, spec.ndim)]
+        if spec.kind == "depthwise":
+            layer = layers.DepthwiseConv2D(depth_multiplier=spec.kernel_shape[-1], **common)
+        elif spec.kind == "transpose":
+            if spec.groups != 1:
+                raise Unavailable(f"keras.layers.{name} has no groups argument")
+            possible, extra = output_padding(spec, padding)
+            if not possible:
+                raise Unavailable(f"keras.layers.{name} cannot produce output size {spec.big_spatial} "
+                                  f"(it needs 0 <= output_padding < stride)")
+            layer = getattr(layers, name)(filters=spec.kernel_shape[-2], output_padding=extra, **common)
+        else:
+            layer = getattr(layers, name)(filters=spec.kernel_shape[-1], groups=spec.groups, **common)
+        layer.build(spec.x_shape)
+        if tuple(layer.kernel.shape) != tuple(spec.k_shape):
+            raise RuntimeError(f"keras.layers.{name} built a kernel of shape {tuple(layer.kernel.shape)}, "
+                               f"not {spec.k_shape}")
+        self._layers[key] = layer
+        return layer
+
+    def _call(self, spec, quantity, tensors, padding):
+        tf = self.tf
+        layer = self._layer(spec, padding)
+        t = {name: tf.constant(np.asarray(arr, dtype=np.float32)) for name, arr in tensors.items()}
+        layer.kernel.assign(t["k"] if "k" in t else tf.zeros(spec.k_shape))
+        if quantity == "forward":
+            return layer(t["x"]).numpy()
+        x = t["x"] if "x" in t else tf.zeros(spec.x_shape)
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = layer(x)
+        target = layer.kernel if quantity == "filter_grad" else x
+        grad = tape.gradient(y, target, output_gradients=t["g"])
+        if grad is None:
+            raise RuntimeError("the gradient is None: the output does not depend on the tensor")
+        return grad.numpy()
+

@@ -1,0 +1,254 @@
+"""``explain``: the whole story of a small convolution, entry by entry.
+
+Resolved pads, every entry of y, dk and dx as its explicit formula, their values for the given
+tensors and, with a backend, the backend's numbers beside the model's.  When SAME is resolved
+by a convention other than ``tf``, TensorFlow's reading is shown beside it: the founding
+question is exactly the difference between the two.
+
+Missing tensors get defaults: x counts 1, 2, 3, ... in row-major order of its layout (so that
+a value names the pixel it came from), k and g are all ones.
+
+>>> from symconv import ConvSpec
+>>> spec = ConvSpec("conv2d", "1x3x3x1", "1x1x1x1", strides=3, padding="SAME", convention="legacy_eigen")
+>>> story = explain(spec, x=[1, 2, 3, 4, 5, 6, 7, 8, 0], k=[10], g=[100])
+>>> story.sections["forward"][0]
+{'entry': 'y[0,0,0,0]', 'expression': 'k[0, 0, 0, 0]*x[0, 1, 1, 0]', 'value': 50}
+>>> story.tf_reading.sections["filter_grad"][0]["value"]
+100
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from . import query, render
+from .backends.base import INPUTS, Call
+from .errors import SymconvError
+from .indexmap import maps_for
+from .spec import QUANTITIES, TENSOR_OF, ConvSpec, check_empty
+
+# Listing every entry is for small cases: beyond this, ask `symconv which --entry`.
+ENTRY_LIMIT = 1000
+LINE_WIDTH = 120
+DEFAULTS = {"x": "1, 2, 3, ... (row-major)", "k": "all ones", "g": "all ones"}
+
+
+def parse_values(text, spec: ConvSpec, tensor: str) -> np.ndarray:
+    """``'1,2,3'`` (or a sequence) -> an array of the tensor's shape; one value fills it."""
+    shape = spec.shape_of(tensor)
+    size = math.prod(shape)
+    if isinstance(text, str):
+        items = [p for p in re.split(r"[\s,]+", text.strip()) if p]
+    else:
+        items = list(np.asarray(text, dtype=object).reshape(-1))
+    values = []
+    for item in items:
+        try:
+            number = float(item)
+        except (TypeError, ValueError):
+            raise SymconvError(f"{tensor} values must be numbers, got {item!r}") from None
+        if not math.isfinite(number):
+            raise SymconvError(f"{tensor} values must be finite numbers, got {item!r}")
+        values.append(int(number) if number.is_integer() and abs(number) < 2**53 else number)
+    if len(values) == 1 and size > 1:
+        values = values * size
+    if len(values) != size:
+        raise SymconvError(f"{tensor} needs {size} values (shape {'x'.join(map(str, shape))}, row-major), "
+                           f"got {len(values)}")
+    dtype = np.int64 if all(isinstance(v, int) for v in values) else np.float64
+    return np.array(values, dtype=dtype).reshape(shape)
+
+
+def default_tensor(spec: ConvSpec, tensor: str) -> np.ndarray:
+    shape = spec.shape_of(tensor)
+    if tensor == "x":
+        return np.arange(1, math.prod(shape) + 1, dtype=np.int64).reshape(shape)
+    return np.ones(shape, dtype=np.int64)
+
+
+def _plain(value):
+    value = value.item() if hasattr(value, "item") else value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+@dataclass
+class Reading:
+    """Every entry of y, dk and dx under one convention: formula and value."""
+
+    spec: ConvSpec
+    sections: dict
+
+    def as_json(self) -> dict:
+        return {"convention": self.spec.convention, "pads": [list(p) for p in self.spec.pads],
+                "output_shape": list(self.spec.y_shape), **self.sections}
+
+
+def reading(spec: ConvSpec, tensors: dict) -> Reading:
+    maps = maps_for(spec)
+    sections = {}
+    for quantity in QUANTITIES:
+        values = maps.evaluate(quantity, **{n: tensors[n] for n in INPUTS[quantity]})
+        rows = []
+        for index in render.all_indices(spec.shape_of(TENSOR_OF[quantity])):
+            answer = query.Answer(spec, quantity, index)
+            rows.append({"entry": answer.entry, "expression": query._printed(answer.expression),
+                         "value": _plain(values[index])})
+        sections[quantity] = rows
+    return Reading(spec, sections)
+
+
+@dataclass
+class Explanation:
+    spec: ConvSpec
+    tensors: dict
+    given: tuple
+    model: Reading
+    tf_reading: Reading | None = None
+    backend: dict | None = None
+    backend_rows: dict = field(default_factory=dict)
+
+    @property
+    def sections(self) -> dict:
+        return self.model.sections
+
+    def to_json(self) -> dict:
+        out = {"spec": self.spec.describe(), "convention": self.spec.convention,
+               "pads": [list(p) for p in self.spec.pads], "output_shape": list(self.spec.y_shape),
+               "tensors": {n: [_plain(v) for v in a.reshape(-1)] for n, a in self.tensors.items()},
+               "defaults": {n: DEFAULTS[n] for n in self.tensors if n not in self.given},
+               **self.model.sections}
+        if self.tf_reading is not None:
+            out["tf_reading"] = self.tf_reading.as_json()
+        if self.backend is not None:
+            out["backend"] = self.backend
+        return out
+
+    def text(self) -> str:
+        lines = [render.spec_header(self.spec)]
+        for name, array in self.tensors.items():
+            note = "" if name in self.given else f"   (default: {DEFAULTS[name]})"
+            flat = ", ".join(str(_plain(v)) for v in array.reshape(-1))
+            lines.append(f"{name} = [{flat}]{note}")
+        side = self.tf_reading is not None and self.tf_reading.spec.y_shape == self.spec.y_shape
+        if self.tf_reading is not None:
+            own = ", ".join(f"{b}:{a}" for b, a in self.spec.pads)
+            pads = ", ".join(f"{b}:{a}" for b, a in self.tf_reading.spec.pads)
+            lines.append(f"each entry under {self.spec.convention} (pads {own}); beside it, the tf reading of SAME "
+                         f"(pads {pads}), as TensorFlow resolves SAME today")
+        for quantity in QUANTITIES:
+            lines.append(f"{quantity} ({TENSOR_OF[quantity]}):")
+            tf_rows = self.tf_reading.sections[quantity] if side else None
+            width = max(len(r["entry"]) for r in self.sections[quantity]) if self.sections[quantity] else 0
+            for i, row in enumerate(self.sections[quantity]):
+                parts = [f"  {row['entry']:<{width}} = {row['expression']} = {row['value']}"]
+                if tf_rows is not None:
+                    parts.append(f"tf: {tf_rows[i]['expression']} = {tf_rows[i]['value']}")
+                for _, values in self.backend_rows.get(quantity, []):
+                    parts.append(f"backend: {values[i]}" + ("" if values[i] == row["value"] else "  DIFFERS"))
+                joined = "    | ".join(parts)
+                lines.append(joined if len(joined) <= LINE_WIDTH else
+                             "\n".join([parts[0]] + [f"  {'':<{width}}   {p}" for p in parts[1:]]))
+        if self.tf_reading is not None and not side:
+            lines.append(f"the tf reading (output shape {'x'.join(map(str, self.tf_reading.spec.y_shape))}):")
+            for quantity in QUANTITIES:
+                lines.extend(f"  {r['entry']} = {r['expression']} = {r['value']}"
+                             for r in self.tf_reading.sections[quantity])
+        if self.backend is not None:
+            lines.append(f"backend {self.backend['name']}:")
+            for result in self.backend["results"]:
+                verdict = {True: "agrees with the model", False: "DIFFERS from the model", None: ""}[result["agrees"]]
+                lines.append(f"  {result['quantity']:<12} {result['status']:<8} {result['path']}  {verdict}"
+                             + (f"  {result['message']}" if result["message"] else ""))
+        return "\n".join(lines)
+
+    def __repr__(self):
+        return self.text()
+
+
+def _size_guard(spec: ConvSpec) -> None:
+    check_empty(spec)
+    entries = sum(math.prod(spec.shape_of(t)) for t in ("y", "k", "x"))
+    products = maps_for(spec).product_count()
+    if entries > ENTRY_LIMIT or products > query.BARE_TERM_LIMIT:
+        raise SymconvError(
+            f"explain lists every entry, and this {spec.op} has {entries} entries and {products} products "
+            f"(limits {ENTRY_LIMIT} and {query.BARE_TERM_LIMIT}): ask for single entries with "
+            f"symconv which --entry 'y[...]' instead")
+
+
+def explain(spec: ConvSpec, x=None, k=None, g=None, *, backend: str | None = None, impl: str | None = None,
+            variant=None, grad_path: str = "raw", isolate: bool = False, timeout: float | None = None,
+            runner=None) -> Explanation:
+    """Every entry's formula and value for the given tensors (flat row-major values or
+    arrays; defaults as in the module notes), the tf reading beside another convention's,
+    and a backend's numbers when a backend or impl file is given."""
+    if not isinstance(spec, ConvSpec):
+        raise SymconvError(f"spec must be a ConvSpec, got {type(spec).__name__}")
+    _size_guard(spec)
+    given = {n: v for n, v in (("x", x), ("k", k), ("g", g)) if v is not None}
+    tensors = {n: parse_values(given[n], spec, n) if n in given else default_tensor(spec, n) for n in ("x", "k", "g")}
+    story = Explanation(spec, tensors, tuple(given), reading(spec, tensors))
+    if spec.padding == "SAME" and spec.convention != "tf":
+        tf_spec = replace(spec, convention="tf")
+        tf_tensors = dict(tensors)
+        if tf_spec.y_shape != spec.y_shape:  # g has y's shape: refill it for the tf reading
+            try:
+                tf_tensors["g"] = parse_values(given["g"], tf_spec, "g")
+            except (KeyError, SymconvError):
+                tf_tensors["g"] = default_tensor(tf_spec, "g")
+        story.tf_reading = reading(tf_spec, tf_tensors)
+    if backend is not None or impl is not None or runner is not None:
+        _run_backend(story, backend, impl, variant, grad_path, isolate, timeout, runner)
+    return story
+
+
+def _run_backend(story, backend, impl, variant, grad_path, isolate, timeout, runner) -> None:
+    from .backends import open_runner
+    from .check import _backend_label, _variant_of
+    own = runner is None
+    if own:
+        runner = open_runner(backend, impl=impl, variant=variant, grad_path=grad_path, isolate=isolate,
+                             timeout=timeout)
+    spec = story.spec
+    results = []
+    try:
+        for quantity in QUANTITIES:
+            for path in runner.backend.paths(spec, quantity):
+                results.append(_backend_result(runner, spec, quantity, path, story))
+    finally:
+        if own:
+            runner.close()
+    story.backend = {"name": _backend_label(runner),
+                     "variant": None if _variant_of(runner) is None else _variant_of(runner).as_json(),
+                     "results": results}
+
+
+def _backend_result(runner, spec, quantity, path, story) -> dict:
+    result = {"quantity": quantity, "path": runner.backend.describe(spec, quantity, path), "status": "ok",
+              "message": "", "values": None, "agrees": None}
+    reason = runner.backend.skip_reason(spec, quantity, path)
+    if reason:
+        result.update(status="skipped", message=reason)
+        return result
+    inputs = {n: story.tensors[n].astype(np.float64) for n in INPUTS[quantity]}
+    outcome = runner.run([Call(spec, quantity, path, inputs)])[0]
+    if outcome.status != "ok":
+        what = f"{outcome.error_type}: {outcome.message}" if outcome.error_type else outcome.message
+        result.update(status="skipped" if outcome.status == "skipped" else "error", message=what)
+        return result
+    want = spec.shape_of(TENSOR_OF[quantity])
+    if outcome.value.shape != tuple(want):
+        result.update(status="mismatch", message=f"wrong output shape: expected {tuple(want)}, got "
+                                                 f"{outcome.value.shape}", agrees=False)
+        return result
+    values = [_plain(float(v)) for v in np.asarray(outcome.value, dtype=np.float64).reshape(-1)]
+    model = [row["value"] for row in story.sections[quantity]]
+    result.update(values=values, agrees=values == model)
+    story.backend_rows.setdefault(quantity, []).append((result["path"], values))
+    return result
