@@ -380,6 +380,10 @@ class Term:
         body = self.product if cond is sympy.true else Piecewise((self.product, cond), (0, True))
         return Sum(body, *reversed(self.limits)) if self.limits else body
 
+    def _repr_latex_(self):
+        from .latex import term_tex
+        return f"$\\displaystyle {term_tex(self)}$"
+
     def xreplace(self, mapping: dict) -> "Term":
         sub = lambda e: None if e is None else sympy.sympify(e).xreplace(mapping)
         return Term(tuple((v, sub(lo), sub(hi)) for v, lo, hi in self.limits),
@@ -416,6 +420,10 @@ class Derivation:
 
     def fail(self, title: str, why: str):
         raise StepFailed(f"derivation '{self.name}', step '{title}' failed: {why}")
+
+    def _repr_latex_(self):
+        from .latex import derivation_latex
+        return derivation_latex(self)
 
 
 # ---- geometry: the symbols of one convolution --------------------------------------------------
@@ -823,6 +831,10 @@ class Closed:
     def expr(self):
         return formula_expr(self.terms)
 
+    def _repr_latex_(self):
+        from .latex import closed_latex
+        return closed_latex(self)
+
 
 @dataclass
 class DerivationResult:
@@ -834,6 +846,10 @@ class DerivationResult:
 
     def steps(self, quantity: str) -> list:
         return self.derivations[quantity].steps
+
+    def _repr_latex_(self):
+        from .latex import result_latex
+        return result_latex(self)
 
 
 def _collapse(deriv: Derivation, term: Term, hypotheses: dict, numeric: bool, label: str):
@@ -858,10 +874,15 @@ def derive(geometry: Geometry) -> DerivationResult:
     derivations, closed = {}, {}
     y_entry, definition = geometry.definition()
     _, y_ranges = geometry.tensor_indices("g")
-    closed["forward"] = Closed("forward", y_entry, (definition,), y_ranges)
     forward = Derivation("forward")
     forward.record("definition of y", "definition", y_entry, [definition],
                    "the forward convolution, as defined (x is zero outside its shape)")
+    y_terms = [definition]
+    if numeric:
+        term = _collapse(forward, definition, y_ranges, numeric, "y")
+        y_terms = [term] if term is not None else []
+        forward.record("y with the numbers", "settle", y_entry, y_terms, "the steps above")
+    closed["forward"] = Closed("forward", y_entry, tuple(y_terms), y_ranges)
     derivations["forward"] = forward
     for quantity, tensor in (("filter_grad", "k"), ("input_grad", "x")):
         deriv = Derivation(quantity)
@@ -1429,7 +1450,7 @@ def prove_claim(claim, spec: ConvSpec | None = None, bound: int | None = None) -
     >>> r.status, r.cases
     ('proven', 160)
     >>> r = prove_claim("dk[a] = sum(i=0..OH-1) g[i]*x[S*i+a-P]", bound=2)
-    >>> r.status, r.counterexample.entry, r.counterexample.sizes["D0"]
+    >>> r.status, r.counterexample.entry, r.counterexample.sizes["D"]
     ('refuted', 'dk[1]', 2)
     """
     if isinstance(claim, str):
@@ -1460,7 +1481,7 @@ def prove_claim(claim, spec: ConvSpec | None = None, bound: int | None = None) -
         raise StepFailed(f"internal disagreement: the claim was proven but fails at {mismatch.entry} "
                          f"({mismatch.sizes}); please report this")
     status = "refuted" if mismatch else "proven" if proven else "checked"
-    return ClaimResult(claim, status, bound, scope, n_cases, n_entries, mismatch, proof)
+    return ClaimResult(claim, status, bound, scope, n_cases, n_entries, mismatch, [] if mismatch else proof)
 
 
 # ==== facts: what symconv proves for all sizes, and what it only checks ========================
