@@ -191,9 +191,11 @@ def _variant_of(runner):
 
 def check(spec: ConvSpec, backend: str | None = None, *, impl: str | None = None, variant: Variant | None = None,
           grad_path: str = "raw", quantities=QUANTITIES, max_mismatches: int = MAX_MISMATCHES, seed: int = 0,
-          isolate: bool = False, timeout: float | None = None, runner=None) -> CheckReport:
+          miss_probability: float = probe.MISS_PROBABILITY, isolate: bool = False, timeout: float | None = None,
+          runner=None) -> CheckReport:
     """Check a backend (``'numpy'``, ``'tf'``, ``'tf-xla'``, ``'keras'``) or a user's ``impl``
-    file against the model: every entry of y, dk and dx, exactly.  ``runner`` (from
+    file against the model: every entry of y, dk and dx, exactly.  A wrong entry escapes the
+    random probes with probability at most ``miss_probability``; ``runner`` (from
     ``symconv.backends.open_runner``) reuses one backend across many specs."""
     if not isinstance(spec, ConvSpec):
         raise SymconvError(f"spec must be a ConvSpec, got {type(spec).__name__}")
@@ -203,14 +205,14 @@ def check(spec: ConvSpec, backend: str | None = None, *, impl: str | None = None
     if unknown:
         raise SymconvError(f"quantities must be among {', '.join(QUANTITIES)}, got {unknown}")
     for quantity in quantities:
-        probe.ProbePlan.for_quantity(spec, quantity)  # refuse a case too large before running anything
+        probe.ProbePlan.for_quantity(spec, quantity, miss_probability)  # refuse a case too large up front
     own = runner is None
     if own:
         runner = open_runner(backend, impl=impl, variant=variant, grad_path=grad_path, isolate=isolate,
                              timeout=timeout)
-    rng = np.random.default_rng(seed)
+    probes = probe.ProbeSet(spec, np.random.default_rng(seed))
     try:
-        results = [check_quantity(runner, spec, quantity, path, rng, max_mismatches)
+        results = [check_quantity(runner, spec, quantity, path, probes, max_mismatches, miss_probability)
                    for quantity in quantities for path in runner.backend.paths(spec, quantity)]
     finally:
         if own:
@@ -218,9 +220,10 @@ def check(spec: ConvSpec, backend: str | None = None, *, impl: str | None = None
     return CheckReport(spec, _backend_label(runner), _variant_of(runner), results)
 
 
-def check_quantity(runner, spec: ConvSpec, quantity: str, path: str, rng,
-                   max_mismatches: int = MAX_MISMATCHES) -> QuantityResult:
-    """Verify one quantity along one path; localise what differs."""
+def check_quantity(runner, spec: ConvSpec, quantity: str, path: str, probes,
+                   max_mismatches: int = MAX_MISMATCHES,
+                   miss_probability: float = probe.MISS_PROBABILITY) -> QuantityResult:
+    """Verify one quantity along one path (``probes``: a probe.ProbeSet); localise what differs."""
     backend = runner.backend
     described = backend.describe(spec, quantity, path)
     want = probe.result_shape(spec, quantity)
@@ -230,7 +233,7 @@ def check_quantity(runner, spec: ConvSpec, quantity: str, path: str, rng,
     if reason:
         result.status, result.message = "skipped", reason
         return result
-    verification, failed, shape = probe.verify(runner, spec, quantity, path, rng)
+    verification, failed, shape = probe.verify(runner, spec, quantity, path, probes, miss_probability)
     result.plan, result.observed_shape = verification.plan, shape
     try:
         if failed is not None:
@@ -245,7 +248,7 @@ def check_quantity(runner, spec: ConvSpec, quantity: str, path: str, rng,
                               + (" (the spec admits no output)" if spec.is_empty else ""))
             result.implied_pads = None if spec.is_empty else [list(p) for p in spec.pads]
         else:
-            _mismatch(result, runner, spec, quantity, path, verification, rng, max_mismatches)
+            _mismatch(result, runner, spec, quantity, path, verification, probes.rng, max_mismatches)
     finally:
         result.backend_calls = runner.calls[(quantity, path)] - before
     return result

@@ -39,10 +39,9 @@ from .indexmap import Terms, maps_for
 from .spec import FACTORS, TENSOR_OF, ConvSpec
 
 EXACT = 2**24                 # float32: every integer up to 2**24 is exact
-MISS_PROBABILITY = 1e-6       # a wrong entry escapes every verification probe at most this often
+MISS_PROBABILITY = 2**-12     # default: a wrong entry escapes every verification probe at most this often
 MAX_PROBES = 10               # backend calls per quantity to verify a correct backend
 MAX_MAGNITUDE = 1024          # probe values stay exact even in 11-bit (TF32, fp16) inputs
-MIN_MAGNITUDE = 4             # (1/4)**10 < 1e-6: below this, MAX_PROBES would not suffice
 ID_LIMIT = 2**22              # id-valued tensors: at most this many entries (ids up to 2**22)
 LOCALISE_CALLS = 4096         # backend calls one quantity's localisation may spend
 
@@ -83,48 +82,79 @@ def _weight_magnitude(spec: ConvSpec) -> int:
     return max(1, min(2**20, 2**29 // channels))
 
 
+@lru_cache(maxsize=256)
+def magnitudes(spec: ConvSpec) -> dict:
+    """Probe magnitude R per tensor (x, k, g): for every quantity, terms * R_a * R_b <= 2**24.
+
+    Each tensor starts at the bound of its tightest quantity, sqrt(2**24 / terms); then each
+    is raised as far as its partners allow.
+
+    >>> magnitudes(ConvSpec("conv2d", "1x56x56x64", "3x3x64x64", padding="SAME"))
+    {'x': 73, 'k': 399, 'g': 73}
+    """
+    users = {t: [q for q in INPUTS if t in INPUTS[q]] for t in ("x", "k", "g")}
+    terms = {q: max(term_bound(spec, q), 1) for q in INPUTS}
+    r = {t: min([MAX_MAGNITUDE] + [math.isqrt(EXACT // terms[q]) for q in users[t]]) for t in users}
+    for t in ("k", "x", "g"):
+        partner = lambda q: next(o for o in INPUTS[q] if o != t)
+        r[t] = min([MAX_MAGNITUDE] + [EXACT // (terms[q] * max(r[partner(q)], 1)) for q in users[t]])
+    return r
+
+
 @dataclass(frozen=True)
 class ProbePlan:
-    """How one quantity is verified: value magnitude R and number of probes.
+    """How one quantity is verified: the magnitude of each input and the number of probes.
 
     >>> spec = ConvSpec("conv2d", "1x3x3x1", "1x1x1x1", strides=3, padding="SAME")
     >>> plan = ProbePlan.for_quantity(spec, "forward")
-    >>> plan.terms, plan.magnitude, plan.probes
-    (1, 1024, 2)
+    >>> plan.terms, plan.magnitudes, plan.probes
+    (1, (1024, 1024), 2)
     """
 
     quantity: str
     terms: int
-    magnitude: int
+    magnitudes: tuple   # of the quantity's two inputs, in INPUTS order
     weights: int
     probes: int
 
     @classmethod
-    def for_quantity(cls, spec: ConvSpec, quantity: str) -> "ProbePlan":
+    def for_quantity(cls, spec: ConvSpec, quantity: str, miss_probability: float = MISS_PROBABILITY) -> "ProbePlan":
+        if isinstance(miss_probability, bool) or not isinstance(miss_probability, (int, float)) \
+                or not 0 < miss_probability < 1:
+            raise SymconvError(f"miss probability must be a number between 0 and 1, got {miss_probability!r}")
         terms = term_bound(spec, quantity)
-        magnitude = min(MAX_MAGNITUDE, math.isqrt(EXACT // max(terms, 1)))
-        if magnitude < MIN_MAGNITUDE:
+        r = magnitudes(spec)
+        pair = tuple(r[t] for t in INPUTS[quantity])
+        weights = _weight_magnitude(spec)
+        miss = cls._miss(pair, weights)
+        probes = math.ceil(math.log(miss_probability) / math.log(miss) - 1e-9) if 0 < miss < 1 else MAX_PROBES + 1
+        if probes > MAX_PROBES:
             raise SymconvError(
                 f"{TENSOR_OF[quantity]} entries of this {spec.op} sum up to {terms} products: exact float32 "
-                f"probing needs terms * R**2 <= 2**24 with R >= {MIN_MAGNITUDE}, so at most "
-                f"{EXACT // MIN_MAGNITUDE**2} products per entry; use a smaller batch or input")
-        weights = _weight_magnitude(spec)
-        miss = 1.0 / magnitude + 1.0 / (2 * weights)
-        probes = max(1, math.ceil(math.log(MISS_PROBABILITY) / math.log(miss)))
-        return cls(quantity, terms, magnitude, weights, min(probes, MAX_PROBES))
+                f"probing needs terms * R_a * R_b <= 2**24, so values stay within {min(pair)}, and a miss "
+                f"probability of {miss_probability:.2g} would need more than {MAX_PROBES} probes; use a smaller "
+                f"batch or input, or accept a larger miss probability")
+        return cls(quantity, terms, pair, weights, max(probes, 1))
+
+    @staticmethod
+    def _miss(pair, weights) -> float:
+        """Per probe: a nonzero bilinear difference vanishes with probability at most
+        1/(2 R_a) + 1/(2 R_b) (values uniform over the 2R nonzero integers in [-R, R]); the
+        row check's random weights add 1/(2 R_w)."""
+        return sum(1.0 / (2 * r) for r in pair) + 1.0 / (2 * weights)
 
     @property
     def miss_probability(self) -> float:
-        return (1.0 / self.magnitude + 1.0 / (2 * self.weights)) ** self.probes
+        return self._miss(self.magnitudes, self.weights) ** self.probes
 
     @property
     def value_limit(self) -> int:
         """No correct entry can exceed this magnitude on a probe."""
-        return self.terms * self.magnitude**2
+        return self.terms * self.magnitudes[0] * self.magnitudes[1]
 
     def as_json(self) -> dict:
-        return {"max_terms_per_entry": self.terms, "magnitude": self.magnitude, "probes": self.probes,
-                "miss_probability": self.miss_probability}
+        return {"max_terms_per_entry": self.terms, "magnitudes": dict(zip(INPUTS[self.quantity], self.magnitudes)),
+                "probes": self.probes, "miss_probability": self.miss_probability}
 
 
 def nonzero_integers(rng: np.random.Generator, shape, magnitude: int) -> np.ndarray:
@@ -132,6 +162,35 @@ def nonzero_integers(rng: np.random.Generator, shape, magnitude: int) -> np.ndar
     values = rng.integers(-magnitude, magnitude, size=shape, dtype=np.int16 if magnitude < 2**15 else np.int32)
     values += values >= 0
     return values.astype(np.float32)
+
+
+class ProbeSet:
+    """The random probe tensors of one check, drawn once and shared by the quantities: probe
+    j of forward and of filter_grad use the same x."""
+
+    def __init__(self, spec: ConvSpec, rng):
+        self.spec, self.rng = spec, rng
+        self.magnitudes = magnitudes(spec)
+        self._drawn, self._wide = {}, {}
+
+    def tensor(self, name: str, j: int) -> np.ndarray:
+        """Probe j's tensor ``name``, read-only (backends may keep their own copy of it)."""
+        if (name, j) not in self._drawn:
+            drawn = nonzero_integers(self.rng, self.spec.shape_of(name), self.magnitudes[name])
+            drawn.flags.writeable = False
+            self._drawn[(name, j)] = drawn
+        return self._drawn[(name, j)]
+
+    def inputs(self, quantity: str, j: int) -> dict:
+        return {name: self.tensor(name, j) for name in INPUTS[quantity]}
+
+    def wide(self, array: np.ndarray) -> np.ndarray:
+        """A probe tensor as float64, converted once however many quantities use it."""
+        if not any(drawn is array for drawn in self._drawn.values()):
+            return np.asarray(array, dtype=np.float64)
+        if id(array) not in self._wide:
+            self._wide[id(array)] = array.astype(np.float64)
+        return self._wide[id(array)]
 
 
 # ---- comparing one output with the model ---------------------------------------------------
@@ -155,26 +214,32 @@ def _tap_index(maps, offset):
 
 def _padded_spatial(array, nd):
     """One extra zero slot at the end of every spatial axis: tap -1 (padding) reads it."""
-    return np.pad(array, [(0, 0)] + [(0, 1)] * nd + [(0, 0)])
+    out = np.zeros((array.shape[0],) + tuple(n + 1 for n in array.shape[1:1 + nd]) + array.shape[1 + nd:],
+                   dtype=array.dtype)
+    out[(slice(None),) + tuple(slice(0, n) for n in array.shape[1:1 + nd])] = array
+    return out
 
 
-def row_sums(spec: ConvSpec, quantity: str, inputs: dict, observed: np.ndarray, weights: np.ndarray):
+def row_sums(spec: ConvSpec, quantity: str, inputs: dict, observed: np.ndarray, weights: np.ndarray,
+             wide=None):
     """(observed reduced over one channel axis with ``weights``, the model's same reduction):
-    equal arrays for a correct backend.  All arithmetic is exact in float64 under the bound."""
+    equal arrays for a correct backend.  All arithmetic is exact in float64 under the bound.
+    ``wide`` converts an input to float64 (a ProbeSet caches the conversion)."""
     maps = maps_for(spec)
     roles = layout.roles(spec)
     nd, groups, per_big, per_small = spec.ndim, maps.groups, maps.big_per_group, maps.small_per_group
     offsets = list(itertools.product(*[range(k) for k in spec.kernel_spatial]))
-    t = {name: _channels_last(spec, name, np.asarray(arr, dtype=np.float64)) for name, arr in inputs.items()}
+    wide = wide or (lambda array: np.asarray(array, dtype=np.float64))
+    t = {name: _channels_last(spec, name, wide(arr)) for name, arr in inputs.items()}
     big = next((t[n] for n in t if roles[n] == "big"), None)
     small = next((t[n] for n in t if roles[n] == "small"), None)
     kernel = t.get("k")
-    obs = _channels_last(spec, LAYOUT_TENSOR[quantity], np.asarray(observed, dtype=np.float64))
+    obs = _channels_last(spec, LAYOUT_TENSOR[quantity], observed)
     out_role = roles[LAYOUT_TENSOR[quantity]]
     if kernel is not None:
         kernel = kernel.reshape(spec.kernel_spatial + (per_big, groups, per_small))
     if out_role == "small":
-        lhs = obs @ weights
+        lhs = np.einsum("...c,c->...", obs, weights)
         v = np.einsum("...lgs,gs->...gl", kernel, weights.reshape(groups, per_small))
         z = _padded_spatial(big @ v.reshape(len(offsets), -1).T, nd)
         rhs = np.zeros(lhs.shape)
@@ -182,7 +247,7 @@ def row_sums(spec: ConvSpec, quantity: str, inputs: dict, observed: np.ndarray, 
             rhs += z[(slice(None),) + _tap_index(maps, offset) + (flat,)]
         return lhs, rhs
     if out_role == "big":
-        lhs = obs @ weights
+        lhs = np.einsum("...c,c->...", obs, weights)
         u = np.einsum("...lgs,gl->...gs", kernel, weights.reshape(groups, per_big))
         z = small @ u.reshape(len(offsets), -1).T
         rhs = np.zeros((lhs.shape[0],) + tuple(n + 1 for n in lhs.shape[1:]))
@@ -194,8 +259,21 @@ def row_sums(spec: ConvSpec, quantity: str, inputs: dict, observed: np.ndarray, 
     gathered = np.stack([reduced[(slice(None),) + _tap_index(maps, offset) + (slice(None),)]
                          for offset in offsets])
     rows = small.reshape(-1, groups, per_small)
-    rhs = np.einsum("tgs,atg->ags", rows, gathered.reshape(len(offsets), -1, groups))
+    gathered = gathered.reshape(len(offsets), -1, groups)
+    rhs = np.stack([_tall_product(gathered[:, :, grp], rows[:, grp, :]) for grp in range(groups)], axis=1)
     return lhs, rhs.reshape(spec.kernel_spatial + (-1,))
+
+
+def _tall_product(a: np.ndarray, b: np.ndarray, chunk: int = 256) -> np.ndarray:
+    """a (A, T) @ b (T, S) for a long T, as a sum of small batched products: one large BLAS
+    call with a long inner axis can stall for tens of milliseconds on a busy machine."""
+    blocks, rest = divmod(a.shape[1], chunk)
+    head = blocks * chunk
+    out = a[:, head:] @ b[head:]
+    if blocks:
+        out += np.matmul(a[:, :head].reshape(a.shape[0], blocks, chunk).transpose(1, 0, 2),
+                         b[:head].reshape(blocks, chunk, b.shape[1])).sum(axis=0)
+    return out
 
 
 def _weight_axis(spec: ConvSpec, quantity: str) -> int:
@@ -233,10 +311,18 @@ class Verification:
         return [tuple(int(v) for v in row) for row in (rows if limit is None else rows[:limit])]
 
 
-def compare(spec: ConvSpec, plan: ProbePlan, inputs: dict, observed: np.ndarray, rng) -> tuple:
+def compare(spec: ConvSpec, plan: ProbePlan, inputs: dict, observed: np.ndarray, rng, wide=None) -> tuple:
     """(bool mismatch mask, notes) for one probe; the full model is evaluated only when the
     row check finds a difference or a value no correct backend can produce."""
-    values = np.asarray(observed, dtype=np.float64)
+    values = np.asarray(observed)
+    if values.dtype.kind != "f":
+        values = values.astype(np.float64)
+    if values.size and np.array_equal(values, np.rint(values)) and np.abs(values).max() <= plan.value_limit:
+        weights = nonzero_integers(rng, _weight_axis(spec, plan.quantity), plan.weights).astype(np.float64)
+        lhs, rhs = row_sums(spec, plan.quantity, inputs, values, weights, wide)
+        if np.array_equal(lhs, rhs):
+            return np.zeros(values.shape, dtype=bool), []
+    values = values.astype(np.float64)
     finite = np.isfinite(values)
     whole = np.zeros(values.shape, dtype=bool)
     whole[finite] = values[finite] == np.rint(values[finite])
@@ -246,25 +332,18 @@ def compare(spec: ConvSpec, plan: ProbePlan, inputs: dict, observed: np.ndarray,
         notes.append(f"{int((~finite).sum())} non-finite values")
     if (finite & ~whole).any():
         notes.append(f"{int((finite & ~whole).sum())} values that are not integers (probes are integer-valued)")
-    if not suspicious.any() and values.size:
-        weights = nonzero_integers(rng, _weight_axis(spec, plan.quantity), plan.weights).astype(np.float64)
-        lhs, rhs = row_sums(spec, plan.quantity, inputs, values, weights)
-        if np.array_equal(lhs, rhs):
-            return np.zeros(values.shape, dtype=bool), notes
     exact = {name: np.asarray(arr).astype(np.int64) for name, arr in inputs.items()}
     model = maps_for(spec).evaluate(plan.quantity, **exact)
     with np.errstate(invalid="ignore"):
         return suspicious | (values != model), notes
 
 
-def verify(runner, spec: ConvSpec, quantity: str, path: str, rng) -> tuple:
+def verify(runner, spec: ConvSpec, quantity: str, path: str, probes: ProbeSet,
+           miss_probability: float = MISS_PROBABILITY) -> tuple:
     """Run the verification probes: (Verification, first failed Outcome or None, observed shape)."""
-    plan = ProbePlan.for_quantity(spec, quantity)
+    plan = ProbePlan.for_quantity(spec, quantity, miss_probability)
     verification = Verification(quantity, plan)
-    calls = []
-    for _ in range(plan.probes):
-        inputs = {name: nonzero_integers(rng, spec.shape_of(name), plan.magnitude) for name in INPUTS[quantity]}
-        calls.append(Call(spec, quantity, path, inputs))
+    calls = [Call(spec, quantity, path, probes.inputs(quantity, j)) for j in range(plan.probes)]
     outcomes = runner.run(calls)
     want = result_shape(spec, quantity)
     for call, outcome in zip(calls, outcomes):
@@ -275,7 +354,7 @@ def verify(runner, spec: ConvSpec, quantity: str, path: str, rng) -> tuple:
         verification.probes.append(ProbeResult(call.tensors, outcome.value))
     mask = np.zeros(want, dtype=bool)
     for probe in verification.probes:
-        differs, notes = compare(spec, plan, probe.inputs, probe.observed, rng)
+        differs, notes = compare(spec, plan, probe.inputs, probe.observed, probes.rng, probes.wide)
         mask |= differs
         verification.notes.extend(n for n in notes if n not in verification.notes)
     verification.mismatch = mask
@@ -350,7 +429,7 @@ class Localiser:
         self.lit, self.ids = lit_and_ids(spec, quantity)
         self.lit_size = math.prod(spec.shape_of(self.lit))
         self.id_size = math.prod(spec.shape_of(self.ids))
-        self.magnitude = verification.plan.magnitude
+        self.magnitude = min(verification.plan.magnitudes)
         self.calls_left = max_calls
         self.out_shape = result_shape(spec, quantity)
         self.hash = rng.integers(0, self.id_size, size=self.id_size)  # second id: a random function

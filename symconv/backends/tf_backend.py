@@ -53,6 +53,7 @@ class TFBackend(Backend):
         super().__init__(variant, grad_path)
         self.tf = None
         self._functions = {}
+        self._constants = []
         self._gpus = []
 
     # ---- framework-free: which ops, which padding ----------------------------------------
@@ -108,9 +109,20 @@ class TFBackend(Backend):
                 return plan.padded(quantity, tensors, lambda valid, t: self._call(valid, quantity, path, t, "VALID"))
             return self._call(spec, quantity, path, tensors, plan.padding)
 
+    def _constant(self, array):
+        """A float32 tensor of the array; the last few are kept, since the quantities of one
+        check share their probe tensors."""
+        for kept, tensor in self._constants:
+            if kept is array:
+                return tensor
+        tensor = self.tf.constant(np.asarray(array, dtype=np.float32))
+        if isinstance(array, np.ndarray) and not array.flags.writeable:
+            self._constants = [(array, tensor)] + self._constants[:5]
+        return tensor
+
     def _call(self, spec, quantity, path, tensors, padding):
         tf = self.tf
-        args = [tf.constant(np.asarray(tensors[name], dtype=np.float32)) for name in INPUTS[quantity]]
+        args = [self._constant(tensors[name]) for name in INPUTS[quantity]]
         key = (spec, quantity, path, padding)
         function = self._functions.get(key)
         if function is None:

@@ -48,6 +48,9 @@ def configure(parser):
     add_backend_arguments(parser)
     parser.add_argument("--max-mismatches", metavar="N", type=int, default=20,
                         help="wrong entries to localise and list (default 20; the total is always counted)")
+    parser.add_argument("--miss-probability", metavar="P", type=float, default=2**-12,
+                        help="how often a wrong entry may escape the random probes (default 2**-12; smaller "
+                             "costs more probes, at most 10 backend calls per quantity)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random probes (default 0)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
@@ -55,6 +58,7 @@ def configure(parser):
 def run(args) -> int:
     from ..check import check
     spec = spec_from_args(args)
-    report = check(spec, max_mismatches=args.max_mismatches, seed=args.seed, **backend_options(args))
+    report = check(spec, max_mismatches=args.max_mismatches, seed=args.seed, miss_probability=args.miss_probability,
+                   **backend_options(args))
     print(json.dumps(report.to_json()) if args.json else report.text())
     return 0 if report.ok else 1
