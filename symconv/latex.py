@@ -213,9 +213,9 @@ def display(lhs: str, rows: list) -> str:
 
 def tex_escape(text: str) -> str:
     """Plain text for LaTeX's text mode (comparisons become math symbols)."""
-    table = {"\\": r"\textbackslash{}", "_": r"\_", "%": r"\%", "&": r"\&", "#": r"\#", "$": r"\$",
-             "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
-             "<": r"$<$", ">": r"$>$"}
+    table = {"\\": r"$\backslash$", "_": r"\_", "%": r"\%", "&": r"\&", "#": r"\#", "$": r"\$",
+             "{": r"$\{$", "}": r"$\}$", "~": r"$\sim$", "^": r"$\wedge$", "<": r"$<$", ">": r"$>$",
+             "|": r"$|$"}
     text = text.replace("<=", "\x00le").replace(">=", "\x00ge").replace("!=", "\x00ne")
     out = "".join(table.get(c, c) for c in text)
     return out.replace("\x00le", r"$\le$").replace("\x00ge", r"$\ge$").replace("\x00ne", r"$\ne$")
@@ -228,6 +228,8 @@ PREAMBLE = r"""\documentclass[11pt]{article}
 \usepackage[margin=2cm]{geometry}
 \usepackage{amsmath}
 \allowdisplaybreaks
+\renewcommand{\labelitemi}{$\bullet$}
+\renewcommand{\labelitemii}{$\circ$}
 \setlength{\parindent}{0pt}
 \setlength{\parskip}{0.6em}
 """
@@ -744,14 +746,14 @@ def build_generic_document(report=None, ndim: int = 2) -> Document:
         report = proof.facts()
     doc.section("Proven for all sizes, or checked up to a bound")
     doc.text("A proof covers every size; a check covers exactly the sizes it names and nothing more.")
-    rows = []
+    items = []
     for fact in report.facts:
-        status = {"proven": "proven for all sizes", "checked": "checked only", "failed": "FAILED"}[fact.status]
-        checks = "; ".join(f"{tex_escape(c.scope)} ({c.cases} cases)" for c in fact.checks)
-        rows.append(f"\\texttt{{{tex_escape(fact.key)}}} & {status} & {tex_escape(fact.statement)} "
-                    f"\\newline \\emph{{checked:}} {checks} \\\\ \\hline")
-    doc.text("{\\small\\begin{tabular}{p{0.18\\textwidth}p{0.12\\textwidth}p{0.62\\textwidth}}\n"
-             "fact & status & statement and bounded checks \\\\ \\hline\n" + "\n".join(rows) + "\n\\end{tabular}}")
+        status = {"proven": "proven for all sizes", "checked": "checked only, no proof", "failed": "FAILED"}[fact.status]
+        checks = "\n".join(f"  \\item checked: {tex_escape(c.scope)} ({c.cases} cases): "
+                           f"{'all agree' if c.ok else 'FAILED'}" for c in fact.checks)
+        items.append(f"\\item \\texttt{{{tex_escape(fact.key)}}} --- \\textbf{{{status}}}. {tex_escape(fact.statement)}."
+                     f"\n\\begin{{itemize}}\n{checks}\n\\end{{itemize}}")
+    doc.text("\\begin{itemize}\n" + "\n".join(items) + "\n\\end{itemize}")
     doc.checks.append("facts: each proof checked by SymPy, each bounded check run against the index maps")
     for fact in report.facts:
         if fact.proven and fact.key.startswith("same"):

@@ -142,7 +142,18 @@ def _compile(expr):
                 f0, f1 = fns
                 return False, lambda env, budget: f0(env, budget) * f1(env, budget)
             return False, lambda env, budget: math.prod(f(env, budget) for f in fns)
-        return True, lambda env, budget: _poly_product([_as_poly(f(env, budget)) for f in fns])
+        scalars = [f for p, f in args if not p]
+        polys = [f for p, f in args if p]
+
+        def product(env, budget):
+            c = 1
+            for f in scalars:  # deltas and brackets first: a zero skips the tensor lookups
+                c *= f(env, budget)
+                if not c:
+                    return {}
+            out = _poly_product([f(env, budget) for f in polys]) if len(polys) > 1 else polys[0](env, budget)
+            return out if c == 1 else {m: c * v for m, v in out.items()}
+        return True, product
     if isinstance(expr, sympy.Pow) and expr.exp.is_Integer:
         base, power = fns[0], int(expr.exp)
         if not poly:
@@ -169,9 +180,26 @@ def _compile(expr):
     raise SymconvError(f"cannot evaluate {type(expr).__name__} in {expr}")
 
 
+def _guards(body) -> list:
+    """Scalar factors of a summand that make it 0 when they fail (deltas, bracket conditions)."""
+    value, conds = body, []
+    if isinstance(body, Piecewise) and len(body.args) == 2 and body.args[1] == (0, True):
+        value, cond = body.args[0]
+        conds = list(cond.args) if isinstance(cond, sympy.And) else [cond]
+    factors = value.args if isinstance(value, Mul) else (value,)
+    return conds + [f for f in factors if isinstance(f, KroneckerDelta)]
+
+
 def _compile_sum(expr: Sum):
     body_poly, body = _compile(expr.function)
-    limits = [(v, _compile(lo)[1], _compile(hi)[1]) for v, lo, hi in expr.limits]
+    limits = [(v.name, _compile(lo)[1], _compile(hi)[1]) for v, lo, hi in expr.limits]
+    # Check each guard as soon as the loops have bound its variables: it prunes whole inner loops.
+    bound_at = {v.name: level for level, (v, _, _) in enumerate(expr.limits)}
+    checks = [[] for _ in limits]
+    for guard in _guards(expr.function):
+        levels = [bound_at[s.name] for s in guard.free_symbols if s.name in bound_at]
+        if levels:
+            checks[min(levels)].append(_compile(guard)[1])
 
     def total(env, budget):
         out = {}
@@ -191,11 +219,12 @@ def _compile_sum(expr: Sum):
             if stop < start:
                 return
             budget.spend(stop - start + 1)
-            var = var.name
             saved = env.get(var, None)
+            guards = checks[level]
             for value in range(start, stop + 1):
                 env[var] = value
-                loop(level - 1)
+                if all(g(env, budget) for g in guards):
+                    loop(level - 1)
             if saved is None:
                 env.pop(var, None)
             else:
@@ -1140,7 +1169,7 @@ def family_text(ndim: int, full: bool, bound: int, pad_bound: int | None = None)
     return text
 
 
-def family(ndim: int, full: bool, bound: int, pad_bound: int | None = None) -> list:
+def family(ndim: int, full: bool, bound: int, pad_bound: int | None = None) -> tuple:
     """Every case of the bounded family, smallest first (least sum of |sizes|, then by value).
     Pads before run over -pad_bound..pad_bound (default: the bound); the pad after is whatever
     gives the output size (negative crops)."""
@@ -1153,12 +1182,17 @@ def family(ndim: int, full: bool, bound: int, pad_bound: int | None = None) -> l
         advice = f"use --bound {fits[-1]} or less" if fits else "give a concrete spec instead"
         raise SymconvError(f"--bound {bound} means {count} {ndim}-D convolutions to check, more than "
                            f"{MAX_CASES}: {advice}")
+    return _family(ndim, full, bound, pad_bound)
+
+
+@lru_cache(maxsize=16)
+def _family(ndim: int, full: bool, bound: int, pad_bound: int) -> tuple:
     axes = _axis_tuples(bound, pad_bound)
     channels = list(itertools.product(CHANNEL_SIZES, repeat=3)) if full else [(1, 1, 1)]
     raw = [(sum(abs(v) for t in combo for v in t) + sum(ch), combo, ch)
            for combo in itertools.product(axes, repeat=ndim) for ch in channels]
     raw.sort()
-    return [_case(ndim, combo, ch) for _, combo, ch in raw]
+    return tuple(_case(ndim, combo, ch) for _, combo, ch in raw)
 
 
 def _case(ndim, combo, channels) -> Case:
@@ -1214,11 +1248,12 @@ def actual_terms(maps, quantity: str, entry: tuple, full: bool) -> dict:
     return out
 
 
-def _spatial_table(maps, quantity: str) -> dict:
+@lru_cache(maxsize=1 << 16)
+def _spatial_table(spec: ConvSpec, quantity: str) -> dict:
     """Every entry's terms of a batch-1, one-channel convolution, read off the dense spatial
     map of the index maps: {spatial entry: monomials}."""
-    spec = maps.spec
-    fwd = maps.forward_spatial()
+    from .indexmap import IndexMaps
+    fwd = IndexMaps(spec).forward_spatial()
     nd = spec.ndim
     table = {}
     for pos in zip(*np.nonzero(fwd >= 0)):
@@ -1319,13 +1354,13 @@ def check_formula(formula: Formula, tensor: str, lhs: tuple, cases, full: bool, 
     for case in cases:
         n_cases += 1
         spec = case.spec
-        maps = IndexMaps(spec)
         shapes = _shapes(spec, full)
         values = {size_symbols.setdefault(k, claims_mod.size_symbol(k)): v for k, v in case.sizes.items()}
         out_shape = spec.shape_of(tensor)
         if not full:
             out_shape = _spatial(spec, {"dk": "k", "dx": "x", "y": "g"}[tensor], out_shape)
-        table = _spatial_table(maps, quantity) if not full and spec.kind == "conv" else None
+        table = _spatial_table(spec, quantity) if not full and spec.kind == "conv" else None
+        maps = IndexMaps(spec) if table is None else None
         for entry, free in _entries(lhs, out_shape):
             n_entries += 1
             claimed = formula.terms({**values, **free}, shapes, budget)

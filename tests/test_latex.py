@@ -1,0 +1,128 @@
+"""LaTeX documents: content, checks that refuse to write, determinism, notebook display, the CLI."""
+
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+from symconv import conventions, latex, proof
+from symconv.cli import main
+from symconv.errors import SymconvError
+from symconv.indexmap import maps_for
+from symconv.proof import StepFailed
+from symconv.spec import ConvSpec
+
+FOUNDING = dict(strides=3, padding="SAME", convention="legacy_eigen")
+VALUES = {"x": "1,2,3,4,5,6,7,8,0", "k": "10", "g": "100"}
+
+
+@pytest.fixture(scope="module")
+def founding_tex():
+    spec = ConvSpec("conv2d", "1x3x3x1", "1x1x1x1", **FOUNDING)
+    return latex.spec_document(spec, ["y[0,0,0,0]", "dk[0,0,0,0]"], VALUES)
+
+
+def test_founding_document_shows_padding_both_readings_and_the_numbers(founding_tex):
+    tex = founding_tex
+    assert "\\operatorname{trunc}\\!\\left(\\frac{-2}{2}\\right) = -1" in tex      # legacy_eigen
+    assert "\\max(-2,\\ 0) = 0" in tex                                            # tf, clamped
+    assert "y_{0,0,0,0} &= x_{0,\\,1,\\,1,\\,0} k_{0,\\,0,\\,0,\\,0}" in tex
+    assert "&= 5 \\cdot 10" in tex and "&= 50" in tex
+    assert "$x_{0,0,0,0}$ $= 100$" in tex                                          # tf's dk, side by side
+    assert "which $y_{0,0,0,0}$ never read" in tex and "TensorFlow 1.x" in tex
+
+
+def test_symbols_are_typeset_not_python_names(founding_tex):
+    assert "x[" not in founding_tex.split("\\begin{document}")[1].replace("\\texttt", "")
+    assert "c_{i}" in founding_tex and "\\delta_{a,\\,a'}" in founding_tex
+    assert "\\frac{\\partial L}{\\partial k_{a',\\,b',\\,c'_{i},\\,c'_{o}}}" in founding_tex
+
+
+def test_documents_are_deterministic(founding_tex):
+    spec = ConvSpec("conv2d", "1x3x3x1", "1x1x1x1", **FOUNDING)
+    assert latex.spec_document(spec, ["y[0,0,0,0]", "dk[0,0,0,0]"], VALUES) == founding_tex
+
+
+def test_asymmetric_padding_and_large_entries_use_compact_sums():
+    spec = ConvSpec("conv2d", "1x20x20x1", "7x7x1x2", strides=2, padding="SAME")
+    tex = latex.spec_document(spec, ["dk[0,0,0,1]", "y[0,9,9,1]"])
+    assert "p_{\\mathrm{before}} = \\left\\lfloor T/2 \\right\\rfloor = 2" in tex
+    assert "p_{\\mathrm{after}} = T - p_{\\mathrm{before}} = 5 - 2 = 3" in tex
+    assert "\\sum_{i=1}^{9}" in tex
+
+
+def test_a_padding_step_that_sympy_cannot_confirm_is_not_written(monkeypatch):
+    good = conventions.REGISTRY["tf"]
+    wrong = lambda size, k, s, d: conventions.Resolved(*good.rule(size, k, s, d)[:1], 1, 0) \
+        if good.rule(size, k, s, d).before + good.rule(size, k, s, d).after == 1 else good.rule(size, k, s, d)
+    monkeypatch.setitem(conventions.REGISTRY, "tf", conventions.Convention("tf", wrong, good.formula, good.citation))
+    spec = ConvSpec("conv1d", "1x17x1", "2x1x1", strides=1, padding="SAME")
+    try:
+        with pytest.raises(StepFailed, match=r"step 'padding, axis 0' failed: SymPy's arithmetic gives \(17, 0, 1\)"):
+            latex.spec_document(spec, ["y[0,0,0]"])
+    finally:
+        maps_for.cache_clear()
+
+
+def test_an_entry_whose_closed_form_disagrees_with_the_maps_is_not_written(monkeypatch):
+    real = proof.actual_terms
+    monkeypatch.setattr(proof, "actual_terms", lambda *a: {**real(*a), (("g", (9,)),): 1})
+    spec = ConvSpec("conv1d", "1x5x1", "3x1x1")
+    with pytest.raises(StepFailed, match=r"step 'closed form at dk\[0,0,0\]' failed"):
+        latex.spec_document(spec, ["dk[0,0,0]"])
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"entries": ["dk"]}, r"--entry needs indices, e.g. dk\[0,0,0\]"),
+    ({"values": {"x": "1,2"}}, r"--x needs 5 values \(shape \(1, 5, 1\), row-major\), got 2"),
+    ({"values": {"x": "1,a"}}, "--x must be integers"),
+    ({"compare": "tf"}, "--compare-convention needs padding SAME"),
+])
+def test_bad_requests_are_one_error(kwargs, message):
+    with pytest.raises(SymconvError, match=message):
+        latex.spec_document(ConvSpec("conv1d", "1x5x1", "3x1x1"), **kwargs)
+
+
+def test_text_is_escaped_for_latex():
+    assert latex.tex_escape("legacy_eigen <= 100% {a}") == r"legacy\_eigen $\le$ 100\% $\{$a$\}$"
+
+
+def test_objects_render_as_latex_in_notebooks():
+    result = proof.derive(proof.symbolic_geometry("conv", 1, full=False))
+    assert result._repr_latex_().startswith("$$\\begin{aligned}y_{i} &= \\sum_{a=0}^{K_{W} - 1}")
+    assert "\\text{sift the deltas (dk)}" in result.derivations["filter_grad"]._repr_latex_()
+    assert result.closed["input_grad"]._repr_latex_().startswith("$$\\begin{aligned}dx_{w} &=")
+    claim = proof.prove_claim("dk[a] = sum(i=0..OH-1) g[i]*x[S*i+D*a-P]", bound=1)
+    assert "\\text{(proven for all sizes)}" in claim._repr_latex_()
+
+
+def test_generic_document_lists_proven_and_checked_facts():
+    tex = latex.generic_document(proof.facts(bound=1))
+    assert "\\texttt{same-tf} --- \\textbf{proven for all sizes}" in tex
+    assert "\\texttt{index-maps-vs-reference} --- \\textbf{checked only, no proof}" in tex
+    assert "\\tilde g" in tex
+
+
+def test_latex_command_writes_a_file(tmp_path, capsys):
+    out = tmp_path / "founding.tex"
+    code = main(["latex", "conv2d", "--input", "1x3x3x1", "--kernel", "1x1x1x1", "--strides", "3", "--padding", "SAME",
+                 "--convention", "legacy_eigen", "--entry", "y[0,0,0,0]", "--x", VALUES["x"], "--k", "10",
+                 "-o", str(out)])
+    assert code == 0 and "each checked before writing" in capsys.readouterr().out
+    assert out.read_text().startswith("\\documentclass[11pt]{article}")
+
+
+def test_latex_command_bad_values_exit_2(capsys):
+    code = main(["latex", "conv1d", "--input", "1x5x1", "--kernel", "3x1x1", "--x", "1,2,3"])
+    assert code == 2 and "--x needs 5 values" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed")
+def test_a_small_document_compiles_with_pdflatex(tmp_path):
+    spec = ConvSpec("conv1d", "1x4x1", "2x1x1", strides=2, padding="SAME")
+    (tmp_path / "small.tex").write_text(latex.spec_document(spec, ["dk[1,0,0]"], {"x": "1,2,3,4", "g": "5,6"}))
+    done = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "small.tex"], cwd=tmp_path,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout[-1500:]
+    assert (tmp_path / "small.pdf").stat().st_size > 1000
