@@ -273,16 +273,15 @@ def _mismatch(result, runner, spec, quantity, path, verification, rng, max_misma
     if verification.notes:
         result.message += " (" + "; ".join(verification.notes) + ")"
     entries = verification.mismatching_entries(max_mismatches)
-    first = verification.probes[0]
+    values = {e: _first_difference(spec, quantity, verification, e) for e in entries}
     if spec.is_empty:
         result.mismatches = [Mismatch(quantity, e, None, None, note="the spec admits no output: this entry should be 0",
-                                      values=(first.observed[e], 0)) for e in entries]
+                                      values=values[e]) for e in entries]
         return
     found = probe.localise(runner, spec, quantity, path, verification, entries, rng)
-    model = {e: _model_value(spec, quantity, first.inputs, e) for e in entries}
     for item in found:
         result.mismatches.append(Mismatch(quantity, item.entry, item.expected, item.observed, item.differing_slots,
-                                          item.note, (first.observed[item.entry], model[item.entry])))
+                                          item.note, values[item.entry]))
     resolved = [(m.index, m.observed.first, m.observed.second) for m in result.mismatches if m.observed is not None]
     if resolved:
         reading = probe.read_pads(spec, quantity, resolved)
@@ -290,15 +289,22 @@ def _mismatch(result, runner, spec, quantity, path, verification, rng, max_misma
             result.implied_pads, _ = probe.explain_pads(spec, reading, spec.small_spatial)
 
 
-def _model_value(spec, quantity, inputs, index) -> int:
+def _first_difference(spec, quantity, verification, index) -> tuple:
+    """(backend, model) values of an entry on the first probe where they differ."""
     from .indexmap import maps_for
-    terms = maps_for(spec).terms(quantity, index)
-    one, two = terms.factors
-    if not len(terms):
-        return 0
-    a = inputs[one].astype(np.int64)[tuple(terms.first.T)]
-    b = inputs[two].astype(np.int64)[tuple(terms.second.T)]
-    return int((a * b).sum())
+    terms = None if spec.is_empty else maps_for(spec).terms(quantity, index)
+    pair = None
+    for probe_result in verification.probes:
+        model = 0
+        if terms is not None and len(terms):
+            one, two = terms.factors
+            a = probe_result.inputs[one].astype(np.int64)[tuple(terms.first.T)]
+            b = probe_result.inputs[two].astype(np.int64)[tuple(terms.second.T)]
+            model = int((a * b).sum())
+        pair = (probe_result.observed[index], model)
+        if not pair[0] == model:
+            return pair
+    return pair
 
 
 # ---- infer -----------------------------------------------------------------------------------

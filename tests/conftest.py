@@ -10,3 +10,40 @@ settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True
 settings.register_profile("dev", deadline=None,
                           suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
+
+
+# ---- backends a run requires -------------------------------------------------------------
+# Tests that need a framework skip when it is missing, unless the run asked for that backend
+# (pytest --backend tf, repeatable, or SYMCONV_REQUIRE_BACKENDS=tf,keras): then they fail.
+
+def pytest_addoption(parser):
+    group = parser.getgroup("symconv")
+    group.addoption("--backend", action="append", default=[], dest="symconv_backends", metavar="NAME",
+                    help="a symconv backend this run requires (tf, tf-xla, keras, numpy): tests that need "
+                         "it fail instead of skipping when it cannot load; repeatable")
+
+
+def required_backends(config) -> set:
+    names = set(config.getoption("symconv_backends") or [])
+    names |= {n.strip() for n in os.environ.get("SYMCONV_REQUIRE_BACKENDS", "").split(",") if n.strip()}
+    return names
+
+
+def backend_missing(config, name: str, why: str) -> None:
+    """Skip (or, when the run requires backend ``name``, fail) because it cannot load."""
+    import pytest
+    message = f"backend {name!r} cannot load: {why}"
+    if name in required_backends(config):
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message)
+
+
+def need_backend(config, name: str) -> None:
+    """Skip the calling test when backend ``name``'s framework is not installed, or fail if
+    the run requires it.  (Whether it then loads is checked where it runs, in a child.)"""
+    import importlib.util
+
+    from symconv.backends import BACKENDS
+    framework = BACKENDS[name][2]
+    if framework is not None and importlib.util.find_spec(framework) is None:
+        backend_missing(config, name, f"{framework} is not installed")

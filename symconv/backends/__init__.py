@@ -116,12 +116,12 @@ def create(name: str | None = None, *, impl: str | None = None, variant: Variant
 
 
 def open_runner(name: str | None = None, *, impl: str | None = None, variant: Variant | None = None,
-                grad_path: str = "raw", isolate: bool = False, timeout: float | None = None):
-    """A runner that executes backend calls: in this process, or (``isolate``, or a variant
-    that sets oneDNN or threads) in one child process that a crash or a hang cannot take
-    down with the caller.  Use it as a context manager, or call ``close()``."""
+                grad_path: str = "raw", isolate: bool = False, timeout: float | None = None, worker=None):
+    """A runner that executes backend calls: in this process, or (``isolate``, a variant that
+    sets oneDNN or threads, or a shared ``runner.Worker``) in a child process that a crash or
+    a hang cannot take down with the caller.  Use it as a context manager, or call ``close()``."""
     from .runner import ChildRunner, LocalRunner
     backend = create(name, impl=impl, variant=variant, grad_path=grad_path)
-    if isolate or backend.variant.needs_child:
-        return ChildRunner(backend, timeout=timeout)
+    if isolate or worker is not None or backend.variant.needs_child:
+        return ChildRunner(backend, timeout=timeout, worker=worker)
     return LocalRunner(backend)

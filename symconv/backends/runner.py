@@ -115,53 +115,70 @@ def _receive(fd: int, deadline: float | None):
     return None if body is None else pickle.loads(body)
 
 
-class ChildRunner(Runner):
-    """Calls the backend in a child process with the variant's environment."""
+class Worker:
+    """One child process, with the environment of one variant, hosting any number of backends
+    (``ChildRunner``s of the same variant may share it: one TensorFlow start-up for all)."""
 
-    isolated = True
-
-    def __init__(self, backend, timeout: float | None = None):
-        super().__init__(backend)
+    def __init__(self, variant, timeout: float | None = None):
+        self.variant = variant
         self.timeout = DEFAULT_TIMEOUT if timeout is None else float(timeout)
         self.process = None
+        self.restarts = 0
         self._stderr_tail = collections.deque(maxlen=40)
         self._reader = None
-        self._load_failure = None
-        self.restarts = 0
+        self._loaded = {}      # backend key -> None (ready) or why it failed to load
 
     def environment(self) -> dict:
         env = dict(os.environ)
         env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-        variant = self.backend.variant
-        if variant.onednn is not None:
-            env["TF_ENABLE_ONEDNN_OPTS"] = "1" if variant.onednn else "0"
+        if self.variant.onednn is not None:
+            env["TF_ENABLE_ONEDNN_OPTS"] = "1" if self.variant.onednn else "0"
         env["PYTHONUNBUFFERED"] = "1"
         return env
 
-    def _start(self) -> str | None:
+    def _start(self) -> None:
         self._stderr_tail.clear()
+        self._loaded = {key: why for key, why in self._loaded.items() if why is not None}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "symconv.backends.worker"], stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=self.environment(), bufsize=0)
         self._reader = threading.Thread(target=self._drain, args=(self.process.stderr,), daemon=True)
         self._reader.start()
-        try:
-            _send(self.process.stdin, ("init", self.backend))
-        except (BrokenPipeError, OSError):
-            return self._death("while starting")
-        try:
-            reply = _receive(self.process.stdout.fileno(), time.monotonic() + max(self.timeout, START_TIMEOUT))
-        except _TimedOut:
-            return self._death("while starting", hung=True)
-        if reply is None:
-            return self._death("while starting")
-        return None if reply[0] == "ready" else reply[1]
 
     def _drain(self, stream):
         for line in iter(stream.readline, b""):
             text = line.decode("utf-8", "replace").rstrip()
             if text:
                 self._stderr_tail.append(text)
+
+    def _exchange(self, message, deadline_s: float, when: str):
+        """Send one message and wait for the answer: (reply, None) or (None, why it died)."""
+        try:
+            _send(self.process.stdin, message)
+        except (BrokenPipeError, OSError):
+            return None, self._death(when)
+        try:
+            reply = _receive(self.process.stdout.fileno(), time.monotonic() + deadline_s)
+        except _TimedOut:
+            return None, self._death(when, hung=True)
+        return (reply, None) if reply is not None else (None, self._death(when))
+
+    def _ensure(self, key, backend) -> str | None:
+        """Start the process and load the backend in it, once; why that failed, or None."""
+        if self.process is None:
+            self._start()
+        if key not in self._loaded:
+            reply, died = self._exchange(("init", (key, backend)), max(self.timeout, START_TIMEOUT),
+                                         "while starting")
+            self._loaded[key] = died if died else (None if reply[0] == "ready" else reply[1])
+        return self._loaded[key]
+
+    def call(self, key, backend, call: Call) -> Outcome:
+        failure = self._ensure(key, backend)
+        if failure:
+            return Outcome("error", error_type="LoadError", message=f"backend failed to load: {failure}")
+        reply, died = self._exchange(("call", (key, call)), self.timeout, f"during {call.quantity}")
+        return reply if died is None else Outcome("crash", message=died)
 
     def _death(self, when: str, hung: bool = False) -> str:
         """Stop the child (if it still runs) and describe how it ended."""
@@ -177,11 +194,7 @@ class ChildRunner(Runner):
             code = proc.wait()
         if self._reader is not None:
             self._reader.join(timeout=2)
-        for stream in (proc.stdin, proc.stdout, proc.stderr):
-            try:
-                stream.close()
-            except OSError:
-                pass
+        self._close_streams(proc)
         self.restarts += 1
         if hung:
             how = f"did not answer within {self.timeout:g} s and was stopped"
@@ -195,34 +208,13 @@ class ChildRunner(Runner):
         last = next((ln for ln in reversed(self._stderr_tail) if not ln.startswith("WARNING: All log")), "")
         return f"backend process {how} {when}" + (f"; its last message: {last[:300]}" if last else "")
 
-    def _run(self, calls):
-        outcomes = []
-        for call in calls:
-            if self.process is None and self._load_failure is None:
-                failure = self._start()
-                if failure:
-                    if self.process is not None:
-                        self.close()
-                    self._load_failure = failure
-            if self._load_failure is not None:
-                outcomes.append(Outcome("error", error_type="LoadError",
-                                        message=f"backend failed to load: {self._load_failure}"))
-                continue
+    @staticmethod
+    def _close_streams(proc):
+        for stream in (proc.stdin, proc.stdout, proc.stderr):
             try:
-                _send(self.process.stdin, ("call", call))
-            except (BrokenPipeError, OSError):
-                outcomes.append(Outcome("crash", message=self._death("before the call")))
-                continue
-            try:
-                reply = _receive(self.process.stdout.fileno(), time.monotonic() + self.timeout)
-            except _TimedOut:
-                outcomes.append(Outcome("crash", message=self._death(f"during {call.quantity}", hung=True)))
-                continue
-            if reply is None:
-                outcomes.append(Outcome("crash", message=self._death(f"during {call.quantity}")))
-                continue
-            outcomes.append(reply)
-        return outcomes
+                stream.close()
+            except OSError:
+                pass
 
     def close(self) -> None:
         proc, self.process = self.process, None
@@ -230,16 +222,11 @@ class ChildRunner(Runner):
             return
         try:
             _send(proc.stdin, ("exit", None))
-            proc.stdin.close()
             proc.wait(timeout=30)
         except (OSError, subprocess.TimeoutExpired):
             proc.kill()
             proc.wait()
-        for stream in (proc.stdout, proc.stderr):
-            try:
-                stream.close()
-            except OSError:
-                pass
+        self._close_streams(proc)
         if self._reader is not None:
             self._reader.join(timeout=2)
 
@@ -248,3 +235,29 @@ class ChildRunner(Runner):
             self.close()
         except Exception:
             pass
+
+
+class ChildRunner(Runner):
+    """Calls the backend in a child process with the variant's environment; ``worker`` shares
+    one process between runners of the same variant (closing the runner then leaves it open)."""
+
+    isolated = True
+
+    def __init__(self, backend, timeout: float | None = None, worker: Worker | None = None):
+        super().__init__(backend)
+        self._own = worker is None
+        self.worker = worker or Worker(backend.variant, timeout)
+        if self.worker.variant != backend.variant:
+            raise ValueError(f"a worker for {self.worker.variant} cannot run a backend for {backend.variant}")
+        self.key = f"{backend.name}-{id(backend)}"
+
+    @property
+    def restarts(self) -> int:
+        return self.worker.restarts
+
+    def _run(self, calls):
+        return [self.worker.call(self.key, self.backend, call) for call in calls]
+
+    def close(self) -> None:
+        if self._own:
+            self.worker.close()

@@ -16,24 +16,25 @@ def main() -> int:
     protocol = os.fdopen(os.dup(1), "wb", buffering=0)
     os.dup2(2, 1)  # stray prints must not corrupt the protocol
     sys.stdout = sys.stderr
-    backend = None
+    backends = {}
     while True:
         message = _receive(0, None)
         if message is None or message[0] == "exit":
             return 0
-        kind, payload = message
+        kind, (key, payload) = message
         if kind == "init":
-            backend = payload
             try:
-                backend.load()
+                payload.load()
             except Exception as err:  # reported to the parent as one line
                 first = (str(err).strip().splitlines() or [""])[0]
                 _send(protocol, ("error", f"{type(err).__name__}: {first}"))
                 continue
+            backends[key] = payload
             _send(protocol, ("ready", None))
         else:
+            backend = backends.get(key)
             _send(protocol, backend.execute(payload) if backend is not None
-                  else Outcome("error", error_type="LoadError", message="no backend loaded"))
+                  else Outcome("error", error_type="LoadError", message="backend not loaded"))
 
 
 if __name__ == "__main__":
