@@ -1546,7 +1546,7 @@ class Fact:
     proven: bool
     proof: list
     checks: list
-    derivations: list = field(default_factory=list)
+    derivations: list = field(default_factory=list)  # (label, Derivation)
 
     @property
     def status(self) -> str:
@@ -1565,8 +1565,8 @@ class Fact:
         lines = [f"[{self.key}] {label}", f"  {self.statement}"]
         lines += [f"  proof: {line}" if i == 0 else f"         {line}" for i, line in enumerate(self.proof)]
         if steps:
-            for deriv in self.derivations:
-                lines.append(f"  steps ({deriv.name}):")
+            for label, deriv in self.derivations:
+                lines.append(f"  steps ({label}):")
                 for n, step in enumerate(deriv.steps, 1):
                     shown = " + ".join(str(t.expr()) for t in step.terms) or "0"
                     lhs = f"{step.lhs} = " if step.lhs is not None else "  = "
@@ -1626,9 +1626,22 @@ def report_bounds(bound: int | None) -> dict:
         return dict(REPORT_BOUNDS)
     if not isinstance(bound, int) or bound < 1:
         raise SymconvError(f"--bound must be a positive integer, got {bound!r}")
+    bounds = _scaled_bounds(bound)
+    if not _fits(bounds):
+        fits = [b for b in range(1, bound) if _fits(_scaled_bounds(b))]
+        raise SymconvError(f"--bound {bound} means more than {MAX_CASES} convolutions in one of the report's "
+                           f"checks: use --bound {fits[-1]} or less")
+    return bounds
+
+
+def _scaled_bounds(bound: int) -> dict:
     half = max(1, (bound + 1) // 2)
     return {(1, False): (bound, bound), (1, True): (half, half), (2, False): (half, max(1, half - 1)),
             (2, True): (1, 1)}
+
+
+def _fits(bounds: dict) -> bool:
+    return all(family_size(nd, full, b, p) <= MAX_CASES for (nd, full), (b, p) in bounds.items())
 
 
 def _general_formula_matches(quantity: str, ndim: int) -> bool:
@@ -1656,7 +1669,7 @@ def _closed_form_fact(quantity: str, bounds: dict) -> Fact:
     proof, derivations = [], []
     for ndim in (1, 2):
         result = reference_derivation("conv", ndim, True, True)
-        derivations.append(result.derivations[quantity])
+        derivations.append((f"{ndim}-D {quantity}", result.derivations[quantity]))
         proof.append(f"{ndim}-D: derived from the forward definition in {len(result.steps(quantity))} steps "
                      f"(L = sum(g*y), sympy.diff, delta sifting, conditions certified), each checked by SymPy")
         if not _general_formula_matches(quantity, ndim):
@@ -1704,8 +1717,10 @@ def transposed_form(ndim: int, full: bool):
     plain = geometry.kernel_idx
     swap = {a2: kk - 1 - a for a2, a, kk in zip(flipped, plain, K)}
     for a2, a, kk in zip(flipped, plain, K):
-        if sympy.expand((kk - 1 - (kk - 1)) - 0) != 0 or sympy.expand(kk - 1 - 0 - (kk - 1)) != 0:
-            deriv.fail("reindex", f"{a2} = {kk - 1} - {a} does not map 0..{kk - 1} onto itself")
+        image = swap[a2]
+        if sympy.expand(image.xreplace({a: 0}) - (kk - 1)) != 0 or sympy.expand(image.xreplace({a: kk - 1})) != 0 \
+                or sympy.expand(image + a) != kk - 1:
+            deriv.fail("reindex", f"{a2} = {image} does not map 0..{kk - 1} onto itself")
     limits = tuple((plain[flipped.index(v)], lo, hi) if v in flipped else (v, lo, hi) for v, lo, hi in start.limits)
     reindexed = Term(limits, (), tuple(f.xreplace(swap) for f in start.factors))
     deriv.record("reindex a' = K-1-a", "reindex", lhs, [reindexed],
@@ -1733,7 +1748,7 @@ def _transposed_fact(bounds: dict) -> Fact:
     proof, derivations = [], []
     for ndim in (1, 2):
         deriv, _, final, _ = transposed_form(ndim, True)
-        derivations.append(deriv)
+        derivations.append((f"{ndim}-D {deriv.name}", deriv))
         closed = reference_derivation("conv", ndim, True, True).closed["input_grad"]
         geometry = reference_derivation("conv", ndim, True, True).geometry
         shapes = {t: geometry.shape(t) for t in ("x", "k", "g")}
@@ -1805,9 +1820,9 @@ def _same_facts(bound: int) -> list:
             raise StepFailed(f"SAME proof step '{text}' failed")
         lines.append(text)
 
-    certify(proof_tf, "write in = s*q + r with q >= 0, 1 <= r <= s (r = 1+u, s = 1+u+v; u, v >= 0): "
-            "every in, s >= 1 arises exactly once",
-            True)
+    certify(proof_tf, "write in = s*q + r with q >= 0, 1 <= r <= s (r = 1+u, s = 1+u+v; u, v >= 0): every "
+            "in, s >= 1 arises exactly once (division with remainder: q = (in-1)//s; a standard fact, used "
+            "as such)", True)
     certify(proof_tf, "ceil(in/s) = q+1: s*(q+1) - in = v >= 0 and in - s*q - 1 = u >= 0 (SymPy expand)",
             sympy.expand(s * out - size_in) == v and sympy.expand(size_in - s * q - 1) == u)
     certify(proof_tf, "unclamped total (out-1)*s + k_eff - in = d*(k-1) - u (SymPy expand)",
@@ -1815,7 +1830,7 @@ def _same_facts(bound: int) -> list:
     m, e = Symbol("m", integer=True, nonnegative=True), Symbol("e", integer=True, nonnegative=True)
     certify(proof_tf, "total = max(that, 0) >= 0; writing total = 2*m + e (e in {0, 1}), before = m >= 0 and "
             "after = m + e >= before",
-            sympy.Max(total0, 0).is_nonnegative is not False and all(
+            sympy.Max(Symbol("t", integer=True), 0).is_nonnegative is True and all(
                 sympy.floor((2 * m + ev) / 2) == m and manifestly_nonneg(m + ev - m) for ev in (0, 1)))
     # case A: total0 >= 0, total = total0
     n_a = sympy.floor(sympy.expand(size_in + total0 - ke) / s) + 1

@@ -54,6 +54,7 @@ def test_hostile_text_is_one_line_exit_2(capsys, text, column):
      "either OP"),
     (["--input", "1x4x1", "--claim", "dk[a] = g[a]*x[a]"], "needs OP"),
     (["--steps", "--claim", "dk[a] = g[a]*x[a]"], "belong to the facts report"),
+    (["--bound", "5"], "--bound 5 means more than 40000 convolutions in one of the report's checks: use --bound 4"),
 ])
 def test_bad_requests_exit_2_with_advice(capsys, argv, message):
     code, _, err = run(capsys, "prove", *argv)

@@ -23,8 +23,9 @@ def configure(parser):
                         help="claims about every convolution (the default without OP): a proof for all sizes "
                              "and a bounded check")
     parser.add_argument("--bound", metavar="N", type=int, default=None,
-                        help="check every size up to N (default: 4 for 1-D, 2 for 2-D claims; 1-D full-index "
-                             "claims 2, 2-D full-index 1; the facts report uses 3)")
+                        help="check every size up to N (claims, default: 4 for 1-D, 2 for 2-D; with full indices "
+                             "2 and 1). Facts report: 1-D up to N, the other families scaled down (default: 1-D 3, "
+                             "2-D 2 with pads -1..1)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--steps", action="store_true", help="facts report: print every derivation step")
     parser.add_argument("--latex", metavar="FILE.tex", default=None,
