@@ -21,11 +21,12 @@ import numpy as np
 from . import probe, render
 from .backends import Variant, open_runner
 from .errors import SymconvError
-from .indexmap import Terms
+from .indexmap import Terms, maps_for
 from .spec import QUANTITIES, TENSOR_OF, ConvSpec, entry_name, format_padding
 
 MAX_MISMATCHES = 20
 SHOWN_SLOTS = 3
+AGREEING_READ = 64   # agreeing entries whose (model) terms join the reading of implied pads
 
 
 def _pads_text(pads) -> str:
@@ -284,6 +285,13 @@ def _mismatch(result, runner, spec, quantity, path, verification, rng, max_misma
                                           item.note, values[item.entry]))
     resolved = [(m.index, m.observed.first, m.observed.second) for m in result.mismatches if m.observed is not None]
     if resolved:
+        # Entries that agree use the model's terms: read them too, or a bug that only some
+        # kernel taps show would look like a clean shift.
+        agreeing = np.argwhere(~verification.mismatch)[:AGREEING_READ]
+        maps = maps_for(spec)
+        for index in map(tuple, agreeing.tolist()):
+            terms = maps.terms(quantity, index)
+            resolved.append((index, terms.first, terms.second))
         reading = probe.read_pads(spec, quantity, resolved)
         if not any(reading.state(axis) == "inconsistent" for axis in range(spec.ndim)):
             result.implied_pads, _ = probe.explain_pads(spec, reading, spec.small_spatial)
@@ -291,7 +299,6 @@ def _mismatch(result, runner, spec, quantity, path, verification, rng, max_misma
 
 def _first_difference(spec, quantity, verification, index) -> tuple:
     """(backend, model) values of an entry on the first probe where they differ."""
-    from .indexmap import maps_for
     terms = None if spec.is_empty else maps_for(spec).terms(quantity, index)
     pair = None
     for probe_result in verification.probes:

@@ -312,8 +312,9 @@ class Verification:
 
 
 def compare(spec: ConvSpec, plan: ProbePlan, inputs: dict, observed: np.ndarray, rng, wide=None) -> tuple:
-    """(bool mismatch mask, notes) for one probe; the full model is evaluated only when the
-    row check finds a difference or a value no correct backend can produce."""
+    """(bool mismatch mask, {kind of impossible value: count}) for one probe; the full model is
+    evaluated only when the row check finds a difference or a value no correct backend can
+    produce."""
     values = np.asarray(observed)
     if values.dtype.kind != "f":
         values = values.astype(np.float64)
@@ -321,17 +322,14 @@ def compare(spec: ConvSpec, plan: ProbePlan, inputs: dict, observed: np.ndarray,
         weights = nonzero_integers(rng, _weight_axis(spec, plan.quantity), plan.weights).astype(np.float64)
         lhs, rhs = row_sums(spec, plan.quantity, inputs, values, weights, wide)
         if np.array_equal(lhs, rhs):
-            return np.zeros(values.shape, dtype=bool), []
+            return np.zeros(values.shape, dtype=bool), {}
     values = values.astype(np.float64)
     finite = np.isfinite(values)
     whole = np.zeros(values.shape, dtype=bool)
     whole[finite] = values[finite] == np.rint(values[finite])
     suspicious = ~finite | ~whole | (np.abs(np.where(finite, values, 0)) > plan.value_limit)
-    notes = []
-    if (~finite).any():
-        notes.append(f"{int((~finite).sum())} non-finite values")
-    if (finite & ~whole).any():
-        notes.append(f"{int((finite & ~whole).sum())} values that are not integers (probes are integer-valued)")
+    notes = {"non-finite values": int((~finite).sum()),
+             "values that are not integers (probes are integer-valued)": int((finite & ~whole).sum())}
     exact = {name: np.asarray(arr).astype(np.int64) for name, arr in inputs.items()}
     model = maps_for(spec).evaluate(plan.quantity, **exact)
     with np.errstate(invalid="ignore"):
@@ -353,11 +351,15 @@ def verify(runner, spec: ConvSpec, quantity: str, path: str, probes: ProbeSet,
             return verification, None, tuple(outcome.value.shape)
         verification.probes.append(ProbeResult(call.tensors, outcome.value))
     mask = np.zeros(want, dtype=bool)
+    counts = {}
     for probe in verification.probes:
         differs, notes = compare(spec, plan, probe.inputs, probe.observed, probes.rng, probes.wide)
         mask |= differs
-        verification.notes.extend(n for n in notes if n not in verification.notes)
+        for what, count in notes.items():
+            counts[what] = counts.get(what, 0) + count
     verification.mismatch = mask
+    verification.notes = [f"{count} {what} over {len(verification.probes)} probes" for what, count in counts.items()
+                          if count]
     return verification, None, want
 
 
