@@ -64,6 +64,7 @@ def documents() -> dict:
 
 
 def write_all(folder: Path, names=None) -> list[Path]:
+    """Write the documents (all, or those named) into ``folder``."""
     written = []
     for name, build in documents().items():
         if names and name not in names:
@@ -86,6 +87,7 @@ def compile_pdf(tex: Path) -> None:
 
 
 def main(argv=None) -> int:
+    """The command line: write, write and compile (--pdf), or --check."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="fail if a regenerated .tex differs from the committed one")
     parser.add_argument("--pdf", action="store_true", help="also compile every .tex with pdflatex")

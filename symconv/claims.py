@@ -125,6 +125,7 @@ def size_names(ndim: int) -> dict:
 
 @lru_cache(maxsize=None)
 def index_symbol(name: str) -> Symbol:
+    """The symbol of an index variable named in a claim (an integer)."""
     return Symbol(name, integer=True)
 
 

@@ -127,6 +127,7 @@ def entry_tex(entry) -> str:
 
 
 def condition_tex(condition) -> str:
+    """``(e, lo, hi)`` -> the bracket ``[lo <= e <= hi]``."""
     e, lo, hi = condition
     parts = []
     if lo is not None:
@@ -138,6 +139,7 @@ def condition_tex(condition) -> str:
 
 
 def limit_tex(limit) -> str:
+    """``(v, lo, hi)`` -> ``\\sum_{v=lo}^{hi}``."""
     v, lo, hi = limit
     return f"\\sum_{{{symbol_tex(v)}={expr_tex(lo)}}}^{{{expr_tex(hi)}}}"
 
@@ -156,6 +158,7 @@ def term_tex(term: Term) -> str:
 
 
 def terms_pieces(terms) -> list[str]:
+    """Several Terms, added, as breakable pieces."""
     if not terms:
         return ["0"]
     out = []
@@ -166,10 +169,12 @@ def terms_pieces(terms) -> list[str]:
 
 
 def terms_tex(terms) -> str:
+    """Several Terms, added (``0`` for none)."""
     return " ".join(terms_pieces(terms))
 
 
 def lhs_tex(lhs) -> str:
+    """A step's left side: an entry, ``dL/d entry`` as a fraction, or ``L``."""
     if lhs is None:
         return ""
     if isinstance(lhs, sympy.Derivative):
@@ -640,6 +645,9 @@ def build_spec_document(spec: ConvSpec, entries=(), values=None, compare=None, t
                  ". Each line was compared with the index maps product by product.")
         for reading in readings:
             tex, note = entry_tex_block(reading, tensors)
+            tensor = "g" if reading.quantity == "input_grad" else "x"
+            doc.text(f"${reading.tex_name}$: {len(reading.terms)} product{'s' if len(reading.terms) != 1 else ''}; "
+                     f"the entries of ${tensor}$ it reads: {_pixels_tex(reading)}.")
             doc.math(tex, note)
     if other is not None and readings:
         _comparison(doc, spec, other, readings, entries, tensors)
@@ -711,6 +719,7 @@ def generic_document(report=None, ndim: int = 2) -> str:
 
 
 def build_generic_document(report=None, ndim: int = 2) -> Document:
+    """The checked Document behind ``generic_document``."""
     geometry = proof.symbolic_geometry("conv", ndim, True, True)
     result = proof.derive(geometry)
     doc = Document(f"Derivation: the gradients of a {ndim}-D convolution, for all sizes")
@@ -789,10 +798,12 @@ def math_block(rows: list[str]) -> str:
 
 
 def closed_latex(closed) -> str:
+    """A closed form for a notebook."""
     return math_block([f"{entry_tex(closed.lhs)} &= {terms_tex(closed.terms)}"])
 
 
 def derivation_latex(deriv) -> str:
+    """A derivation for a notebook: one aligned row per step, with its title."""
     rows = []
     for step in deriv.steps:
         lhs = lhs_tex(step.lhs)
@@ -801,10 +812,12 @@ def derivation_latex(deriv) -> str:
 
 
 def result_latex(result) -> str:
+    """The closed forms of y, dk and dx for a notebook."""
     return math_block([f"{entry_tex(c.lhs)} &= {terms_tex(c.terms)}" for c in result.closed.values()])
 
 
 def claim_latex(claim_result) -> str:
+    """A claim and its status for a notebook."""
     claim = claim_result.claim
     status = {"proven": "proven for all sizes", "checked": "checked only", "refuted": "refuted"}[claim_result.status]
     rhs = sympy.latex(claim.rhs)

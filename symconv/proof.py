@@ -470,10 +470,12 @@ def index(name: str) -> Symbol:
 
 
 def primed(sym: Symbol) -> Symbol:
+    """``a`` -> ``a'``: the index of the entry a derivative is taken by."""
     return index(sym.name + "'")
 
 
 def size(name: str, signed: bool = False) -> Symbol:
+    """A size symbol: a positive integer, or any integer when ``signed`` (a pad)."""
     return Symbol(name, integer=True) if signed else Symbol(name, integer=True, positive=True)
 
 
@@ -1154,6 +1156,7 @@ def _axis_tuples(bound: int, pad_bound: int):
 
 
 def family_size(ndim: int, full: bool, bound: int, pad_bound: int | None = None) -> int:
+    """How many convolutions ``family`` enumerates for these bounds."""
     pad_bound = bound if pad_bound is None else pad_bound
     per_axis = bound ** 5 * (2 * pad_bound + 1)
     return per_axis ** ndim * (len(CHANNEL_SIZES) ** 3 if full else 1)
@@ -1274,6 +1277,7 @@ def _full_entry(spec, quantity, entry):
 
 
 def plural(count: int, one: str, many: str | None = None) -> str:
+    """``plural(1, "case")`` -> ``1 case``; ``plural(2, "entry", "entries")`` -> ``2 entries``."""
     return f"{count} {one if count == 1 else many or one + 's'}"
 
 
@@ -1284,11 +1288,13 @@ def display_sizes(sizes: dict, ndim: int) -> dict:
 
 
 def term_text(monomial, coefficient=1) -> str:
+    """One product as text: ``g[0,1]*x[0,2]``."""
     body = "*".join(f"{name}[{','.join(map(str, idx))}]" for name, idx in monomial)
     return body if coefficient == 1 else f"{coefficient}*{body}"
 
 
 def terms_text(terms: dict) -> list:
+    """A monomial multiset as sorted product texts."""
     return [term_text(m, c) for m, c in sorted(terms.items())]
 
 
