@@ -61,8 +61,8 @@ class Budget:
         self.used += count
         if self.used > self.limit:
             raise SymconvError(
-                f"evaluation needs more than {self.limit} summation steps: give a smaller --bound, a "
-                f"smaller spec or a concrete entry on the left (e.g. dk[0,0,0,0])")
+                f"evaluation needs more than {self.limit} summation steps: use a smaller convolution, a "
+                f"smaller --bound or a concrete entry (e.g. dk[0,0,0,0] on a claim's left side)")
 
 
 def _scalar(value, what):
@@ -1136,6 +1136,8 @@ DEFAULT_BOUND = {(1, False): 4, (1, True): 2, (2, False): 2, (2, True): 1}
 # At most this many cases (convolutions) in one bounded check.
 MAX_CASES = 40_000
 CHANNEL_SIZES = (1, 2)
+# A claim checked on one spec covers at most this many entries.
+MAX_ENTRIES = 100_000
 
 
 @dataclass(frozen=True)
@@ -1510,6 +1512,12 @@ def prove_claim(claim, spec: ConvSpec | None = None, bound: int | None = None) -
                                f"input {spec.x_shape} and kernel {spec.kernel_shape}: write full indices")
         if spec.is_empty:
             raise SymconvError(f"the output of this {spec.op} is empty: no entry to check")
+        shape = spec.shape_of(claim.tensor)
+        shape = shape if claim.full else _spatial(spec, {"dk": "k", "dx": "x", "y": "g"}[claim.tensor], shape)
+        count = math.prod(s for e, s in zip(claim.lhs, shape) if isinstance(e, Symbol))
+        if count > MAX_ENTRIES:
+            raise SymconvError(f"the left side {claim.tensor}[{','.join(map(str, claim.lhs))}] covers {count} entries "
+                               f"of this spec, more than {MAX_ENTRIES}: write integers for some of its indices")
         kind, channels_last = spec.kind, spec.channels_last
         if kind != "depthwise" and spec.groups != 1:
             kind = "depthwise"  # no derivation for grouped convolutions: check only

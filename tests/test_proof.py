@@ -186,6 +186,9 @@ def test_bad_requests_are_refused_with_advice():
         proof.prove_claim("dk[a] = g[a]*x[a]", spec)
     with pytest.raises(SymconvError, match="summation steps"):
         proof.prove_claim("dk[a,ci,co] = sum(i=0..999999999) g[0,i,co]*x[0,i,ci]", spec)
+    big = ConvSpec("conv2d", "1x400x400x1", "1x1x1x1")
+    with pytest.raises(SymconvError, match=r"covers 160000 entries of this spec, more than 100000: write integers"):
+        proof.prove_claim("y[n,i,j,c] = x[n,i,j,c]*k[0,0,c,c]", big)
 
 
 # ---- facts ---------------------------------------------------------------------------------------
