@@ -114,7 +114,7 @@ def test_floor_and_mod_are_exact_integer_operations():
 
 
 def test_runaway_sums_are_refused_with_advice():
-    with pytest.raises(SymconvError, match="more than 1000 summation steps: give a smaller --bound"):
+    with pytest.raises(SymconvError, match="more than 1000 summation steps: use a smaller convolution, a smaller --bound"):
         proof.compile_formula(Sum(x[i], (i, 0, 10**6))).terms({}, {"x": (1,)}, proof.Budget(1000))
 
 
