@@ -1,6 +1,9 @@
 """The committed derivations: present, indexed, and what the code produces now."""
 
 import importlib.util
+import os
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -24,10 +27,28 @@ def test_every_document_is_committed_as_tex_and_pdf_and_indexed(generate):
         assert f"`{name}.tex`" in index
 
 
-# The two large documents (about 25 s together) are left to CI's `generate.py --check`.
-@pytest.mark.parametrize("name", ["founding", "dilated", "depthwise", "transposed"])
+DOCUMENTS = ["founding", "resnet_stride2", "dilated", "depthwise", "transposed", "generic"]
+
+
+def test_the_list_of_documents_is_complete(generate):
+    assert sorted(generate.documents()) == sorted(DOCUMENTS)
+
+
+@pytest.mark.parametrize("name", DOCUMENTS)
 def test_committed_tex_is_what_the_code_produces(generate, name, capsys):
     assert generate.main(["--check", name]) == 0, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", DOCUMENTS)
+def test_committed_tex_compiles_with_pdflatex(name, tmp_path):
+    if shutil.which("pdflatex") is None:
+        if os.environ.get("SYMCONV_REQUIRE_PDFLATEX"):
+            pytest.fail("SYMCONV_REQUIRE_PDFLATEX is set but pdflatex is not installed")
+        pytest.skip("pdflatex is not installed")
+    done = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", f"-output-directory={tmp_path}",
+                           str(FOLDER / f"{name}.tex")], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert (tmp_path / f"{name}.pdf").read_bytes().startswith(b"%PDF")
 
 
 def test_check_mode_names_a_document_that_differs(generate, tmp_path, monkeypatch, capsys):
