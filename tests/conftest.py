@@ -2,6 +2,7 @@
 
 import os
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 # CI runs are reproducible (same examples every run); local runs explore.
@@ -31,7 +32,6 @@ def required_backends(config) -> set:
 
 def backend_missing(config, name: str, why: str) -> None:
     """Skip (or, when the run requires backend ``name``, fail) because it cannot load."""
-    import pytest
     message = f"backend {name!r} cannot load: {why}"
     if name in required_backends(config):
         pytest.fail(message, pytrace=False)
@@ -47,3 +47,21 @@ def need_backend(config, name: str) -> None:
     framework = BACKENDS[name][2]
     if framework is not None and importlib.util.find_spec(framework) is None:
         backend_missing(config, name, f"{framework} is not installed")
+
+
+@pytest.fixture(scope="session")
+def backend_worker():
+    """variant -> one shared child process for every backend test of that variant (one
+    framework start-up per variant for the whole run)."""
+    from symconv.backends.runner import Worker
+    workers = []
+
+    def worker_for(variant):
+        for worker in workers:
+            if worker.accepts(variant):
+                return worker
+        workers.append(Worker(variant, timeout=300))
+        return workers[-1]
+    yield worker_for
+    for worker in workers:
+        worker.close()

@@ -181,23 +181,20 @@ REFUSALS = ("InvalidArgumentError", "UnimplementedError", "ValueError", "TypeErr
 
 
 @pytest.fixture(scope="session")
-def sweep():
-    """run -> {case id: CheckReport}, computed once per run in the run's worker process."""
+def sweep(backend_worker):
+    """run -> {case id: CheckReport}, computed once per run in the variant's worker process."""
     from symconv.backends import open_runner
-    from symconv.backends.runner import Worker
     from symconv.check import check
-    workers, done = {}, {}
+    done = {}
 
     def results(run):
         if run.name not in done:
-            worker = workers.setdefault(run.variant, Worker(run.variant, timeout=300))
-            with open_runner(run.backend, variant=run.variant, grad_path=run.grad_path, worker=worker) as runner:
+            with open_runner(run.backend, variant=run.variant, grad_path=run.grad_path,
+                             worker=backend_worker(run.variant)) as runner:
                 done[run.name] = {case_id: check(spec, runner=runner, max_mismatches=2)
                                   for case_id, spec in run.cases()}
         return done[run.name]
-    yield results
-    for worker in workers.values():
-        worker.close()
+    return results
 
 
 def _load_failure(report):

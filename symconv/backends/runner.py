@@ -128,6 +128,11 @@ class Worker:
         self._reader = None
         self._loaded = {}      # backend key -> None (ready) or why it failed to load
 
+    def accepts(self, variant) -> bool:
+        """Whether a backend of that variant can run here: the start-up settings must match
+        (the device is chosen per call)."""
+        return (variant.onednn, variant.threads) == (self.variant.onednn, self.variant.threads)
+
     def environment(self) -> dict:
         env = dict(os.environ)
         env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -247,7 +252,7 @@ class ChildRunner(Runner):
         super().__init__(backend)
         self._own = worker is None
         self.worker = worker or Worker(backend.variant, timeout)
-        if self.worker.variant != backend.variant:
+        if not self.worker.accepts(backend.variant):
             raise ValueError(f"a worker for {self.worker.variant} cannot run a backend for {backend.variant}")
         self.key = f"{backend.name}-{id(backend)}"
 
