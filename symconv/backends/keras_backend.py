@@ -13,7 +13,8 @@ import os
 import numpy as np
 
 from ..conventions import effective_kernel
-from .base import Backend, PaddedRun, Unavailable, native_padding
+from .base import PaddedRun, Unavailable, native_padding
+from .tf_backend import OnTensorFlow
 
 LAYERS = {("conv", 1): "Conv1D", ("conv", 2): "Conv2D", ("conv", 3): "Conv3D",
           ("depthwise", 2): "DepthwiseConv2D", ("transpose", 1): "Conv1DTranspose",
@@ -40,14 +41,13 @@ def output_padding(spec, padding: str):
     return True, tuple(explicit)
 
 
-class KerasBackend(Backend):
+class KerasBackend(OnTensorFlow):
     name = "keras"
 
     def __init__(self, variant=None, grad_path="tape"):
         super().__init__(variant, "tape")
-        self.keras = self.tf = None
+        self.keras = None
         self._layers = {}
-        self._gpus = []
 
     def paths(self, spec, quantity):
         return ["layer" if quantity == "forward" else "tape"]
@@ -67,26 +67,17 @@ class KerasBackend(Backend):
         return f"{padded.note()}: {text}" if padded is not None else text
 
     def load(self):
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-        import tensorflow as tf
-        tf.get_logger().setLevel("ERROR")  # one tf.function per probed shape: retracing is expected
-        if self.variant.threads is not None:
-            tf.config.threading.set_intra_op_parallelism_threads(self.variant.threads)
+        super().load()
         import keras
         if keras.backend.backend() != "tensorflow":
             raise RuntimeError(f"the keras backend runs Keras on TensorFlow, but KERAS_BACKEND is "
                                f"{keras.backend.backend()!r}")
-        self.tf, self.keras = tf, keras
-        self._gpus = tf.config.list_physical_devices("GPU")
+        self.keras = keras
 
     def run(self, spec, quantity, path, tensors):
-        if self.tf is None:
-            self.load()
-        if self.variant.device == "gpu" and not self._gpus:
-            raise Unavailable("no GPU visible to TensorFlow")
         padding, padded = self._setup(spec)
-        with self.tf.device("/GPU:0" if self.variant.device == "gpu" else "/CPU:0"):
+        with self.device():
             if padded is not None:
                 return padded(quantity, tensors, lambda valid, t: self._call(valid, quantity, t, "valid"))
             return self._call(spec, quantity, tensors, padding)

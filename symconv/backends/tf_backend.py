@@ -45,16 +45,41 @@ def padding_text(padding) -> str:
     return f"explicit {format_padding(padding)}"
 
 
-class TFBackend(Backend):
+class OnTensorFlow(Backend):
+    """A backend that runs TensorFlow ops: imports it on load, honours the variant's threads
+    and device."""
+
+    def __init__(self, variant=None, grad_path="raw"):
+        super().__init__(variant, grad_path)
+        self.tf = None
+        self._gpus = []
+
+    def load(self):
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        import tensorflow as tf
+        tf.get_logger().setLevel("ERROR")  # one tf.function per probed shape: retracing is expected
+        if self.variant.threads is not None:
+            tf.config.threading.set_intra_op_parallelism_threads(self.variant.threads)
+        self.tf = tf
+        self._gpus = tf.config.list_physical_devices("GPU")
+
+    def device(self):
+        """The variant's device scope (loading TensorFlow first); Unavailable without a GPU."""
+        if self.tf is None:
+            self.load()
+        if self.variant.device == "gpu" and not self._gpus:
+            raise Unavailable("no GPU visible to TensorFlow")
+        return self.tf.device("/GPU:0" if self.variant.device == "gpu" else "/CPU:0")
+
+
+class TFBackend(OnTensorFlow):
     name = "tf"
     jit = False
 
     def __init__(self, variant=None, grad_path="raw"):
         super().__init__(variant, grad_path)
-        self.tf = None
         self._functions = {}
         self._constants = []
-        self._gpus = []
 
     # ---- framework-free: which ops, which padding ----------------------------------------
     def paths(self, spec, quantity):
@@ -88,23 +113,9 @@ class TFBackend(Backend):
         return self.plan(spec, quantity, path).text
 
     # ---- TensorFlow --------------------------------------------------------------------------
-    def load(self):
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-        import tensorflow as tf
-        tf.get_logger().setLevel("ERROR")  # one tf.function per probed shape: retracing is expected
-        if self.variant.threads is not None:
-            tf.config.threading.set_intra_op_parallelism_threads(self.variant.threads)
-        self.tf = tf
-        self._gpus = tf.config.list_physical_devices("GPU")
-
     def run(self, spec, quantity, path, tensors):
-        if self.tf is None:
-            self.load()
-        if self.variant.device == "gpu" and not self._gpus:
-            raise Unavailable("no GPU visible to TensorFlow")
         plan = self.plan(spec, quantity, path)
-        device = "/GPU:0" if self.variant.device == "gpu" else "/CPU:0"
-        with self.tf.device(device):
+        with self.device():
             if plan.padded is not None:
                 return plan.padded(quantity, tensors, lambda valid, t: self._call(valid, quantity, path, t, "VALID"))
             return self._call(spec, quantity, path, tensors, plan.padding)
