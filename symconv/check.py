@@ -14,12 +14,14 @@ explains it.  Reports print as readable text in a REPL and as JSON for tools.
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from . import probe, render
 from .backends import Variant, open_runner
+from .backends.base import INPUTS
 from .errors import SymconvError
 from .indexmap import Terms, maps_for
 from .spec import QUANTITIES, TENSOR_OF, ConvSpec, entry_name, format_padding
@@ -211,11 +213,19 @@ def check(spec: ConvSpec, backend: str | None = None, *, impl: str | None = None
     if own:
         runner = open_runner(backend, impl=impl, variant=variant, grad_path=grad_path, isolate=isolate,
                              timeout=timeout)
-    probes = probe.ProbeSet(spec, np.random.default_rng(seed))
+    pool = ThreadPoolExecutor(max_workers=1)
+    probes = probe.ProbeSet(spec, np.random.default_rng(seed), pool)
+    todo = [(quantity, path) for quantity in quantities for path in runner.backend.paths(spec, quantity)]
+    plans = {q: probe.ProbePlan.for_quantity(spec, q, miss_probability) for q in quantities}
+    probes.prefetch([(name, j) for q, _ in todo for j in range(plans[q].probes) for name in INPUTS[q]])
     try:
-        results = [check_quantity(runner, spec, quantity, path, probes, max_mismatches, miss_probability)
-                   for quantity in quantities for path in runner.backend.paths(spec, quantity)]
+        # Every quantity's probes first (their comparisons overlap the backend's next calls),
+        # then the verdicts and any localisation.
+        started = [_start(runner, spec, quantity, path, probes, miss_probability) for quantity, path in todo]
+        finished = [(result, path, pending and pending.finish(), before) for result, path, pending, before in started]
+        results = [_verdict(runner, spec, *item, probes, max_mismatches) for item in finished]
     finally:
+        pool.shutdown(wait=True)
         if own:
             runner.close()
     return CheckReport(spec, _backend_label(runner), _variant_of(runner), results)
@@ -225,16 +235,29 @@ def check_quantity(runner, spec: ConvSpec, quantity: str, path: str, probes,
                    max_mismatches: int = MAX_MISMATCHES,
                    miss_probability: float = probe.MISS_PROBABILITY) -> QuantityResult:
     """Verify one quantity along one path (``probes``: a probe.ProbeSet); localise what differs."""
+    result, path, pending, before = _start(runner, spec, quantity, path, probes, miss_probability)
+    return _verdict(runner, spec, result, path, pending and pending.finish(), before, probes, max_mismatches)
+
+
+def _start(runner, spec, quantity, path, probes, miss_probability) -> tuple:
     backend = runner.backend
-    described = backend.describe(spec, quantity, path)
-    want = probe.result_shape(spec, quantity)
-    result = QuantityResult(quantity, described, "ok", "", want)
+    result = QuantityResult(quantity, backend.describe(spec, quantity, path), "ok", "",
+                            probe.result_shape(spec, quantity))
     before = runner.calls[(quantity, path)]
     reason = backend.skip_reason(spec, quantity, path)
     if reason:
         result.status, result.message = "skipped", reason
+        return result, path, None, before
+    pending = probe.start_verification(runner, spec, quantity, path, probes, miss_probability)
+    return result, path, pending, before
+
+
+def _verdict(runner, spec, result, path, finished, before, probes, max_mismatches) -> QuantityResult:
+    """The verdict on one quantity from its finished verification; localise what differs."""
+    if finished is None:
         return result
-    verification, failed, shape = probe.verify(runner, spec, quantity, path, probes, miss_probability)
+    quantity, want = result.quantity, result.expected_shape
+    verification, failed, shape = finished
     result.plan, result.observed_shape = verification.plan, shape
     try:
         if failed is not None:

@@ -42,7 +42,8 @@ EXACT = 2**24                 # float32: every integer up to 2**24 is exact
 MISS_PROBABILITY = 2**-12     # default: a wrong entry escapes every verification probe at most this often
 MAX_PROBES = 10               # backend calls per quantity to verify a correct backend
 MAX_MAGNITUDE = 1024          # probe values stay exact even in 11-bit (TF32, fp16) inputs
-ID_LIMIT = 2**22              # id-valued tensors: at most this many entries (ids up to 2**22)
+ID_LIMIT = 2**21              # id-valued tensors: at most this many entries (ids up to 2**21)
+HASH_RANGE = 2**16            # the second, hashed id ranges at least this wide
 LOCALISE_CALLS = 4096         # backend calls one quantity's localisation may spend
 
 # The tensor that holds each quantity, as layout.py names it.
@@ -79,7 +80,7 @@ def term_bound(spec: ConvSpec, quantity: str) -> int:
 def _weight_magnitude(spec: ConvSpec) -> int:
     """Freivalds weights w: |sum over C channels of w * value| <= C * 2**24 * w <= 2**53."""
     channels = max(spec.big_channels, spec.small_channels, 1)
-    return max(1, min(2**20, 2**29 // channels))
+    return max(1, min(2**15, 2**29 // channels))
 
 
 @lru_cache(maxsize=256)
@@ -138,10 +139,10 @@ class ProbePlan:
 
     @staticmethod
     def _miss(pair, weights) -> float:
-        """Per probe: a nonzero bilinear difference vanishes with probability at most
-        1/(2 R_a) + 1/(2 R_b) (values uniform over the 2R nonzero integers in [-R, R]); the
-        row check's random weights add 1/(2 R_w)."""
-        return sum(1.0 / (2 * r) for r in pair) + 1.0 / (2 * weights)
+        """Per probe: a nonzero bilinear difference vanishes with probability at most the sum
+        of the largest point masses of its two factors' values (Schwartz-Zippel, one variable
+        at a time; about 1/(2R) each), and the row check's random weights add theirs."""
+        return sum(point_mass(r) for r in pair) + point_mass(weights)
 
     @property
     def miss_probability(self) -> float:
@@ -158,28 +159,68 @@ class ProbePlan:
 
 
 def nonzero_integers(rng: np.random.Generator, shape, magnitude: int) -> np.ndarray:
-    """Uniform nonzero integers in [-magnitude, magnitude], as float32 (exact)."""
-    values = rng.integers(-magnitude, magnitude, size=shape, dtype=np.int16 if magnitude < 2**15 else np.int32)
+    """Nonzero integers in [-magnitude, magnitude], as float32 (exact), each value with
+    probability at most ``point_mass(magnitude)``.
+
+    Each value is one 16-bit word of the generator's raw output mapped onto the 2R values by
+    multiply-and-shift: no rejection loop, so drawing costs little more than the raw bits.
+    """
+    if not 1 <= magnitude <= 2**15:
+        raise ValueError(f"magnitude must be in 1..2**15, got {magnitude}")
+    count = math.prod(shape) if isinstance(shape, tuple) else int(shape)
+    words = rng.bit_generator.random_raw((count + 3) // 4).view(np.uint16)[:count]
+    values = ((words.astype(np.uint32) * np.uint32(2 * magnitude)) >> np.uint32(16)).astype(np.float32)
+    values -= magnitude
     values += values >= 0
-    return values.astype(np.float32)
+    return values.reshape(shape)
+
+
+def point_mass(magnitude: int) -> float:
+    """The largest probability nonzero_integers gives any one value: 2**16 words spread over
+    2R values."""
+    return math.ceil(2**16 / (2 * magnitude)) / 2**16
 
 
 class ProbeSet:
     """The random probe tensors of one check, drawn once and shared by the quantities: probe
-    j of forward and of filter_grad use the same x."""
+    j of forward and of filter_grad use the same x.
 
-    def __init__(self, spec: ConvSpec, rng):
-        self.spec, self.rng = spec, rng
+    With a ``pool`` (one worker thread), tensors are drawn and outputs compared on that thread
+    while the backend computes the next probe; every use of ``rng`` then happens there, in
+    submission order, so a seed still fixes every value.
+    """
+
+    def __init__(self, spec: ConvSpec, rng, pool=None):
+        self.spec, self.rng, self.pool = spec, rng, pool
         self.magnitudes = magnitudes(spec)
-        self._drawn, self._wide = {}, {}
+        self._drawn, self._wide, self._pending = {}, {}, {}
+
+    def _draw(self, key) -> np.ndarray:
+        drawn = nonzero_integers(self.rng, self.spec.shape_of(key[0]), self.magnitudes[key[0]])
+        drawn.flags.writeable = False  # backends may keep their own copy of it
+        return drawn
+
+    def prefetch(self, keys) -> None:
+        """Start drawing these (name, j) tensors on the pool, in this order."""
+        if self.pool is not None:
+            for key in keys:
+                if key not in self._drawn and key not in self._pending:
+                    self._pending[key] = self.pool.submit(self._draw, key)
 
     def tensor(self, name: str, j: int) -> np.ndarray:
-        """Probe j's tensor ``name``, read-only (backends may keep their own copy of it)."""
-        if (name, j) not in self._drawn:
-            drawn = nonzero_integers(self.rng, self.spec.shape_of(name), self.magnitudes[name])
-            drawn.flags.writeable = False
-            self._drawn[(name, j)] = drawn
-        return self._drawn[(name, j)]
+        """Probe j's tensor ``name`` (read-only)."""
+        key = (name, j)
+        if key not in self._drawn:
+            self.prefetch([key])
+            future = self._pending.pop(key, None)
+            self._drawn[key] = future.result() if future is not None else self._draw(key)
+        return self._drawn[key]
+
+    def run(self, function, *args):
+        """function(*args) on the pool (a future), or now (a finished stand-in)."""
+        if self.pool is not None:
+            return self.pool.submit(function, *args)
+        return _Done(function(*args))
 
     def inputs(self, quantity: str, j: int) -> dict:
         return {name: self.tensor(name, j) for name in INPUTS[quantity]}
@@ -296,6 +337,7 @@ class Verification:
 
     quantity: str
     plan: ProbePlan
+    expected_shape: tuple = ()
     probes: list = field(default_factory=list)
     mismatch: np.ndarray | None = None   # bool, the output's shape: differs on some probe
     notes: list = field(default_factory=list)
@@ -336,31 +378,67 @@ def compare(spec: ConvSpec, plan: ProbePlan, inputs: dict, observed: np.ndarray,
         return suspicious | (values != model), notes
 
 
+class _Done:
+    def __init__(self, value):
+        self.value = value
+
+    def result(self):
+        return self.value
+
+
+@dataclass
+class PendingVerification:
+    """The probes of one quantity have run; their comparisons may still be running."""
+
+    verification: Verification
+    comparisons: list
+    failed: object = None
+    shape: tuple | None = None
+
+    def finish(self) -> tuple:
+        """(Verification, first failed Outcome or None, observed shape)."""
+        verification = self.verification
+        if self.failed is not None or self.shape != verification.expected_shape:
+            return verification, self.failed, self.shape
+        mask = np.zeros(self.shape, dtype=bool)
+        counts = {}
+        for future in self.comparisons:
+            differs, notes = future.result()
+            mask |= differs
+            for what, count in notes.items():
+                counts[what] = counts.get(what, 0) + count
+        verification.mismatch = mask
+        verification.notes = [f"{count} {what} over {len(verification.probes)} probes"
+                              for what, count in counts.items() if count]
+        return verification, None, self.shape
+
+
+def start_verification(runner, spec: ConvSpec, quantity: str, path: str, probes: ProbeSet,
+                       miss_probability: float = MISS_PROBABILITY) -> PendingVerification:
+    """Run the verification probes one by one, each comparison starting (on the probe set's
+    pool) while the backend computes the next probe."""
+    plan = ProbePlan.for_quantity(spec, quantity, miss_probability)
+    verification = Verification(quantity, plan, expected_shape=result_shape(spec, quantity))
+    pending = PendingVerification(verification, [], shape=verification.expected_shape)
+    for j in range(plan.probes):
+        call = Call(spec, quantity, path, probes.inputs(quantity, j))
+        outcome = runner.run([call])[0]
+        if outcome.status != "ok":
+            pending.failed, pending.shape = outcome, None
+            break
+        if outcome.value.shape != verification.expected_shape:
+            pending.shape = tuple(outcome.value.shape)
+            break
+        verification.probes.append(ProbeResult(call.tensors, outcome.value))
+        pending.comparisons.append(probes.run(compare, spec, plan, call.tensors, outcome.value, probes.rng,
+                                              probes.wide))
+    return pending
+
+
 def verify(runner, spec: ConvSpec, quantity: str, path: str, probes: ProbeSet,
            miss_probability: float = MISS_PROBABILITY) -> tuple:
     """Run the verification probes: (Verification, first failed Outcome or None, observed shape)."""
-    plan = ProbePlan.for_quantity(spec, quantity, miss_probability)
-    verification = Verification(quantity, plan)
-    calls = [Call(spec, quantity, path, probes.inputs(quantity, j)) for j in range(plan.probes)]
-    outcomes = runner.run(calls)
-    want = result_shape(spec, quantity)
-    for call, outcome in zip(calls, outcomes):
-        if outcome.status != "ok":
-            return verification, outcome, None
-        if outcome.value.shape != want:
-            return verification, None, tuple(outcome.value.shape)
-        verification.probes.append(ProbeResult(call.tensors, outcome.value))
-    mask = np.zeros(want, dtype=bool)
-    counts = {}
-    for probe in verification.probes:
-        differs, notes = compare(spec, plan, probe.inputs, probe.observed, probes.rng, probes.wide)
-        mask |= differs
-        for what, count in notes.items():
-            counts[what] = counts.get(what, 0) + count
-    verification.mismatch = mask
-    verification.notes = [f"{count} {what} over {len(verification.probes)} probes" for what, count in counts.items()
-                          if count]
-    return verification, None, want
+    return start_verification(runner, spec, quantity, path, probes, miss_probability).finish()
 
 
 # ---- localisation --------------------------------------------------------------------------
@@ -439,7 +517,10 @@ class Localiser:
         self.magnitude = min(verification.plan.magnitudes)
         self.calls_left = max_calls
         self.out_shape = result_shape(spec, quantity)
-        self.hash = rng.integers(0, self.id_size, size=self.id_size)  # second id: a random function
+        # Second id: a random function onto a range wide enough that a sum of partners, or a
+        # multiple of the wrong one, rarely passes for one partner.
+        self.hash_range = max(self.id_size, HASH_RANGE)
+        self.hash = rng.integers(0, self.hash_range, size=self.id_size)
 
     # -- calls --
     def _run(self, lit_arrays: list, id_arrays: list) -> list:
@@ -535,20 +616,19 @@ class Localiser:
         """[(partner, coefficient)] for one lit slot, or None when it is not one partner."""
         if v_id == 0 and v_hash == 0:
             return []
+        fits = []
         for coef in range(1, 9):
-            if v_id % coef:
-                continue
             partner = v_id // coef - 1
-            if 0 <= partner < self.id_size and (allowed is None or allowed[partner]) \
+            if v_id % coef == 0 and 0 <= partner < self.id_size and (allowed is None or allowed[partner]) \
                     and v_hash == coef * (int(self.hash[partner]) + 1):
-                return [(partner, coef)]
-        return None
+                fits.append((partner, coef))
+        return fits if len(fits) == 1 else None
 
     def _partners(self, entries: dict, leaves: dict) -> dict:
         """(entry, slot) -> [(partner, coefficient)] or None (unresolved)."""
         pairs = [(e, q) for e in entries for q in leaves[e]]
         leaf_sets = {e: set(v) for e, v in leaves.items()}
-        cap = max(1, (EXACT // 4) // max(self.id_size, 1))  # partner ids summed stay within 2**24
+        cap = max(1, (EXACT // 8) // self.hash_range)  # partner ids (times coefficients) summed stay within 2**24
         groups = []
         for e, q in pairs:
             for group in groups:
@@ -794,7 +874,7 @@ def tap_observations(runner, spec: ConvSpec, quantity: str, path: str, rng, max_
     if id_size > ID_LIMIT:
         raise SymconvError(f"{ids_name} has {id_size} entries, more than {ID_LIMIT}: too many to give each "
                            f"an exact id; use a smaller shape")
-    hashed = rng.integers(0, id_size, size=id_size) + 1
+    hashed = rng.integers(0, max(id_size, HASH_RANGE), size=id_size) + 1
     ids = np.arange(1, id_size + 1)
     lit_shape = spec.shape_of(lit)
     positions = _lit_positions(spec, lit, max_positions)
