@@ -142,7 +142,8 @@ class QuantityResult:
     def lines(self, spec) -> list:
         label = {"ok": "ok", "mismatch": "MISMATCH", "error": "ERROR", "skipped": "skipped"}[self.status]
         lines = [f"  {self.quantity:<12} {label:<9} {self.path}",
-                 f"  {'':<12} {'':<9} {self.message} ({self.backend_calls} backend calls)"]
+                 f"  {'':<12} {'':<9} {self.message} ({self.backend_calls} backend call"
+                 f"{'' if self.backend_calls == 1 else 's'})"]
         for mismatch in self.mismatches:
             lines.append(f"    {mismatch.sentence()}")
         if self.mismatch_count > len(self.mismatches):
@@ -173,8 +174,13 @@ class CheckReport:
 
     def text(self) -> str:
         variant = "" if self.variant is None else f" ({self.variant.describe()})"
-        lines = [render.spec_header(self.spec), f"backend {self.backend}{variant}: "
-                 f"{'every checked quantity agrees exactly' if self.ok else 'DIFFERS from the model'}"]
+        if not self.ok:
+            verdict = "DIFFERS from the model"
+        elif all(r.status == "skipped" for r in self.results):
+            verdict = "nothing was checked: every quantity was skipped"
+        else:
+            verdict = "every checked quantity agrees exactly"
+        lines = [render.spec_header(self.spec), f"backend {self.backend}{variant}: {verdict}"]
         for result in self.results:
             lines.extend(result.lines(self.spec))
         return "\n".join(lines)
