@@ -191,7 +191,7 @@ class CheckReport:
 
 def _backend_label(runner) -> str:
     backend = runner.backend
-    return f"impl {backend.path}" if backend.name == "impl" else backend.name
+    return f"impl {backend.given}" if backend.name == "impl" else backend.name
 
 
 def _variant_of(runner):

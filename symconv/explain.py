@@ -146,9 +146,9 @@ class Explanation:
             tf_rows = self.tf_reading.sections[quantity] if side else None
             width = max(len(r["entry"]) for r in self.sections[quantity]) if self.sections[quantity] else 0
             for i, row in enumerate(self.sections[quantity]):
-                parts = [f"  {row['entry']:<{width}} = {row['expression']} = {row['value']}"]
+                parts = [f"  {row['entry']:<{width}} = {_formula_value(row)}"]
                 if tf_rows is not None:
-                    parts.append(f"tf: {tf_rows[i]['expression']} = {tf_rows[i]['value']}")
+                    parts.append(f"tf: {_formula_value(tf_rows[i])}")
                 for _, values in self.backend_rows.get(quantity, []):
                     parts.append(f"backend: {values[i]}" + ("" if values[i] == row["value"] else "  DIFFERS"))
                 joined = "    | ".join(parts)
@@ -157,8 +157,7 @@ class Explanation:
         if self.tf_reading is not None and not side:
             lines.append(f"the tf reading (output shape {'x'.join(map(str, self.tf_reading.spec.y_shape))}):")
             for quantity in QUANTITIES:
-                lines.extend(f"  {r['entry']} = {r['expression']} = {r['value']}"
-                             for r in self.tf_reading.sections[quantity])
+                lines.extend(f"  {r['entry']} = {_formula_value(r)}" for r in self.tf_reading.sections[quantity])
         if self.backend is not None:
             lines.append(f"backend {self.backend['name']}:")
             for result in self.backend["results"]:
@@ -180,6 +179,11 @@ def _size_guard(spec: ConvSpec) -> None:
             f"explain lists every entry, and this {spec.op} has {entries} entries and {products} products "
             f"(limits {ENTRY_LIMIT} and {query.BARE_TERM_LIMIT}): ask for single entries with "
             f"symconv which --entry 'y[...]' instead")
+
+
+def _formula_value(row) -> str:
+    """'x*k = 50', or just '0' for an entry that no product reaches."""
+    return f"{row['expression']} = {row['value']}" if row["expression"] != "0" else "0"
 
 
 def explain(spec: ConvSpec, x=None, k=None, g=None, *, backend: str | None = None, impl: str | None = None,

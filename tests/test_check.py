@@ -15,6 +15,7 @@ from symconv.spec import DATA_FORMATS, OPS
 from .strategies import specs
 
 IMPLS = os.path.join(os.path.dirname(__file__), "impls")
+EXAMPLE = os.path.join(os.path.dirname(__file__), os.pardir, "examples", "good_numpy.py")  # the README's
 FOUNDING = ConvSpec("conv2d", "1x3x3x1", "1x1x1x1", strides=3, padding="SAME")
 FOUNDING_ARGS = ["conv2d", "--input", "1x3x3x1", "--kernel", "1x1x1x1", "--strides", "3", "--padding", "SAME"]
 
@@ -95,8 +96,8 @@ def test_a_bug_only_some_taps_show_implies_no_padding():
                                   ConvSpec("conv2d", "1x6x6x2", "3x3x2x2", dilations=2, padding="2:1,0:3")],
                          ids=["founding", "strided", "dilated-explicit"])
 def test_correct_implementations_including_float32_raise_no_false_alarm(spec):
-    for name in ("float32_correct.py", "good_numpy.py"):
-        report = check(spec, impl=impl(name))
+    for path in (impl("float32_correct.py"), EXAMPLE):
+        report = check(spec, impl=path)
         assert report.ok, report.text()
 
 

@@ -28,6 +28,7 @@ class ImplBackend(Backend):
             raise SymconvError(f"impl must be a Python file ending in .py, got {path!r}")
         if not os.path.isfile(path):
             raise SymconvError(f"impl file does not exist: {path}")
+        self.given = str(path)  # as the user wrote it, for reports
         self.path = os.path.abspath(path)
         self.module = None
         self.defined = self._scan()

@@ -1,11 +1,4 @@
-"""A correct conv2d in plain NumPy, to check with symconv:
-
-    symconv check conv2d --input 1x6x6x2 --kernel 3x3x2x4 --strides 2 --padding SAME --impl good_numpy.py
-
-Input NHWC, kernel (KH, KW, C_in, C_out) as TensorFlow, groups 1.  ``spec.pads`` holds the
-resolved (before, after) pads per spatial axis, whatever padding was asked for (negative crops).
-"""
-
+"""A correct conv2d in plain NumPy: NHWC input, kernel (KH, KW, C_in, C_out), groups 1."""
 import numpy as np
 
 
@@ -47,8 +40,8 @@ def input_grad(k, g, spec):
         dxp[:, rows[:, None], cols[None, :]] += g @ k[a, b].T
     (top, bottom), (left, right) = spec.pads
     height, width = spec.x_shape[1:3]
-    h0, h1 = max(-top, 0), height - max(-bottom, 0)      # rows of x that survive the crop
+    h0, h1 = max(-top, 0), height - max(-bottom, 0)
     w0, w1 = max(-left, 0), width - max(-right, 0)
-    dx = np.zeros(spec.x_shape)                           # cropped pixels get no gradient
+    dx = np.zeros(spec.x_shape)
     dx[:, h0:h1, w0:w1] = dxp[:, max(top, 0):max(top, 0) + h1 - h0, max(left, 0):max(left, 0) + w1 - w0]
     return dx
