@@ -190,12 +190,11 @@ class CheckReport:
 
 
 def _backend_label(runner) -> str:
-    backend = runner.backend
-    return f"impl {backend.given}" if backend.name == "impl" else backend.name
+    return runner.backend.label
 
 
 def _variant_of(runner):
-    return None if runner.backend.name in ("impl", "numpy") else runner.backend.variant
+    return runner.backend.variant if runner.backend.has_variant else None
 
 
 def check(spec: ConvSpec, backend: str | None = None, *, impl: str | None = None, variant: Variant | None = None,

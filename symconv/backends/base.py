@@ -57,11 +57,17 @@ class Backend:
     and ``run``; only ``load`` and ``run`` may import a framework."""
 
     name = "?"
+    has_variant = False  # whether device, oneDNN and thread settings mean anything to it
 
     def __init__(self, variant=None, grad_path: str = "raw"):
         from . import Variant
         self.variant = variant or Variant()
         self.grad_path = grad_path
+
+    @property
+    def label(self) -> str:
+        """How reports name this backend."""
+        return self.name
 
     def paths(self, spec: ConvSpec, quantity: str) -> list[str]:
         return ["op"]

@@ -48,6 +48,10 @@ class ImplBackend(Backend):
                   for alias in node.names}
         return names & set(INPUTS)
 
+    @property
+    def label(self) -> str:
+        return f"impl {self.given}"
+
     def describe(self, spec, quantity, path):
         return f"{os.path.basename(self.path)}:{quantity}"
 

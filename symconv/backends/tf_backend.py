@@ -49,6 +49,8 @@ class OnTensorFlow(Backend):
     """A backend that runs TensorFlow ops: imports it on load, honours the variant's threads
     and device."""
 
+    has_variant = True
+
     def __init__(self, variant=None, grad_path="raw"):
         super().__init__(variant, grad_path)
         self.tf = None
