@@ -632,7 +632,7 @@ def build_spec_document(spec: ConvSpec, entries=(), values=None, compare=None, t
                      "which collapse the sums. Each step below was checked by SymPy as stated.")
         _derivation_displays(doc, deriv)
         closed = result.closed[quantity]
-        doc.text(f"In general (every size symbolic; proven in \\texttt{{generic.tex}}):")
+        doc.text("In general (every size symbolic; proven in \\texttt{generic.tex}):")
         doc.math(display(entry_tex(general.closed[quantity].lhs), [terms_pieces(general.closed[quantity].terms)]),
                  "the general closed form, derived with symbolic sizes")
         del closed

@@ -26,7 +26,7 @@ from __future__ import annotations
 import itertools
 import math
 from fractions import Fraction
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
@@ -1841,7 +1841,7 @@ def _same_facts(bound: int) -> list:
             sympy.expand(s * out - size_in) == v and sympy.expand(size_in - s * q - 1) == u)
     certify(proof_tf, "unclamped total (out-1)*s + k_eff - in = d*(k-1) - u (SymPy expand)",
             sympy.expand(total0 - (d * (k - 1) - u)) == 0)
-    m, e = Symbol("m", integer=True, nonnegative=True), Symbol("e", integer=True, nonnegative=True)
+    m = Symbol("m", integer=True, nonnegative=True)
     certify(proof_tf, "total = max(that, 0) >= 0; writing total = 2*m + e (e in {0, 1}), before = m >= 0 and "
             "after = m + e >= before",
             sympy.Max(Symbol("t", integer=True), 0).is_nonnegative is True and all(

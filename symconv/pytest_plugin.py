@@ -26,8 +26,8 @@ def check_functions(spec, forward=None, filter_grad=None, input_grad=None, *, se
     from .backends.functions import FunctionsBackend
     from .backends.runner import LocalRunner
     from .check import check
-    from .query import _spec
-    spec = _spec(spec, spec_fields)
+    from .query import as_spec
+    spec = as_spec(spec, spec_fields)
     functions = {"forward": forward, "filter_grad": filter_grad, "input_grad": input_grad}
     runner = LocalRunner(FunctionsBackend(functions))
     given = tuple(q for q, f in functions.items() if f is not None)

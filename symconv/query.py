@@ -125,7 +125,8 @@ class TensorAnswer:
         return f"$\\begin{{aligned}} {rows} \\end{{aligned}}$"
 
 
-def _spec(spec, kwargs) -> ConvSpec:
+def as_spec(spec, kwargs) -> ConvSpec:
+    """A ConvSpec as given, or one built from an op name and spec fields (input=, kernel=, ...)."""
     if isinstance(spec, ConvSpec):
         if kwargs:
             raise SymconvError(f"give either a ConvSpec or spec fields, not both: {sorted(kwargs)}")
@@ -154,7 +155,7 @@ def which(spec, entry: str, **spec_fields):
     >>> which("conv2d", "dk[0,0,0,0]", input="1x4096x4096x1", kernel="1x1x1x1").term_count
     16777216
     """
-    spec = _spec(spec, spec_fields)
+    spec = as_spec(spec, spec_fields)
     quantity, index = parse_entry(spec, entry)
     maps = maps_for(spec)
     if index is not None:

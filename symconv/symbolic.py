@@ -23,12 +23,12 @@ from math import gcd
 import numpy as np
 import sympy
 import sympy.tensor.tensor  # noqa: F401  SymPy imports it lazily on the first Add of Indexed
-from sympy import Add, Eq, IndexedBase, Integer, Mul, Piecewise, Sum, Symbol, symbols
+from sympy import Add, Eq, IndexedBase, Integer, Mul, Piecewise, Sum, Symbol
 
 from . import layout, reference
 from .errors import SymconvError
 from .indexmap import maps_for
-from .spec import FACTORS, TENSOR_OF, ConvSpec, entry_name
+from .spec import FACTORS, ConvSpec, entry_name
 
 BASES = {name: IndexedBase(name) for name in ("x", "k", "g", "y", "dk", "dx")}
 
@@ -74,11 +74,6 @@ def terms_expression(terms) -> sympy.Expr:
     coefs = terms.coefficients if terms.coefficients is not None else itertools.repeat(1)
     return Add(*[product(one, f, two, s, int(c))
                  for f, s, c in zip(map(tuple, terms.first.tolist()), map(tuple, terms.second.tolist()), coefs)])
-
-
-def equation(spec: ConvSpec, quantity: str, index) -> Eq:
-    """``Eq(dk[...], <explicit sum>)`` with the left side named by the entry."""
-    return Eq(entry(TENSOR_OF[quantity], tuple(index)), expression(spec, quantity, index), evaluate=False)
 
 
 # ---- closed forms of one entry -----------------------------------------------------------

@@ -1,6 +1,5 @@
 """Every op x convention x layout x padding kind, deterministically (the sweeps sample; this covers)."""
 
-import itertools
 
 import numpy as np
 import pytest
