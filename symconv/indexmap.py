@@ -76,6 +76,11 @@ def _product(*columns: np.ndarray) -> np.ndarray:
     return np.stack([g.reshape(-1) for g in grids], axis=1).astype(np.int64)
 
 
+def _repeat(count: int, *values) -> np.ndarray:
+    """``count`` copies of the row ``values`` as a (count, len(values)) int64 array."""
+    return np.tile(np.array([values], dtype=np.int64), (count, 1))
+
+
 def _product_rows(*blocks: np.ndarray) -> np.ndarray:
     """Cartesian product of row blocks (each (T_i, w_i)), row-major."""
     index = _product(*[np.arange(len(b)) for b in blocks])
@@ -163,10 +168,9 @@ class IndexMaps:
         a, cil = rows[:, :-1], rows[:, -1:]
         pos = np.array(o) * self._strides + a * self._dilations - self._befores
         t = len(rows)
-        col = lambda v: np.full((t, 1), v, dtype=np.int64)
-        return {"big": np.concatenate([col(n), grp * self.big_per_group + cil, pos], axis=1),
-                "small": np.tile(np.array([[n, cs, *o]], dtype=np.int64), (t, 1)),
-                "kernel": np.concatenate([col(cs), cil, a], axis=1)}
+        return {"big": np.concatenate([_repeat(t, n), grp * self.big_per_group + cil, pos], axis=1),
+                "small": _repeat(t, n, cs, *o),
+                "kernel": np.concatenate([_repeat(t, cs), cil, a], axis=1)}
 
     def _for_big(self, n, cb, p):
         grp, cil = divmod(cb, self.big_per_group)
@@ -178,10 +182,9 @@ class IndexMaps:
         nd = self.spec.ndim
         o, a, cs = rows[:, :nd], rows[:, nd:2 * nd], rows[:, -1:]
         t = len(rows)
-        col = lambda v: np.full((t, 1), v, dtype=np.int64)
-        return {"big": np.tile(np.array([[n, cb, *p]], dtype=np.int64), (t, 1)),
-                "small": np.concatenate([col(n), cs, o], axis=1),
-                "kernel": np.concatenate([cs, col(cil), a], axis=1)}
+        return {"big": _repeat(t, n, cb, *p),
+                "small": np.concatenate([_repeat(t, n), cs, o], axis=1),
+                "kernel": np.concatenate([cs, _repeat(t, cil), a], axis=1)}
 
     def _for_kernel(self, cs, cil, a):
         grp = cs // self.small_per_group
@@ -190,10 +193,9 @@ class IndexMaps:
         n, o = rows[:, :1], rows[:, 1:]
         pos = o * self._strides + np.array(a) * self._dilations - self._befores
         t = len(rows)
-        col = lambda v: np.full((t, 1), v, dtype=np.int64)
-        return {"big": np.concatenate([n, col(grp * self.big_per_group + cil), pos], axis=1),
-                "small": np.concatenate([n, col(cs), o], axis=1),
-                "kernel": np.tile(np.array([[cs, cil, *a]], dtype=np.int64), (t, 1))}
+        return {"big": np.concatenate([n, _repeat(t, grp * self.big_per_group + cil), pos], axis=1),
+                "small": np.concatenate([n, _repeat(t, cs), o], axis=1),
+                "kernel": _repeat(t, cs, cil, *a)}
 
     @property
     def _strides(self):
@@ -208,7 +210,7 @@ class IndexMaps:
         return np.array([b for b, _ in self.spec.pads], dtype=np.int64)
 
     # ---- the public query ------------------------------------------------------------------
-    def _locate(self, quantity: str, index):
+    def locate(self, quantity: str, index):
         """(role, canonical index) of the entry a query is about, after validating it."""
         spec = self.spec
         index = check_entry(spec, quantity, index)
@@ -218,7 +220,7 @@ class IndexMaps:
 
     def count(self, quantity: str, index) -> int:
         """How many terms the entry has, without listing them."""
-        _, role, canon = self._locate(quantity, index)
+        _, role, canon = self.locate(quantity, index)
         rest = canon[2:]
         if role == "small":
             return self.big_per_group * int(np.prod([len(ax.kernel_offsets(o)) for ax, o in zip(self.axes, rest)]))
@@ -234,7 +236,7 @@ class IndexMaps:
             raise SymconvError(
                 f"{entry_name(quantity, index)} has {total} terms, more than the {TERM_LIMIT} that are listed "
                 f"one by one: use its closed form (symconv.closed_form or the closed_form of `symconv which`)")
-        index, role, canon = self._locate(quantity, index)
+        index, role, canon = self.locate(quantity, index)
         rows = {"big": self._for_big, "small": self._for_small, "kernel": self._for_kernel}[role](
             canon[0], canon[1], canon[2:])
         one, two = FACTORS[quantity]
@@ -290,10 +292,14 @@ class IndexMaps:
     def _offsets(self):
         return itertools.product(*[range(k) for k in self.spec.kernel_spatial])
 
+    def tap_index(self, offset) -> tuple:
+        """Open-mesh index of the big positions that every output reads through one kernel
+        offset (-1 where the tap falls into padding)."""
+        return np.ix_(*[t[:, a] for t, a in zip(self.taps, offset)])
+
     def _gather(self, big_ext, offset):
         """big_ext[:, :, taps(o, a)] for one kernel offset: (N, C, small spatial...)."""
-        idx = np.ix_(*[t[:, a] for t, a in zip(self.taps, offset)])
-        return big_ext[(slice(None), slice(None)) + idx]
+        return big_ext[(slice(None), slice(None)) + self.tap_index(offset)]
 
     def _grouped(self, arr, per_group):
         return arr.reshape((arr.shape[0], self.groups, per_group) + arr.shape[2:])
@@ -319,7 +325,7 @@ class IndexMaps:
         grouped = self._grouped(small, self.small_per_group)
         for offset in self._offsets():
             contrib = np.einsum("ngd...,gdc->ngc...", grouped, kern[(Ellipsis,) + offset])
-            idx = np.ix_(*[t[:, a] for t, a in zip(self.taps, offset)])
+            idx = self.tap_index(offset)
             # For one offset, distinct outputs read distinct pixels; -1 (padding) hits the spare slot.
             big_ext[(slice(None), slice(None)) + idx] += contrib.reshape(big_ext.shape[:2] + contrib.shape[3:])
         return big_ext[(slice(None), slice(None)) + (slice(0, -1),) * nd]

@@ -249,10 +249,6 @@ def _channels_last(spec: ConvSpec, tensor: str, array: np.ndarray) -> np.ndarray
     return array if spec.channels_last else np.moveaxis(array, 1, -1)
 
 
-def _tap_index(maps, offset):
-    return np.ix_(*[t[:, a] for t, a in zip(maps.taps, offset)])
-
-
 def _padded_spatial(array, nd):
     """One extra zero slot at the end of every spatial axis: tap -1 (padding) reads it."""
     out = np.zeros((array.shape[0],) + tuple(n + 1 for n in array.shape[1:1 + nd]) + array.shape[1 + nd:],
@@ -285,7 +281,7 @@ def row_sums(spec: ConvSpec, quantity: str, inputs: dict, observed: np.ndarray, 
         z = _padded_spatial(big @ v.reshape(len(offsets), -1).T, nd)
         rhs = np.zeros(lhs.shape)
         for flat, offset in enumerate(offsets):
-            rhs += z[(slice(None),) + _tap_index(maps, offset) + (flat,)]
+            rhs += z[(slice(None),) + maps.tap_index(offset) + (flat,)]
         return lhs, rhs
     if out_role == "big":
         lhs = np.einsum("...c,c->...", obs, weights)
@@ -293,11 +289,11 @@ def row_sums(spec: ConvSpec, quantity: str, inputs: dict, observed: np.ndarray, 
         z = small @ u.reshape(len(offsets), -1).T
         rhs = np.zeros((lhs.shape[0],) + tuple(n + 1 for n in lhs.shape[1:]))
         for flat, offset in enumerate(offsets):
-            rhs[(slice(None),) + _tap_index(maps, offset)] += z[..., flat]
+            rhs[(slice(None),) + maps.tap_index(offset)] += z[..., flat]
         return lhs, rhs[(slice(None),) + (slice(0, -1),) * nd]
     lhs = np.einsum("...ls,l->...s", obs, weights)
     reduced = _padded_spatial(big.reshape(big.shape[:-1] + (groups, per_big)) @ weights, nd)
-    gathered = np.stack([reduced[(slice(None),) + _tap_index(maps, offset) + (slice(None),)]
+    gathered = np.stack([reduced[(slice(None),) + maps.tap_index(offset) + (slice(None),)]
                          for offset in offsets])
     rows = small.reshape(-1, groups, per_small)
     gathered = gathered.reshape(len(offsets), -1, groups)

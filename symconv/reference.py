@@ -13,7 +13,7 @@ import itertools
 import numpy as np
 
 
-def _pad_or_crop(x, pads):
+def pad_or_crop(x, pads):
     """Zero-pad spatial axes (1..nd) by (before, after); negative amounts crop."""
     out = x
     for axis, (before, after) in enumerate(pads, start=1):
@@ -35,8 +35,8 @@ def _pad_object(x, widths):
     return out
 
 
-def _unpad(dxp, x_shape, pads):
-    """Adjoint of _pad_or_crop: the gradient for the original input (cropped pixels get 0)."""
+def unpad(dxp, x_shape, pads):
+    """Adjoint of pad_or_crop: the gradient for the original input (cropped pixels get 0)."""
     dx = np.zeros(x_shape, dtype=dxp.dtype)
     src, dst = [slice(None)], [slice(None)]
     for axis, (before, _) in enumerate(pads, start=1):
@@ -57,7 +57,7 @@ def _positions(shape):
 
 def conv_forward(x, k, strides, dilations, pads, groups, out_spatial):
     """x (N, spatial..., C), k (kernel spatial..., C // groups, O) -> y (N, out spatial..., O)."""
-    xp = _pad_or_crop(x, pads)
+    xp = pad_or_crop(x, pads)
     n, c, o = x.shape[0], x.shape[-1], k.shape[-1]
     cg, og = c // groups, o // groups
     y = np.zeros((n, *out_spatial, o), dtype=np.result_type(x, k))
@@ -73,7 +73,7 @@ def conv_forward(x, k, strides, dilations, pads, groups, out_spatial):
 
 def conv_filter_grad(x, g, kernel_shape, strides, dilations, pads, groups):
     """dL/dk for L = sum(g * conv_forward(x, k))."""
-    xp = _pad_or_crop(x, pads)
+    xp = pad_or_crop(x, pads)
     c, o = x.shape[-1], g.shape[-1]
     cg, og = c // groups, o // groups
     dk = np.zeros(kernel_shape, dtype=np.result_type(x, g))
@@ -100,7 +100,7 @@ def conv_input_grad(k, g, x_shape, strides, dilations, pads, groups):
                 grads = g[(slice(None), *out, slice(grp * og, (grp + 1) * og))]
                 weights = k[(*tap, slice(None), slice(grp * og, (grp + 1) * og))]
                 dxp[(slice(None), *pos, slice(grp * cg, (grp + 1) * cg))] += grads @ weights.T
-    return _unpad(dxp, tuple(x_shape), pads)
+    return unpad(dxp, tuple(x_shape), pads)
 
 
 # ---- the spec's ops, in the spec's own layouts ---------------------------------------------

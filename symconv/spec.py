@@ -294,8 +294,6 @@ class ConvSpec:
     def small_channels(self) -> int:
         if self.kind == "depthwise":
             return self.kernel_shape[-2] * self.kernel_shape[-1]
-        if self.kind == "transpose":
-            return self.kernel_shape[-1]
         return self.kernel_shape[-1]
 
     @property

@@ -120,7 +120,7 @@ def closed_form(spec: ConvSpec, quantity: str, index) -> sympy.Expr:
     Sum(g[0, i, j, 5]*x[0, 2*i - 2, 2*j - 2, 1], (i, 1, 111), (j, 1, 111))
     """
     maps = maps_for(spec)
-    index, role, canon = maps._locate(quantity, index)
+    index, role, canon = maps.locate(quantity, index)
     build = {"small": _closed_small, "big": _closed_big, "kernel": _closed_kernel}[role]
     ranges = _Ranges()
     parts = build(spec, maps, ranges, canon[0], canon[1], canon[2:])

@@ -112,7 +112,7 @@ def valid_equivalent(spec: ConvSpec) -> ConvSpec | None:
 def pad_big(spec: ConvSpec, array: np.ndarray) -> np.ndarray:
     """Zero-pad (negative: crop) a big-side tensor by the spec's pads."""
     cl = array if spec.channels_last else np.moveaxis(array, 1, -1)
-    out = reference._pad_or_crop(cl, spec.pads)
+    out = reference.pad_or_crop(cl, spec.pads)
     return out if spec.channels_last else np.moveaxis(out, -1, 1)
 
 
@@ -122,7 +122,7 @@ def unpad_big(spec: ConvSpec, array: np.ndarray) -> np.ndarray:
     cl = array if spec.channels_last else np.moveaxis(array, 1, -1)
     big_shape = spec.y_shape if spec.kind == "transpose" else spec.x_shape
     shape = big_shape if spec.channels_last else (big_shape[0], *big_shape[2:], big_shape[1])
-    out = reference._unpad(cl, shape, spec.pads)
+    out = reference.unpad(cl, shape, spec.pads)
     return out if spec.channels_last else np.moveaxis(out, -1, 1)
 
 
