@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import time
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -44,7 +45,8 @@ MAX_PROBES = 10               # backend calls per quantity to verify a correct b
 MAX_MAGNITUDE = 1024          # probe values stay exact even in 11-bit (TF32, fp16) inputs
 ID_LIMIT = 2**21              # id-valued tensors: at most this many entries (ids up to 2**21)
 HASH_RANGE = 2**16            # the second, hashed id ranges at least this wide
-LOCALISE_CALLS = 4096         # backend calls one quantity's localisation may spend
+LOCALISE_CALLS = 1000         # default budget: backend calls one quantity's localisation may spend
+LOCALISE_SECONDS = 60.0       # default budget: seconds one quantity's localisation may spend
 
 # The tensor that holds each quantity, as layout.py names it.
 LAYOUT_TENSOR = {"forward": "y", "filter_grad": "k", "input_grad": "x"}
@@ -423,8 +425,12 @@ def start_verification(runner, spec: ConvSpec, quantity: str, path: str, probes:
             pending.failed, pending.shape = outcome, None
             break
         if outcome.value.shape != verification.expected_shape:
+            # Keep probing at the same cost: an alternative model may explain the shape too.
+            if pending.shape not in (verification.expected_shape, tuple(outcome.value.shape)):
+                break
             pending.shape = tuple(outcome.value.shape)
-            break
+            verification.probes.append(ProbeResult(call.tensors, outcome.value))
+            continue
         verification.probes.append(ProbeResult(call.tensors, outcome.value))
         pending.comparisons.append(probes.run(compare, spec, plan, call.tensors, outcome.value, probes.rng,
                                               probes.wide))
@@ -500,18 +506,56 @@ class _Budget(Exception):
     pass
 
 
+@dataclass
+class Budget:
+    """What localising one quantity may spend: backend calls and seconds (checked before each
+    batch of calls).  ``spent`` counts the calls made; ``stopped`` says why it stopped."""
+
+    calls: int = LOCALISE_CALLS
+    seconds: float = LOCALISE_SECONDS
+    spent: int = 0
+    stopped: str | None = None
+    started: float = field(default_factory=time.monotonic)
+
+    def __post_init__(self):
+        if isinstance(self.calls, bool) or not isinstance(self.calls, int) or self.calls < 0:
+            raise SymconvError(f"max calls must be a non-negative integer, got {self.calls!r}")
+        if isinstance(self.seconds, bool) or not isinstance(self.seconds, (int, float)) or not self.seconds > 0:
+            raise SymconvError(f"max seconds must be a positive number, got {self.seconds!r}")
+
+    @property
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def spend(self, count: int) -> None:
+        """Account for ``count`` calls about to be made; raise _Budget when they would exceed
+        the budget or its time is up."""
+        if self.stopped is None and self.spent + count > self.calls:
+            self.stopped = (f"its budget of {self.calls} backend calls would be exceeded "
+                            f"({self.spent} made, the next step needs {count})")
+        elif self.stopped is None and self.elapsed > self.seconds:
+            self.stopped = f"its budget of {self.seconds:g} s is spent ({self.spent} backend calls made)"
+        if self.stopped is not None:
+            raise _Budget()
+        self.spent += count
+
+    def describe(self) -> str:
+        return f"{self.calls} backend calls, {self.seconds:g} s"
+
+
 class Localiser:
     """Recovers the terms a backend actually used for some entries of one quantity."""
 
     def __init__(self, runner, spec: ConvSpec, quantity: str, path: str, verification: Verification,
-                 rng, max_calls: int = LOCALISE_CALLS):
+                 rng, budget: Budget | None = None):
         self.runner, self.spec, self.quantity, self.path = runner, spec, quantity, path
         self.verification, self.rng = verification, rng
         self.lit, self.ids = lit_and_ids(spec, quantity)
         self.lit_size = math.prod(spec.shape_of(self.lit))
         self.id_size = math.prod(spec.shape_of(self.ids))
         self.magnitude = min(verification.plan.magnitudes)
-        self.calls_left = max_calls
+        self.budget = budget if budget is not None else Budget()
+        self.leaves_so_far = {}   # entry key -> lit slots known to differ, while stage 1 runs
         self.out_shape = result_shape(spec, quantity)
         # Second id: a random function onto a range wide enough that a sum of partners, or a
         # multiple of the wrong one, rarely passes for one partner.
@@ -520,9 +564,7 @@ class Localiser:
 
     # -- calls --
     def _run(self, lit_arrays: list, id_arrays: list) -> list:
-        if len(lit_arrays) > self.calls_left:
-            raise _Budget()
-        self.calls_left -= len(lit_arrays)
+        self.budget.spend(len(lit_arrays))
         calls = []
         for lit_values, id_values in zip(lit_arrays, id_arrays):
             tensors = {self.lit: lit_values.reshape(self.spec.shape_of(self.lit)).astype(np.float32),
@@ -552,6 +594,7 @@ class Localiser:
             rest = np.setdiff1d(np.arange(self.lit_size), support)
             pending[e] = [(node, root) for node, root in ((support, "support"), (rest, "rest")) if len(node)]
         leaves = {e: set() for e in entries}
+        self.leaves_so_far = leaves
         while any(pending.values()):
             pairs = [(e, node, root) for e in entries for node, root in pending[e]]
             pending = {e: [] for e in entries}
@@ -682,18 +725,23 @@ class Localiser:
         expected = {e: maps.terms(self.quantity, e) for e in entries}
         by_flat = {(flat_out[e],): EntryTerms.from_terms(spec, expected[e], self.lit) for e in entries}
         note = ""
+        self.leaves_so_far = {}
         try:
             leaves = self._differing_slots(by_flat)
             partners = self._partners(by_flat, leaves)
         except _Budget:
-            leaves, partners, note = None, None, f"localisation stopped: more than {LOCALISE_CALLS} backend calls"
+            leaves, partners, note = None, None, f"localisation stopped: {self.budget.stopped}"
         except RuntimeError as err:
-            leaves, partners, note = None, None, f"localisation stopped: the backend failed ({err})"
+            self.budget.stopped = f"the backend failed ({err})"
+            leaves, partners, note = None, None, f"localisation stopped: {self.budget.stopped}"
         results = []
         for e in entries:
             key = (flat_out[e],)
             if leaves is None:
-                results.append(Localised(e, expected[e], None, [], note))
+                known = sorted(self.leaves_so_far.get(key, ()))
+                results.append(Localised(e, expected[e], None, self._slot_names(known),
+                                         note + (f"; so far {len(known)} {self.lit} entr{'y' if len(known) == 1 else 'ies'} "
+                                                 f"known to be paired differently" if known else "")))
                 continue
             slots = leaves[key]
             decoded = [partners[(key, q)] for q in slots]
@@ -754,17 +802,34 @@ class Localiser:
         return True
 
 
+LOCALISE_CHUNKS = (1, 4)   # entries localised together: the first alone, then four, then the rest
+
+
 def localise(runner, spec: ConvSpec, quantity: str, path: str, verification: Verification, entries: list,
-             rng, max_calls: int = LOCALISE_CALLS) -> list:
-    """The backend's own terms for each of ``entries`` (indices into the quantity's tensor)."""
+             rng, budget: Budget | None = None) -> list:
+    """The backend's own terms for each of ``entries`` (indices into the quantity's tensor),
+    within ``budget``.  Entries are localised in chunks (the first alone, then four, then the
+    rest), so that a budget spent part-way still leaves the first entries resolved."""
     if not entries:
         return []
-    localiser = Localiser(runner, spec, quantity, path, verification, rng, max_calls)
+    budget = budget if budget is not None else Budget()
+    localiser = Localiser(runner, spec, quantity, path, verification, rng, budget)
     if localiser.id_size > ID_LIMIT:
         return [Localised(e, maps_for(spec).terms(quantity, e), None, [],
                           f"{localiser.ids} has more than {ID_LIMIT} entries: too many to give each an exact id")
                 for e in entries]
-    return localiser.localise(entries)
+    results, start = [], 0
+    for size in LOCALISE_CHUNKS + (len(entries),):
+        chunk = entries[start:start + size]
+        start += len(chunk)
+        if not chunk:
+            break
+        if budget.stopped is not None:
+            results += [Localised(e, maps_for(spec).terms(quantity, e), None, [],
+                                  f"not localised: localisation stopped earlier ({budget.stopped})") for e in chunk]
+        else:
+            results += localiser.localise(chunk)
+    return results
 
 
 # ---- padding, as read from terms ------------------------------------------------------------
@@ -855,10 +920,31 @@ def out_spatial_of(spec: ConvSpec, quantity: str, shape) -> tuple:
 
 # ---- tap probes: the padding a quantity uses, read from a few one-hot calls ------------------
 
-def tap_observations(runner, spec: ConvSpec, quantity: str, path: str, rng, max_positions: int = 16):
+@dataclass
+class TapReading:
+    """What the one-hot tap probes of one quantity showed.
+
+    ``observations`` feed read_pads; ``calls`` keeps each lit position's inputs and output (to
+    check a reading against every output afterwards); ``garbage`` counts outputs that no tap
+    can produce, by kind, with the first few entries in ``garbage_entries``."""
+
+    observations: list = field(default_factory=list)
+    shape: tuple | None = None
+    failed: object = None
+    calls: list = field(default_factory=list)       # (inputs dict, output by ids)
+    garbage: dict = field(default_factory=dict)     # kind -> count
+    garbage_entries: list = field(default_factory=list)
+    outputs: int = 0                                # outputs seen over all lit positions
+
+
+GARBAGE_SHOWN = 3
+
+
+def tap_observations(runner, spec: ConvSpec, quantity: str, path: str, rng, max_positions: int = 16) -> TapReading:
     """Light one kernel tap (forward, input_grad) or one output position (filter_grad) at a
     time with the other factor id-valued; every nonzero output names the pixel it read.
-    Returns (observations for read_pads, observed output shape, failed Outcome or None)."""
+    Outputs that are not finite, not integers, or not a single partner's id are counted as
+    garbage, never read as pads."""
     roles = layout.roles(spec)
     one, two = FACTORS[quantity]
     if quantity == "filter_grad":
@@ -874,7 +960,7 @@ def tap_observations(runner, spec: ConvSpec, quantity: str, path: str, rng, max_
     ids = np.arange(1, id_size + 1)
     lit_shape = spec.shape_of(lit)
     positions = _lit_positions(spec, lit, max_positions)
-    observations, shape = [], None
+    reading = TapReading()
     lit_count = 0
     for canon in positions:
         index = tuple(int(v) for v in layout.index_to_user(spec, lit, np.array([canon], dtype=np.int64))[0])
@@ -887,24 +973,44 @@ def tap_observations(runner, spec: ConvSpec, quantity: str, path: str, rng, max_
         outcomes = runner.run(calls)
         failed = next((o for o in outcomes if o.status != "ok"), None)
         if failed is not None:
-            return observations, shape, failed
+            reading.failed = failed
+            return reading
         by_id, by_hash = (np.asarray(o.value, dtype=np.float64) for o in outcomes)
-        shape = by_id.shape
+        if reading.shape is not None and by_id.shape != reading.shape:
+            break
+        reading.shape = by_id.shape
+        reading.calls.append((calls[0].tensors, by_id))
+        reading.outputs += by_id.size
+        _count_garbage(reading, by_id, by_hash)
         for entry in np.argwhere((by_id != 0) & np.isfinite(by_id)):
             entry = tuple(int(v) for v in entry)
             v_id, v_hash = by_id[entry], by_hash[entry]
             if v_id != int(v_id) or v_id < 1 or v_id > id_size or v_hash != hashed[int(v_id) - 1]:
-                continue  # not a single partner with coefficient 1: not a plain tap
+                continue  # not a single partner with coefficient 1: counted above, not a tap
             partner = np.array([np.unravel_index(int(v_id) - 1, spec.shape_of(ids_name))])
             lit_row = np.array([index])
             first, second = (lit_row, partner) if lit == one else (partner, lit_row)
-            observations.append((entry, first, second))
-        reading = read_pads(spec, quantity, observations)
-        seen = [reading.state(axis) != "unobserved" for axis in range(spec.ndim)]
+            reading.observations.append((entry, first, second))
+        pads = read_pads(spec, quantity, reading.observations)
+        seen = [pads.state(axis) != "unobserved" for axis in range(spec.ndim)]
         lit_count += 1
         if all(seen) and lit_count >= 3:  # first, last and middle at least: a stride bug shows across them
             break
-    return observations, shape, None
+    return reading
+
+
+def _count_garbage(reading: TapReading, by_id, by_hash) -> None:
+    """Outputs of one lit position that no sum of products of integer probes can give:
+    non-finite values and values that are not integers."""
+    finite = np.isfinite(by_id) & np.isfinite(by_hash)
+    whole = np.zeros(by_id.shape, dtype=bool)
+    whole[finite] = (by_id[finite] == np.rint(by_id[finite])) & (by_hash[finite] == np.rint(by_hash[finite]))
+    for kind, mask in (("non-finite (NaN or Inf)", ~finite), ("not an integer", finite & ~whole)):
+        count = int(mask.sum())
+        if count:
+            reading.garbage[kind] = reading.garbage.get(kind, 0) + count
+            for entry in np.argwhere(mask)[:GARBAGE_SHOWN - len(reading.garbage_entries)]:
+                reading.garbage_entries.append((tuple(int(v) for v in entry), kind))
 
 
 def _lit_positions(spec, lit, limit) -> list:

@@ -86,10 +86,21 @@ def test_the_founding_bug_reports_the_pads_the_forward_implies():
     assert result.as_json()["mismatches"][0]["observed_terms"] == [{"x": [0, 1, 1, 0], "k": [0, 0, 0, 0]}]
 
 
-def test_a_bug_only_some_taps_show_implies_no_padding():
+def test_a_bug_only_some_taps_show_is_named_and_the_padding_is_said_to_agree():
     spec = ConvSpec("conv2d", "1x5x5x1", "2x2x1x1", strides=2, padding="VALID")
     result = check(spec, impl=impl("flipped_kernel.py"), quantities=("forward",)).results[0]
-    assert result.status == "mismatch" and result.implied_pads is None
+    assert result.status == "mismatch"
+    assert [c.name for c in result.diagnosis.accepted] == ["flipped_kernel"]
+    assert result.pads_line == "the padding is the model's (0:0,0:0); what differs: kernel flipped on H and W"
+
+
+def test_when_no_hypothesis_explains_it_agreeing_pads_are_not_passed_off_as_agreement():
+    spec = ConvSpec("conv2d", "1x2x2x1", "1x1x1x1", padding="VALID")
+    result = check(spec, impl=impl("double_counted_tap.py"), quantities=("filter_grad",)).results[0]
+    assert result.diagnosis.accepted == [] and result.localisation.resolved == 1
+    assert result.implied_pads == [[0, 0], [0, 0]]
+    assert result.pads_line == ("implied pads 0:0,0:0, the same as the model's: the padding agrees; the difference "
+                                "is elsewhere (the entries above)")
 
 
 @pytest.mark.parametrize("spec", [FOUNDING, ConvSpec("conv2d", "2x7x6x3", "3x2x3x4", strides=(2, 1), padding="SAME"),
@@ -109,13 +120,13 @@ def test_max_mismatches_limits_the_list_not_the_count():
         check(spec, "numpy", max_mismatches=-1)
 
 
-def test_a_result_where_the_spec_admits_no_output_is_a_mismatch(tmp_path):
+def test_a_result_where_the_spec_admits_no_output_is_an_error(tmp_path):
     path = tmp_path / "nonempty.py"
     path.write_text("import numpy as np\ndef forward(x, k, spec):\n    return np.zeros(x.shape)\n")
     spec = ConvSpec("conv2d", "1x2x2x1", "3x3x1x1", padding="VALID")
     assert spec.is_empty
     result = check(spec, impl=str(path)).results[0]
-    assert result.status == "mismatch"
+    assert result.status == "error"
     assert result.message == ("wrong output shape: expected (1, 0, 0, 1), got (1, 2, 2, 1) where the spec admits "
                               "no output (a correct answer is an empty tensor or an error)")
     refusing = tmp_path / "refusing.py"

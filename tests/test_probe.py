@@ -123,10 +123,10 @@ def test_tap_probes_read_the_pads_of_every_convention_from_the_numpy_backend(con
     spec = ConvSpec("conv2d", "1x5x7x2", "3x2x2x2", strides=(2, 3), padding="SAME", convention=convention)
     with open_runner("numpy") as runner:
         for quantity in QUANTITIES:
-            observations, shape, failed = probe.tap_observations(runner, spec, quantity, "op", np.random.default_rng(0))
-            assert failed is None
-            reading = probe.read_pads(spec, quantity, observations)
-            pads, names = probe.explain_pads(spec, reading, probe.out_spatial_of(spec, quantity, shape))
+            taps = probe.tap_observations(runner, spec, quantity, "op", np.random.default_rng(0))
+            assert taps.failed is None and not taps.garbage
+            reading = probe.read_pads(spec, quantity, taps.observations)
+            pads, names = probe.explain_pads(spec, reading, probe.out_spatial_of(spec, quantity, taps.shape))
             assert pads == [list(p) for p in spec.pads], quantity
             assert convention in names
 
@@ -134,7 +134,7 @@ def test_tap_probes_read_the_pads_of_every_convention_from_the_numpy_backend(con
 def test_an_axis_that_reads_only_padding_is_reported_unobserved():
     spec = ConvSpec("conv1d", "1x1x1", "1x1x1", strides=3, padding="5:5")  # every window sits in padding
     with open_runner("numpy") as runner:
-        observations, _, failed = probe.tap_observations(runner, spec, "forward", "op", np.random.default_rng(0))
-    reading = probe.read_pads(spec, "forward", observations)
-    assert failed is None and reading.state(0) == "unobserved"
+        taps = probe.tap_observations(runner, spec, "forward", "op", np.random.default_rng(0))
+    reading = probe.read_pads(spec, "forward", taps.observations)
+    assert taps.failed is None and reading.state(0) == "unobserved"
     assert probe.explain_pads(spec, reading, spec.small_spatial) == ([None], [])

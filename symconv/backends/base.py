@@ -9,6 +9,7 @@ big tensor zero-padded (negative: cropped) by symconv, and the path says so.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -35,21 +36,54 @@ class Call:
 
 @dataclass
 class Outcome:
-    """``status`` is ok, error (an exception: its type and first line), skipped or crash
-    (the process running the backend died or hung)."""
+    """``status`` is ok; unsupported (the implementation under test raised: its type and
+    first line); error (an exception raised by symconv's own code, or a backend that failed
+    to load); skipped; or crash (the process running the backend died or hung).
+    ``raised_in`` names the frame that raised ("file.py:line in function")."""
 
     status: str
     value: np.ndarray | None = None
     error_type: str | None = None
     message: str = ""
     meta: dict = field(default_factory=dict)
+    raised_in: str | None = None
 
     @classmethod
-    def from_exception(cls, err: BaseException) -> "Outcome":
+    def from_exception(cls, err: BaseException, backend: "Backend | None" = None) -> "Outcome":
+        """An exception as an outcome.  Who raised it decides the status: walking the
+        traceback from the innermost frame outwards, the first frame that belongs to the
+        implementation under test (``backend.owns_frame``: the framework's modules, the
+        user's file) makes it ``unsupported``; the first that belongs to symconv itself makes
+        it an ``error`` (a bug in symconv's adapter code, never a finding about the
+        framework).  Frames of other libraries (NumPy, the standard library) are passed over.
+        """
         if isinstance(err, Unavailable):
             return cls("skipped", message=str(err))
         lines = [ln for ln in str(err).strip().splitlines() if ln.strip()]
-        return cls("error", error_type=type(err).__name__, message=lines[0].strip() if lines else "")
+        owner, where = raised_by(err, backend)
+        return cls("unsupported" if owner == "implementation" else "error", error_type=type(err).__name__,
+                   message=lines[0].strip() if lines else "", raised_in=where)
+
+
+def raised_by(err: BaseException, backend=None) -> tuple:
+    """("implementation" or "symconv" or "unknown", "file.py:line in function" of that frame)."""
+    frames = []
+    tb = err.__traceback__
+    while tb is not None:
+        frames.append((tb.tb_frame, tb.tb_lineno))
+        tb = tb.tb_next
+    for frame, line in reversed(frames):
+        module = frame.f_globals.get("__name__", "") or ""
+        filename = frame.f_code.co_filename
+        where = f"{os.path.basename(filename)}:{line} in {frame.f_code.co_name}"
+        if module == "symconv" or module.startswith("symconv."):
+            return "symconv", where
+        if backend is not None and backend.owns_frame(module, filename):
+            return "implementation", where
+    if frames:
+        frame, line = frames[-1]
+        return "unknown", f"{os.path.basename(frame.f_code.co_filename)}:{line} in {frame.f_code.co_name}"
+    return "unknown", None
 
 
 class Backend:
@@ -58,6 +92,9 @@ class Backend:
 
     name = "?"
     has_variant = False  # whether device, oneDNN and thread settings mean anything to it
+    # Top-level modules whose frames are the implementation under test: an exception raised
+    # there is the framework refusing a case (status unsupported), not a bug in symconv.
+    framework_modules: tuple[str, ...] = ()
 
     def __init__(self, variant=None, grad_path: str = "raw"):
         from . import Variant
@@ -84,12 +121,17 @@ class Backend:
     def run(self, spec: ConvSpec, quantity: str, path: str, tensors: dict) -> np.ndarray:
         raise NotImplementedError
 
+    def owns_frame(self, module: str, filename: str) -> bool:
+        """Whether a traceback frame (its module's ``__name__`` and file) belongs to the
+        implementation under test."""
+        return module.split(".", 1)[0] in self.framework_modules
+
     def execute(self, call: Call) -> Outcome:
         try:
             value = self.run(call.spec, call.quantity, call.path, call.tensors)
             return Outcome("ok", value=np.asarray(value))
         except Exception as err:  # a backend's failure is a finding, reported per call
-            return Outcome.from_exception(err)
+            return Outcome.from_exception(err, self)
 
 
 # ---- padding a framework cannot take ------------------------------------------------------

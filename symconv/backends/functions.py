@@ -6,6 +6,8 @@ file's do: ``forward(x, k, spec)``, ``filter_grad(x, g, spec)``, ``input_grad(k,
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from ..errors import SymconvError
@@ -24,6 +26,11 @@ class FunctionsBackend(Backend):
             if function is not None and not callable(function):
                 raise SymconvError(f"{quantity} must be callable, got {type(function).__name__}")
         self.functions = {q: f for q, f in functions.items() if f is not None}
+        # The files that define the functions, and the files beside them, are the user's code.
+        self.folders = {os.path.dirname(path) for path in map(_source_file, self.functions.values()) if path}
+
+    def owns_frame(self, module, filename):
+        return os.path.dirname(os.path.abspath(filename)) in self.folders
 
     @property
     def label(self) -> str:
@@ -38,6 +45,14 @@ class FunctionsBackend(Backend):
     def run(self, spec, quantity, path, tensors):
         args = [np.array(tensors[name], dtype=np.float64) for name in INPUTS[quantity]]
         return self.functions[quantity](*args, spec)
+
+
+def _source_file(function) -> str | None:
+    import inspect
+    try:
+        return os.path.abspath(inspect.getfile(inspect.unwrap(getattr(function, "func", function))))
+    except TypeError:  # a built-in, or an object without a source file
+        return None
 
 
 def _name(function) -> str:

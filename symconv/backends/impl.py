@@ -52,6 +52,10 @@ class ImplBackend(Backend):
     def label(self) -> str:
         return f"impl {self.given}"
 
+    def owns_frame(self, module, filename):
+        """The user's file and the files beside it (its own helpers) are the implementation."""
+        return os.path.dirname(os.path.abspath(filename)) == os.path.dirname(self.path)
+
     def describe(self, spec, quantity, path):
         return f"{os.path.basename(self.path)}:{quantity}"
 

@@ -50,6 +50,7 @@ class OnTensorFlow(Backend):
     and device."""
 
     has_variant = True
+    framework_modules = ("tensorflow", "keras")
 
     def __init__(self, variant=None, grad_path="raw"):
         super().__init__(variant, grad_path)

@@ -5,6 +5,9 @@ import json
 from ..cli import add_spec_arguments, spec_from_args
 
 HELP = "check a backend's (or your own --impl file's) y, dk and dx against the exact model"
+EPILOG = ("exit status: 0 every checked quantity agrees; 1 a mismatch or an error (a crash, a wrong shape, "
+          "values no sum of products gives, an exception in symconv's own code); 3 nothing was checked (every "
+          "quantity skipped, or refused by the implementation: unsupported); 2 bad usage")
 
 
 def add_backend_arguments(parser, required: bool = True) -> None:
@@ -51,14 +54,20 @@ def configure(parser):
     parser.add_argument("--miss-probability", metavar="P", type=float, default=2**-12,
                         help="how often a wrong entry may escape the random probes (default 2**-12; smaller "
                              "costs more probes, at most 10 backend calls per quantity)")
+    parser.add_argument("--max-calls", metavar="N", type=int, default=1000,
+                        help="backend calls that localising the wrong entries of one quantity may spend when no "
+                             "hypothesis explains them (default 1000)")
+    parser.add_argument("--max-seconds", metavar="S", type=float, default=60.0,
+                        help="seconds that localising one quantity may spend (default 60)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random probes (default 0)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.epilog = EPILOG
 
 
 def run(args) -> int:
     from ..check import check
     spec = spec_from_args(args)
     report = check(spec, max_mismatches=args.max_mismatches, seed=args.seed, miss_probability=args.miss_probability,
-                   **backend_options(args))
+                   max_calls=args.max_calls, max_seconds=args.max_seconds, **backend_options(args))
     print(json.dumps(report.to_json()) if args.json else report.text())
-    return 0 if report.ok else 1
+    return report.exit_status

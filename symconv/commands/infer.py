@@ -6,6 +6,9 @@ from ..cli import add_spec_arguments, spec_from_args
 from .check import add_backend_arguments, backend_options
 
 HELP = "infer, from observations alone, the padding a backend's forward and gradients use"
+EPILOG = ("exit status: 0 every quantity was read in full and all use the same padding; 1 they disagree, or a "
+          "quantity failed or returned garbage; 3 nothing disagrees but some quantity could not be read in full "
+          "(skipped, refused, outputs that fit no padding, an axis that reads only padding); 2 bad usage")
 
 
 def configure(parser):
@@ -13,11 +16,11 @@ def configure(parser):
     add_backend_arguments(parser)
     parser.add_argument("--seed", type=int, default=0, help="seed of the random ids (default 0)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.epilog = EPILOG
 
 
 def run(args) -> int:
     from ..check import infer
     report = infer(spec_from_args(args), seed=args.seed, **backend_options(args))
     print(json.dumps(report.to_json()) if args.json else report.text())
-    failed = any(q.status == "error" for q in report.quantities.values())
-    return 0 if report.consistent and not failed else 1
+    return report.exit_status
