@@ -198,7 +198,8 @@ class QuantityResult:
         if d.accepted:
             probes = self.plan.probes if self.plan is not None else 0
             size = math.prod(self.observed_shape or self.expected_shape)
-            reach = f"it reproduces all {size} entries of the {probes} probes; {tested}"
+            every = "the only entry" if size == 1 else f"all {size} entries"
+            reach = f"it reproduces {every} on {probes} probe{'' if probes == 1 else 's'}; {tested}"
             if len(d.accepted) == 1:
                 return [f"diagnosis: {d.accepted[0].sentence} ({reach})"]
             return [f"diagnosis: {len(d.accepted)} hypotheses each explain every entry ({reach}):"] + \

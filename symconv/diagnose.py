@@ -289,7 +289,9 @@ def _pads_sentence(ctx: Context, alt: ConvSpec) -> str:
     big = "y" if spec.kind == "transpose" else "x"
     moves = [f"{shift_phrase(spec, a, b - a_b)} ({axis_name(spec, a)})"
              for a, ((b, _), (a_b, _)) in enumerate(zip(spec.pads, alt.pads)) if b != a_b]
-    return f"every {big} pixel is " + " and ".join(moves)
+    if not moves:
+        return "the same pixels"
+    return f"every {big} pixel is " + (moves[0] if len(moves) == 1 else ", ".join(moves[:-1]) + " and " + moves[-1])
 
 
 def _pads(spec) -> str:
