@@ -175,9 +175,9 @@ class QuantityResult:
                 "garbage": None if self.garbage is None else self.garbage.as_json(self.quantity),
                 "localisation": None if self.localisation is None else self.localisation.as_json()}
 
-    def lines(self, spec) -> list:
-        lines = [f"  {self.quantity:<12} {LABELS[self.status]:<9} {self.path}",
-                 f"  {'':<12} {'':<9} {self.message} ({self.backend_calls} backend call"
+    def lines(self, spec, width: int = 9) -> list:
+        lines = [f"  {self.quantity:<12} {LABELS[self.status]:<{width}} {self.path}",
+                 f"  {'':<12} {'':<{width}} {self.message} ({self.backend_calls} backend call"
                  f"{'' if self.backend_calls == 1 else 's'})"]
         lines.extend(f"    {line}" for line in self._diagnosis_lines())
         if self.evidence and self.mismatches:
@@ -269,8 +269,9 @@ class CheckReport:
         else:
             verdict = "nothing was checked: every quantity was skipped"
         lines = [render.spec_header(self.spec), f"backend {self.backend}{variant}: {verdict}"]
+        width = max([9] + [len(LABELS[r.status]) + 1 for r in self.results if len(LABELS[r.status]) > 9])
         for result in self.results:
-            lines.extend(result.lines(self.spec))
+            lines.extend(result.lines(self.spec, width))
         return "\n".join(lines)
 
     def __repr__(self):
@@ -583,9 +584,9 @@ class InferReport:
     quantities: dict
 
     def _read(self) -> dict:
-        """Quantities whose pads were read on every axis (complete or not)."""
+        """Quantities whose pads were read on every axis (from all their outputs or some)."""
         return {n: q for n, q in self.quantities.items()
-                if q.status == "ok" and q.pads is not None and all(p is not None for p in q.pads)}
+                if q.status in ("ok", "error") and q.pads is not None and all(p is not None for p in q.pads)}
 
     @property
     def clashes(self) -> bool:

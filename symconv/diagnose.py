@@ -91,7 +91,8 @@ class Context:
 @dataclass
 class Candidate:
     """One alternative exact model.  ``predict(j)`` gives its output on verification probe j,
-    ``predict(inputs)`` on any inputs; ``screen(j)`` is False when it surely fails probe j."""
+    ``predict(inputs)`` on any inputs; ``screen(j, observed)`` is False when ``observed`` surely
+    is not its output on probe j."""
 
     name: str                      # the registry name of the hypothesis
     summary: str                   # a short phrase: "pads 0:2,1:1 instead of 1:1,1:1"
@@ -101,10 +102,11 @@ class Candidate:
     screen: Callable | None = None
     pads: list | None = None       # the pads it implies, when it is a padding hypothesis
 
-    def explains(self, ctx: Context) -> bool:
-        if self.screen is not None and not self.screen(0):
+    def explains(self, observed_outputs: list) -> bool:
+        """Whether it reproduces every entry of these outputs of the verification probes."""
+        if self.screen is not None and not self.screen(0, observed_outputs[0]):
             return False
-        for j, observed in enumerate(ctx.observed):
+        for j, observed in enumerate(observed_outputs):
             predicted = self.predict(j)
             if predicted.shape != observed.shape or not np.array_equal(predicted, observed):
                 return False
@@ -232,12 +234,11 @@ def alternative(ctx: Context, name: str, summary: str, sentence: str, parameters
             out = use.adjoint(out)
         return out
 
-    def screen(j):
+    def screen(j, observed):
         if simple:
-            return np.array_equal(predict(j), ctx.observed[j])
+            return np.array_equal(predict(j), observed)
         if not all(use.permutation for use in outward):
             return True
-        observed = ctx.observed[j]
         for use in outward:
             observed = use.apply(observed)
         return ctx.row_check(alt, used, mapped(ctx.inputs[j]), observed)
@@ -762,7 +763,7 @@ def diagnose(spec: ConvSpec, quantity: str, probes: list, rng, seconds: float = 
                 diagnosis.stopped = f"stopped after {seconds:g} s with {diagnosis.tested} hypotheses tested"
                 break
             diagnosis.tested += 1
-            if candidate.explains(ctx):
+            if candidate.explains(ctx.observed):
                 diagnosis.accepted.append(candidate)
         if diagnosis.stopped:
             break
