@@ -1,4 +1,4 @@
-"""Speed of `check` against TensorFlow on a ResNet-50-like layer, and the cost of localising.
+"""Speed of `check` against TensorFlow on a ResNet-50-like layer, and the cost of a diagnosis.
 
 Run:  python benchmarks/bench_check.py [--repeats N]
 Prints a table and writes benchmarks/results/check.json.
@@ -9,9 +9,10 @@ Baseline: what TensorFlow itself needs for one forward and both gradients of tha
 fetched with .numpy()), measured in the same process on the same inputs after warm-up.  The
 target is check time <= 5x that.  Both are medians over --repeats runs.
 
-Localisation: the same layer through a deliberately broken backend (TensorFlow's forward
-with one extra product in one entry, and one with a window shifted by one pixel): backend
-calls are counted, to show they do not grow with the tensor size.
+Diagnosis: the same layer through a deliberately broken backend (TensorFlow's forward with one
+extra product in one entry, localised entry by entry; and one with a window shifted by one
+pixel, named by hypothesis): backend calls are counted, to show they do not grow with the
+tensor size.
 """
 
 from __future__ import annotations
@@ -112,9 +113,13 @@ def main(argv=None):
         result = check(LAYER, runner=LocalRunner(backend), quantities=("forward",), max_mismatches=1).results[0]
         elapsed = time.perf_counter() - start
         mismatch = result.mismatches[0] if result.mismatches else None
+        accepted = result.diagnosis.accepted if result.diagnosis is not None else []
         broken[backend.name] = {
             "status": result.status, "mismatching_entries": result.mismatch_count,
             "backend_calls": result.backend_calls, "seconds": elapsed,
+            "seconds_beyond_verification": result.seconds.get("diagnose"),
+            "diagnosis": [c.sentence for c in accepted],
+            "hypotheses_tested": result.diagnosis.tested if result.diagnosis is not None else 0,
             "first_entry": mismatch.entry if mismatch else None,
             "localised": bool(mismatch and mismatch.observed is not None),
             "sentence": mismatch.sentence() if mismatch else None,
@@ -127,14 +132,15 @@ def main(argv=None):
             ("ratio (target <= 5)", f"{ratio:.2f}x", ""),
             ("backend calls to verify", ", ".join(f"{q} {c}" for q, c in calls.items()), "")]
     for name, item in broken.items():
-        rows.append((f"localise: {name}", f"{item['backend_calls']} calls",
+        how = "named" if item["diagnosis"] else "localised"
+        rows.append((f"{how}: {name}", f"{item['backend_calls']} calls",
                      f"{item['mismatching_entries']} entries differ; {item['seconds']:.1f} s"))
     width = max(len(r[0]) for r in rows)
     print(f"check of {LAYER.describe()}")
     for label, value, note in rows:
         print(f"  {label:<{width}}  {value:>24}  {note}")
     for name, item in broken.items():
-        print(f"  {name}: {item['sentence']}")
+        print(f"  {name}: {item['diagnosis'][0] if item['diagnosis'] else item['sentence']}")
 
     import tensorflow as tf
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

@@ -14,6 +14,7 @@ explains it.  Reports print as readable text in a REPL and as JSON for tools.
 from __future__ import annotations
 
 import math
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -161,6 +162,7 @@ class QuantityResult:
     garbage: Garbage | None = None
     localisation: Localisation | None = None
     pads_line: str = ""
+    seconds: dict = field(default_factory=dict)   # "verify": probes and comparisons; "diagnose": the rest
 
     def as_json(self) -> dict:
         return {"quantity": self.quantity, "path": self.path, "status": self.status, "message": self.message,
@@ -173,7 +175,8 @@ class QuantityResult:
                 "diagnosis": None if self.diagnosis is None else self.diagnosis.as_json(),
                 "evidence": self.evidence or None,
                 "garbage": None if self.garbage is None else self.garbage.as_json(self.quantity),
-                "localisation": None if self.localisation is None else self.localisation.as_json()}
+                "localisation": None if self.localisation is None else self.localisation.as_json(),
+                "seconds": {what: round(t, 4) for what, t in self.seconds.items()}}
 
     def lines(self, spec, width: int = 9) -> list:
         lines = [f"  {self.quantity:<12} {LABELS[self.status]:<{width}} {self.path}",
@@ -327,12 +330,20 @@ def check(spec: ConvSpec, backend: str | None = None, *, impl: str | None = None
         started = []
         for quantity, path in todo:
             bar.stage(f"verifying {quantity}")
+            clock = time.perf_counter()
             started.append(_start(counted, spec, quantity, path, probes, miss_probability))
-        finished = [(result, path, pending and pending.finish(), before) for result, path, pending, before in started]
+            started[-1][0].seconds["verify"] = time.perf_counter() - clock
+        finished = []
+        for result, path, pending, before in started:
+            clock = time.perf_counter()
+            finished.append((result, path, pending and pending.finish(), before))
+            result.seconds["verify"] += time.perf_counter() - clock
         results = []
         for item in finished:
             bar.stage(f"diagnosing {item[0].quantity}")
+            clock = time.perf_counter()
             results.append(_verdict(counted, spec, *item, probes, max_mismatches, budget))
+            results[-1].seconds["diagnose"] = time.perf_counter() - clock
     finally:
         bar.close()
         pool.shutdown(wait=True)
@@ -489,6 +500,8 @@ def _pads_after_diagnosis(result, spec) -> None:
     elif not with_pads:
         result.implied_pads = [list(p) for p in spec.pads]
         result.pads_line = f"the padding is the model's ({model}); what differs: {accepted[0].summary}"
+    else:
+        result.pads_line = f"implied pads: each hypothesis above implies its own; the model's pads {model}"
 
 
 def _localise(result, runner, spec, quantity, path, verification, rng, entries, budget) -> None:

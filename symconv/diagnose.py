@@ -12,8 +12,8 @@ probability about 1/R, Schwartz-Zippel).
 The hypotheses are a registry of small generators, as the conventions are: each takes the
 context (spec, quantity, probes) and yields candidates.  A candidate first passes a cheap
 screen (the channel-reduced row check of ``probe.row_sums``, about a millisecond on a
-56x56x64 layer) and is then evaluated in full on every probe.  ``evidence`` then lights one
-slot of the lit factor on the backend (two calls) to show, observed, a few entries' terms.
+56x56x64 layer) and is then evaluated in full on every probe.  ``slot_evidence`` then lights
+one slot of the lit factor on the backend (two calls) to show, observed, a few entries' terms.
 
 >>> from symconv import ConvSpec
 >>> sorted(HYPOTHESES)[:4]
@@ -38,7 +38,7 @@ from .backends.base import INPUTS
 from .conventions import REGISTRY as CONVENTIONS
 from .conventions import effective_kernel
 from .errors import SymconvError
-from .indexmap import Terms, maps_for
+from .indexmap import maps_for
 from .probe import (EntryTerms, Localiser, _weight_axis, _weight_magnitude, nonzero_integers, result_shape,
                     row_sums)
 from .spec import TENSOR_OF, ConvSpec, entry_name, format_padding
@@ -47,7 +47,6 @@ from .spec import TENSOR_OF, ConvSpec, entry_name, format_padding
 OUTPUT_TENSOR = {"forward": "g", "filter_grad": "k", "input_grad": "x"}
 WHAT = {"forward": "the forward (y)", "filter_grad": "the filter gradient (dk)",
         "input_grad": "the input gradient (dx)"}
-TENSOR_WORDS = {"x": "x", "k": "the kernel", "g": "g (dL/dy)"}
 SHIFT_LIMIT = 2          # pad shifts tried per axis: -2..2 (and before = 0)
 EVIDENCE_ENTRIES = 3     # entries shown as evidence
 SMALL_ENTRY = 16         # entries with at most this many terms are localised in full as evidence
@@ -843,12 +842,10 @@ def impossible_values(verification, shown: int = 3) -> Garbage | None:
 
 @dataclass
 class Evidence:
-    """Observed terms of a few entries: one lit slot's partners (``slot`` set), or complete
-    term lists recovered by localisation (``slot`` None)."""
+    """Observed terms of a few entries: the partners of one lit slot."""
 
     items: list                # (entry, expected Terms, observed Terms, differing slots)
-    slot: tuple | None         # (tensor, index) lit alone with the other factor id-valued
-    note: str = ""
+    slot: tuple                # (tensor, index) lit alone with the other factor id-valued
 
 
 def slot_evidence(runner, spec: ConvSpec, quantity: str, path: str, verification, candidate: Candidate, rng,

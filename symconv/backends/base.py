@@ -56,6 +56,8 @@ class Outcome:
         user's file) makes it ``unsupported``; the first that belongs to symconv itself makes
         it an ``error`` (a bug in symconv's adapter code, never a finding about the
         framework).  Frames of other libraries (NumPy, the standard library) are passed over.
+        An exception of a type the framework defines is the framework's wherever it surfaced
+        (frameworks may filter their own frames out of tracebacks).
         """
         if isinstance(err, Unavailable):
             return cls("skipped", message=str(err))
@@ -72,6 +74,10 @@ def raised_by(err: BaseException, backend=None) -> tuple:
     while tb is not None:
         frames.append((tb.tb_frame, tb.tb_lineno))
         tb = tb.tb_next
+    if backend is not None and (type(err).__module__ or "").split(".", 1)[0] in backend.framework_modules:
+        frame, line = frames[-1] if frames else (None, None)  # the framework's own exception type
+        return "implementation", None if frame is None else \
+            f"{os.path.basename(frame.f_code.co_filename)}:{line} in {frame.f_code.co_name}"
     for frame, line in reversed(frames):
         module = frame.f_globals.get("__name__", "") or ""
         filename = frame.f_code.co_filename

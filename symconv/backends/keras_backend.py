@@ -73,6 +73,7 @@ class KerasBackend(OnTensorFlow):
         if keras.backend.backend() != "tensorflow":
             raise RuntimeError(f"the keras backend runs Keras on TensorFlow, but KERAS_BACKEND is "
                                f"{keras.backend.backend()!r}")
+        keras.config.disable_traceback_filtering()  # whole tracebacks, as for TensorFlow
         self.keras = keras
 
     def run(self, spec, quantity, path, tensors):

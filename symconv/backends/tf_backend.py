@@ -61,6 +61,9 @@ class OnTensorFlow(Backend):
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         import tensorflow as tf
         tf.get_logger().setLevel("ERROR")  # one tf.function per probed shape: retracing is expected
+        # Whole tracebacks: who raised an exception (TensorFlow, or symconv's adapter) is read from
+        # them, and the filtered ones drop TensorFlow's own frames.
+        tf.debugging.disable_traceback_filtering()
         if self.variant.threads is not None:
             tf.config.threading.set_intra_op_parallelism_threads(self.variant.threads)
         self.tf = tf
