@@ -23,8 +23,8 @@ import numpy as np
 from . import probe, render
 from .backends import Variant, open_runner
 from .backends.base import INPUTS
-from .diagnose import (EVIDENCE_ENTRIES, SMALL_EVIDENCE_CALLS, Diagnosis, Garbage, diagnose, impossible_values,
-                       slot_evidence, small_entries, with_geometry)
+from .diagnose import (EVIDENCE_ENTRIES, Diagnosis, Garbage, diagnose, impossible_values, slot_evidence,
+                       with_geometry)
 from .errors import SymconvError
 from .probe import lit_and_ids
 from .progress import Progress, ProgressRunner
@@ -461,15 +461,6 @@ def _mismatch(result, runner, spec, quantity, path, verification, rng, max_misma
 def _evidence(result, runner, spec, quantity, path, verification, rng, budget, shown) -> None:
     """A few wrong entries' terms, observed on the backend, beside the accepted hypothesis."""
     diagnosis = result.diagnosis
-    entries = verification.mismatching_entries(shown)
-    values = {e: _first_difference(spec, quantity, verification, e) for e in entries}
-    if small_entries(spec, quantity, entries):
-        found = probe.localise(runner, spec, quantity, path, verification, entries, rng,
-                               probe.Budget(SMALL_EVIDENCE_CALLS, budget[1]))
-        if all(item.observed is not None for item in found):
-            result.mismatches = [Mismatch(quantity, item.entry, item.expected, item.observed, item.differing_slots,
-                                          item.note, values[item.entry]) for item in found]
-            return
     while diagnosis.accepted:
         candidate = diagnosis.accepted[0]
         evidence, why = slot_evidence(runner, spec, quantity, path, verification, candidate, rng,

@@ -38,7 +38,8 @@ def test_a_wrong_function_fails_with_the_entry_and_pixels():
                             padding="SAME")
     assert isinstance(failure.value, AssertionError)
     assert "python shifted_forward: DIFFERS from the model" in str(failure.value)
-    assert "implied pads 0:2,1:1; the model's pads 1:1,1:1" in str(failure.value)
+    assert ("diagnosis: the forward (y) is exactly the model with x read shifted: each x pixel taken from one row "
+            "lower (H), zeros shifted in at the edge") in str(failure.value)
 
 
 def test_functions_must_be_callable_and_named_for_a_quantity():
