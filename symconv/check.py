@@ -499,6 +499,8 @@ def _localise(result, runner, spec, quantity, path, verification, rng, entries, 
     """No hypothesis explains it: recover the terms of each wrong entry, within the budget."""
     values = {e: _first_difference(spec, quantity, verification, e) for e in entries}
     spent = probe.Budget(*budget)
+    if hasattr(runner, "stage"):
+        runner.stage(f"localising {len(entries)} {quantity} entries (budget {spent.describe()})")
     found = probe.localise(runner, spec, quantity, path, verification, entries, rng, spent)
     result.localisation = Localisation(spent, len(entries), sum(item.observed is not None for item in found))
     for item in found:

@@ -50,5 +50,8 @@ class ProgressRunner:
         self._progress.advance(len(calls))
         return outcomes
 
+    def stage(self, description: str) -> None:
+        self._progress.stage(description)
+
     def __getattr__(self, name):
         return getattr(self._runner, name)

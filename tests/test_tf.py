@@ -55,6 +55,7 @@ def test_a_gpu_variant_without_a_gpu_is_skipped_with_the_reason(runner):
         pytest.skip("this machine has a GPU: the GPU variant runs for real")
     assert [(r.status, r.message) for r in report.results] == [("skipped", "no GPU visible to TensorFlow")] * 3
     assert report.ok  # nothing was wrong, nothing was checked
+    assert report.status == "skipped" and report.exit_status == 3  # and a CI gate does not pass on it
 
 
 def test_one_thread_and_onednn_off_are_named_in_the_report(runner):
