@@ -420,7 +420,7 @@ def _failed(result, spec, outcome) -> None:
         result.status, result.message = "error", f"crash: {outcome.message}"
     else:
         result.status = "error"
-        where = getattr(outcome, "raised_in", None)
+        where = getattr(outcome, "raised_at", None)
         result.message = what + (f" (raised by symconv's own code at {where}, not by the implementation under "
                                  f"test: a bug in symconv)" if where else "")
 

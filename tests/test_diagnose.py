@@ -271,11 +271,11 @@ def test_who_raised_decides_between_unsupported_and_a_bug_in_symconv():
     framework = _Raising(lambda spec, t: json.loads("{"), framework=("json",))
     outcome = framework.execute(call)
     assert outcome.status == "unsupported" and outcome.error_type == "JSONDecodeError"
-    assert outcome.raised_in.startswith("decoder.py:")
+    assert outcome.raised_at.startswith("decoder.py:")
     from symconv import layout
     adapter = _Raising(lambda spec, t: layout.check_array(spec, "x", np.zeros(2)), framework=("json",))
     outcome = adapter.execute(call)
-    assert outcome.status == "error" and outcome.raised_in.startswith("layout.py:")
+    assert outcome.status == "error" and outcome.raised_at.startswith("layout.py:")
     result = check(spec, runner=LocalRunner(adapter), quantities=("forward",)).results[0]
     assert result.status == "error"
     assert result.message.startswith("SymconvError: x must have shape (1, 3, 3, 1), got (2,) (raised by symconv's "

@@ -39,14 +39,15 @@ class Outcome:
     """``status`` is ok; unsupported (the implementation under test raised: its type and
     first line); error (an exception raised by symconv's own code, or a backend that failed
     to load); skipped; or crash (the process running the backend died or hung).
-    ``raised_in`` names the frame that raised ("file.py:line in function")."""
+    ``raised_at`` names the frame that decided it ("file.py:line in function"); ``meta`` keeps
+    the exception's class ("error_class") and the module of its innermost frame ("raised_in")."""
 
     status: str
     value: np.ndarray | None = None
     error_type: str | None = None
     message: str = ""
     meta: dict = field(default_factory=dict)
-    raised_in: str | None = None
+    raised_at: str | None = None
 
     @classmethod
     def from_exception(cls, err: BaseException, backend: "Backend | None" = None) -> "Outcome":
@@ -63,8 +64,13 @@ class Outcome:
             return cls("skipped", message=str(err))
         lines = [ln for ln in str(err).strip().splitlines() if ln.strip()]
         owner, where = raised_by(err, backend)
+        frame, tb = None, err.__traceback__
+        while tb is not None:
+            frame, tb = tb.tb_frame, tb.tb_next
+        meta = {"error_class": f"{type(err).__module__}.{type(err).__qualname__}",
+                "raised_in": frame.f_globals.get("__name__", "") if frame is not None else ""}
         return cls("unsupported" if owner == "implementation" else "error", error_type=type(err).__name__,
-                   message=lines[0].strip() if lines else "", raised_in=where)
+                   message=lines[0].strip() if lines else "", meta=meta, raised_at=where)
 
 
 def raised_by(err: BaseException, backend=None) -> tuple:

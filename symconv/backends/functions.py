@@ -16,6 +16,7 @@ from .base import INPUTS, Backend
 
 class FunctionsBackend(Backend):
     name = "python"
+    framework_modules = ()  # the implementation is the functions' files and their neighbours: see owns_frame
 
     def __init__(self, functions: dict):
         super().__init__()

@@ -21,6 +21,7 @@ from .base import INPUTS, Backend, Unavailable
 
 class ImplBackend(Backend):
     name = "impl"
+    framework_modules = ()  # the implementation is the user's file and its neighbours: see owns_frame
 
     def __init__(self, path: str):
         super().__init__()
