@@ -1,9 +1,13 @@
 """``check`` and ``infer``: a real implementation against the exact model, and the reports.
 
-``check`` verifies y, dk and dx of a backend with exact random probes and, where entries
-differ, recovers the terms the backend actually used (``probe.py``).  ``infer`` reads, from
-one-hot probes alone, the padding each quantity used and names every convention that
-explains it.  Reports print as readable text in a REPL and as JSON for tools.
+``check`` verifies y, dk and dx of a backend with exact random probes.  Where entries differ
+it first names the bug: every registered hypothesis (``diagnose.py``) is tested against those
+probes without a backend call, and one lit slot shows the evidence; when none explains it, it
+recovers the terms the backend actually used (``probe.py``) within a budget of calls and
+seconds.  Values no sum of products can take (NaN, fractions) are an error without a search.
+``infer`` reads, from one-hot probes alone, the padding each quantity used, names every
+convention that explains it, and says "consistent" only when every quantity was read in full.
+Reports print as readable text in a REPL and as JSON for tools.
 
 >>> from symconv import ConvSpec
 >>> report = check(ConvSpec("conv2d", "1x3x3x1", "1x1x1x1", strides=3, padding="SAME"), "numpy")
@@ -197,7 +201,7 @@ class QuantityResult:
         d = self.diagnosis
         if d is None:
             return []
-        tested = f"{d.tested} hypotheses tested without a backend call"
+        tested = f"{d.tested} hypothes{'is' if d.tested == 1 else 'es'} tested without a backend call"
         if d.accepted:
             probes = self.plan.probes if self.plan is not None else 0
             size = math.prod(self.observed_shape or self.expected_shape)
