@@ -116,6 +116,7 @@ class OnnxRuntimeBackend(Backend):
     def load(self):
         import onnx
         import onnxruntime as ort
+        ort.set_default_logger_severity(4)  # a refused case is reported by its exception, not logged too
         self.onnx, self.ort = onnx, ort
         wanted = "CUDAExecutionProvider" if self.variant.device == "gpu" else "CPUExecutionProvider"
         self._providers = [wanted] if wanted in ort.get_available_providers() else None

@@ -98,15 +98,25 @@ def known_options() -> dict:
     last).  Imports each backend's module (never its framework); cached until the registry
     changes."""
     if not _KNOWN:
-        from . import BACKENDS, backend_class
         found = {}
-        for name in BACKENDS:
-            for option in getattr(backend_class(name), "variant_options", ()):
+        for cls in _importable_classes():
+            for option in getattr(cls, "variant_options", ()):
                 if option.name != THREADS.name:
                     found.setdefault(option.name, option)
         found[THREADS.name] = THREADS
         _KNOWN.update(found)
     return _KNOWN
+
+
+def _importable_classes():
+    """Every registered backend class that imports (one that does not is reported when it is
+    created, not here)."""
+    from . import BACKENDS, backend_class
+    for name in list(BACKENDS):
+        try:
+            yield backend_class(name)
+        except SymconvError:
+            continue
 
 
 def forget_options() -> None:
@@ -215,10 +225,9 @@ def _rebuild(device, options, declared):
 def variant_environment(variant: Variant) -> dict:
     """The environment variables a child process for this variant needs: each registered
     backend's constant ones (unless already set) and those of the variant's options."""
-    from . import BACKENDS, backend_class
     env = {}
-    for name in BACKENDS:
-        for key, value in getattr(backend_class(name), "child_environment", {}).items():
+    for cls in _importable_classes():
+        for key, value in getattr(cls, "child_environment", {}).items():
             if key not in os.environ:
                 env[key] = value
     known = known_options() if variant.options else {}
