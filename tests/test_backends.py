@@ -57,7 +57,7 @@ def test_a_missing_framework_names_the_extra_to_install(monkeypatch):
 
 
 def test_variants_validate_and_describe_themselves():
-    assert create("tf").variant.describe() == "cpu, oneDNN default, default intra-op threads"
+    assert create("tf").variant.describe() == "cpu, oneDNN default, default threads"
     assert create("tf", variant=Variant("gpu", onednn=True, threads=4)).variant.as_json() == \
         {"device": "gpu", "onednn": "on", "threads": 4}
     assert Variant(onednn="off", threads=1).describe() == "cpu, oneDNN off, 1 intra-op thread"

@@ -167,7 +167,7 @@ def test_onnxruntime_keeps_one_session_per_spec(request):
 
 def test_each_framework_declares_its_own_variant_options():
     assert create("torch", variant=Variant(mkldnn=False, deterministic=True)).variant.describe() == \
-        "cpu, mkldnn off, deterministic algorithms on, cuDNN benchmark default, default intra-op threads"
+        "cpu, mkldnn off, deterministic algorithms on, cuDNN benchmark default, default threads"
     assert create("onnxruntime", variant=Variant(graph_optimization="off", threads=1)).variant.as_json() == \
         {"device": "cpu", "graph_optimization": "off", "threads": 1}
     assert create("jax", variant=Variant("cuda")).variant.describe() == "gpu"
@@ -226,7 +226,7 @@ def test_check_on_the_command_line_names_the_torch_variant(request, capsys):
                  "--grad-path", "both", "--in-process"]) == 0
     out = capsys.readouterr().out
     assert ("backend torch (cpu, mkldnn off, deterministic algorithms on, cuDNN benchmark default, default "
-            "intra-op threads): every checked quantity agrees exactly") in out
+            "threads): every checked quantity agrees exactly") in out
     assert "torch.ops.aten.convolution_backward of torch.nn.functional.conv2d(padding=(0, 0))" in out
     assert "torch.autograd.grad over torch.nn.functional.conv2d(padding=(0, 0))" in out
 

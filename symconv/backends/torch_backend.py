@@ -17,13 +17,16 @@ Padding, as PyTorch can say it (the README's table):
 * anything else (negative pads, an output_padding PyTorch refuses): VALID on the big tensor
   padded or cropped by symconv.
 
-Gradients along two paths: ``autograd`` (torch.autograd.grad over the forward call, F.pad
-included) and ``raw`` (``torch.ops.aten.convolution_backward``, the op autograd calls, which
-takes symmetric integer padding only).  PyTorch is imported by ``load``, never at import.
+The operators are called as ``torch.ops.aten.conv2d`` etc., which torch.nn.functional.conv2d
+etc. bind to (see ``_forward``).  Gradients along two paths: ``autograd``
+(torch.autograd.grad over the forward call, F.pad included) and ``raw``
+(``torch.ops.aten.convolution_backward``, the op autograd calls, which takes symmetric integer
+padding only).  PyTorch is imported by ``load``, never at import.
 """
 
 from __future__ import annotations
 
+import os
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -99,6 +102,7 @@ class TorchBackend(Backend):
     has_variant = True
     framework_modules = ("torch",)
     variant_options = (MKLDNN, DETERMINISTIC, CUDNN_BENCHMARK, THREADS)
+    child_environment = {"TORCH_CPP_LOG_LEVEL": "ERROR"}
 
     def __init__(self, variant=None, grad_path="raw"):
         super().__init__(variant, grad_path)
@@ -151,6 +155,7 @@ class TorchBackend(Backend):
 
     # ---- PyTorch -----------------------------------------------------------------------------
     def load(self):
+        os.environ.setdefault("TORCH_CPP_LOG_LEVEL", "ERROR")  # warnings from C++ would bypass Python's
         import torch
         import torch.nn.functional  # noqa: F401
         if self.variant.threads is not None:
@@ -212,18 +217,24 @@ class TorchBackend(Backend):
         return layout.from_stored_view(spec, name, stored)
 
     def _forward(self, spec, plan):
-        """f(x, w) -> y as PyTorch computes it under the plan."""
-        F = self.torch.nn.functional
-        nd = spec.ndim
-        common = dict(stride=spec.strides, dilation=spec.dilations, groups=spec.conv_groups)
+        """f(x, w) -> y as PyTorch computes it under the plan.
+
+        The operators are called as torch.ops.aten.conv2d etc., the very operators that
+        torch.nn.functional.conv2d etc. bind to: their Python entry point is torch's own, so an
+        exception they raise comes from a frame of torch (F.conv2d is a C builtin, and its
+        exceptions would seem to come from this module)."""
+        F, aten, nd = self.torch.nn.functional, self.torch.ops.aten, spec.ndim
+        stride, dilation, groups = list(spec.strides), list(spec.dilations), spec.conv_groups
         if spec.kind == "transpose":
-            op = getattr(F, f"conv_transpose{nd}d")
-            return lambda x, w: op(x, w, padding=plan.padding, output_padding=plan.output_padding, **common)
-        op = getattr(F, f"conv{nd}d")
+            op = getattr(aten, f"conv_transpose{nd}d")
+            padding, extra = list(plan.padding), list(plan.output_padding)
+            return lambda x, w: op(x, w, None, stride, padding, extra, groups, dilation)
+        op = getattr(aten, f"conv{nd}d")
+        padding = plan.padding if isinstance(plan.padding, str) else list(plan.padding)
         if plan.frame is None:
-            return lambda x, w: op(x, w, padding=plan.padding, **common)
+            return lambda x, w: op(x, w, None, stride, padding, dilation, groups)
         widths = [v for pair in reversed(plan.frame) for v in pair]  # F.pad lists the last axis first
-        return lambda x, w: op(F.pad(x, widths), w, padding=plan.padding, **common)
+        return lambda x, w: op(F.pad(x, widths), w, None, stride, padding, dilation, groups)
 
     def _call(self, spec, quantity, path, tensors, plan):
         torch = self.torch

@@ -65,15 +65,16 @@ class VariantOption:
     kind: str = "switch"
     at_start: bool = False
     environment: str | None = None
+    default_text: str | None = None   # how reports name the framework's default (else "<label> default")
 
     def parse(self, value):
         return parse_switch(value, self.name) if self.kind == "switch" else parse_count(value, self.name)
 
     def describe(self, value) -> str:
-        if self.kind == "switch":
-            return f"{self.label} {'default' if value is None else ('on' if value else 'off')}"
         if value is None:
-            return f"default {self.label}s"
+            return self.default_text or f"{self.label} default"
+        if self.kind == "switch":
+            return f"{self.label} {'on' if value else 'off'}"
         return f"{value} {self.label}{'s' if value != 1 else ''}"
 
     def as_json(self, value):
@@ -87,7 +88,7 @@ class VariantOption:
 
 
 THREADS = VariantOption("threads", "intra-op thread", "intra-op threads (default: the framework's)",
-                        kind="count", at_start=True)
+                        kind="count", at_start=True, default_text="default threads")
 
 
 _KNOWN: dict = {}
