@@ -181,8 +181,8 @@ class Variant:
     def startup(self) -> tuple:
         """The options read when a framework starts: backends share a child process only when
         these match (the device and the other options are applied per call)."""
-        known = known_options() if self.options else {}
-        return tuple((k, v) for k, v in self.options.items() if known[k].at_start)
+        known = {o.name: o for o in self.declared} if self.declared else known_options() if self.options else {}
+        return tuple((k, v) for k, v in self.options.items() if k not in known or known[k].at_start)
 
     @property
     def needs_child(self) -> bool:
