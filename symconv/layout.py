@@ -7,6 +7,8 @@ where "big" and "small" are the input and output of the direct convolution behin
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from .errors import SymconvError
@@ -113,6 +115,7 @@ def from_stored_view(spec, tensor: str, array):
     return array
 
 
+@functools.lru_cache(maxsize=64)
 def inverse(axes: tuple) -> tuple:
     """The inverse permutation: ``np.transpose(stored, inverse(permutation(...)))`` is the
     canonical array."""

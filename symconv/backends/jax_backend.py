@@ -27,6 +27,7 @@ from ..conventions import effective_kernel
 from .base import INPUTS, Backend, Unavailable
 
 RESULT = {"forward": "y", "filter_grad": "k", "input_grad": "x"}
+FUNCTIONS_KEPT = 256
 
 
 @dataclass(frozen=True)
@@ -123,6 +124,8 @@ class JaxBackend(Backend):
         key = (spec, quantity)
         function = self._functions.get(key)
         if function is None:
+            if len(self._functions) >= FUNCTIONS_KEPT:  # compiled code is large: keep the recent ones
+                self._functions.pop(next(iter(self._functions)))
             function = self._functions[key] = jax.jit(self._build(spec, quantity))
         args = [jax.device_put(np.asarray(layout.stored_view(spec, name, np.asarray(tensors[name])), dtype=np.float32),
                                self._device) for name in INPUTS[quantity]]

@@ -45,6 +45,7 @@ CUDNN_BENCHMARK = VariantOption("cudnn_benchmark", "cuDNN benchmark",
                                 "torch.backends.cudnn.benchmark for PyTorch on a GPU (default off)")
 
 RESULT = {"forward": "y", "filter_grad": "k", "input_grad": "x"}
+PLANS_KEPT = 4096
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,7 @@ class TorchBackend(Backend):
         super().__init__(variant, grad_path)
         self.torch = None
         self._device = None
+        self._plans = {}
 
     # ---- framework-free: which call, which padding -------------------------------------
     def paths(self, spec, quantity):
@@ -120,6 +122,14 @@ class TorchBackend(Backend):
         return f"torch.nn.functional.{op}{spec.ndim}d"
 
     def plan(self, spec, quantity, path) -> Plan:
+        key = (spec, quantity, path)
+        if key not in self._plans:
+            if len(self._plans) >= PLANS_KEPT:
+                self._plans.clear()
+            self._plans[key] = self._plan(spec, quantity, path)
+        return self._plans[key]
+
+    def _plan(self, spec, quantity, path) -> Plan:
         raw = quantity != "forward" and path == "raw"
         if spec.kind == "transpose":
             native = transposed_padding(spec)
@@ -189,7 +199,8 @@ class TorchBackend(Backend):
         finally:
             for module, attr, value in saved:
                 setattr(module, attr, value)
-            torch.use_deterministic_algorithms(was_deterministic)
+            if deterministic is not None:
+                torch.use_deterministic_algorithms(was_deterministic)
 
     def run(self, spec, quantity, path, tensors):
         if self.torch is None:
@@ -206,7 +217,10 @@ class TorchBackend(Backend):
     def _tensor(self, spec, name, array, requires_grad=False):
         """The spec's array as a logical canonical tensor that keeps the spec's memory layout."""
         stored = np.array(layout.stored_view(spec, name, np.asarray(array)), dtype=np.float32, order="C")
-        tensor = self.torch.from_numpy(stored).to(self._device).requires_grad_(requires_grad)
+        tensor = self.torch.from_numpy(stored)
+        if self._device != "cpu":
+            tensor = tensor.to(self._device)
+        tensor.requires_grad_(requires_grad)
         return tensor.permute(layout.inverse(layout.permutation(spec, name)))
 
     def _zeros(self, spec, name, requires_grad=False):
