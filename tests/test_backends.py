@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from symconv import ConvSpec, SymconvError
-from symconv.backends import BACKENDS, Variant, create, open_runner, parse_switch
+from symconv.backends import BACKENDS, Variant, backend_class, create, open_runner, parse_switch
 from symconv.backends.base import Call, PaddedRun, native_padding, pad_big, unpad_big, valid_equivalent
 from symconv.check import check
 from symconv.indexmap import maps_for
@@ -57,8 +57,9 @@ def test_a_missing_framework_names_the_extra_to_install(monkeypatch):
 
 
 def test_variants_validate_and_describe_themselves():
-    assert create("tf").variant.describe() == "cpu, oneDNN default, default threads"
-    assert create("tf", variant=Variant("gpu", onednn=True, threads=4)).variant.as_json() == \
+    tf = backend_class("tf")  # the class, without TensorFlow
+    assert tf().variant.describe() == "cpu, oneDNN default, default threads"
+    assert tf(Variant("gpu", onednn=True, threads=4)).variant.as_json() == \
         {"device": "gpu", "onednn": "on", "threads": 4}
     assert Variant(onednn="off", threads=1).describe() == "cpu, oneDNN off, 1 intra-op thread"
     assert not Variant().needs_child and Variant(threads=2).needs_child and Variant(onednn=False).needs_child
@@ -79,7 +80,7 @@ def test_variants_validate_and_describe_themselves():
 def test_a_backend_refuses_a_variant_option_it_does_not_honour():
     with pytest.raises(SymconvError, match=r"backend 'tf' has no variant option 'mkldnn' \(its options: onednn, "
                                            r"threads\)"):
-        create("tf", variant=Variant(mkldnn=False))
+        create("tf", variant=Variant(mkldnn=False))  # refused before TensorFlow is looked for
     with pytest.raises(SymconvError, match=r"backend 'numpy' has no variant option 'threads' \(it has none\)"):
         create("numpy", variant=Variant(threads=1))
 

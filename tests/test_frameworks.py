@@ -166,16 +166,17 @@ def test_onnxruntime_keeps_one_session_per_spec(request):
 # ---- variants, devices, the command line ------------------------------------------------------
 
 def test_each_framework_declares_its_own_variant_options():
-    assert create("torch", variant=Variant(mkldnn=False, deterministic=True)).variant.describe() == \
+    torch, jax, onnxruntime = (backend_class(name) for name in ("torch", "jax", "onnxruntime"))
+    assert torch(Variant(mkldnn=False, deterministic=True)).variant.describe() == \
         "cpu, mkldnn off, deterministic algorithms on, cuDNN benchmark default, default threads"
-    assert create("onnxruntime", variant=Variant(graph_optimization="off", threads=1)).variant.as_json() == \
+    assert onnxruntime(Variant(graph_optimization="off", threads=1)).variant.as_json() == \
         {"device": "cpu", "graph_optimization": "off", "threads": 1}
-    assert create("jax", variant=Variant("cuda")).variant.describe() == "gpu"
+    assert jax(Variant("cuda")).variant.describe() == "gpu"
     with pytest.raises(SymconvError, match=r"backend 'torch' has no variant option 'onednn' \(its options: "
                                            r"cudnn_benchmark, deterministic, mkldnn, threads\)"):
-        create("torch", variant=Variant(onednn=False))
+        torch(Variant(onednn=False))
     with pytest.raises(SymconvError, match=r"backend 'jax' has no variant option 'threads' \(it has none\)"):
-        create("jax", variant=Variant(threads=2))
+        jax(Variant(threads=2))
 
 
 def test_only_options_read_at_start_up_need_a_process_of_their_own(monkeypatch):
@@ -241,11 +242,11 @@ def test_a_gpu_variant_without_a_gpu_is_skipped_with_the_reason(backend, reason,
     assert (report.results[0].status, report.results[0].message) == ("skipped", reason)
 
 
-@pytest.mark.parametrize("backend,module,extra", [("torch", "torch", "torch"), ("jax", "jaxlib", "jax"),
-                                                  ("onnxruntime", "onnx", "onnx")])
+@pytest.mark.parametrize("backend,module,extra", [("torch", "torch", "torch"), ("jax", "jax", "jax"),
+                                                  ("onnxruntime", "onnxruntime", "onnx")])
 def test_a_missing_framework_names_the_extra_to_install(backend, module, extra, monkeypatch):
-    real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == module else real(name, *a))
+    real, hidden = importlib.util.find_spec, {"torch", "jax", "jaxlib", "onnx", "onnxruntime"}
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name in hidden else real(name, *a))
     with pytest.raises(SymconvError, match=rf"^backend '{backend}' needs {module}, which is not installed: "
                                            rf"pip install 'symconv\[{extra}\]'$"):
         create(backend)

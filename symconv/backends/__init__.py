@@ -147,9 +147,9 @@ def create(name: str | None = None, *, impl: str | None = None, variant: Variant
     if impl is not None:
         from .impl import ImplBackend
         return ImplBackend(impl)
-    cls = backend_class(name)
+    backend = backend_class(name)(variant=variant, grad_path=grad_path)  # refuses a variant it cannot run
     require_framework(name)
-    return cls(variant=variant, grad_path=grad_path)
+    return backend
 
 
 def open_runner(name: str | None = None, *, impl: str | None = None, variant: Variant | None = None,
