@@ -7,6 +7,8 @@ where "big" and "small" are the input and output of the direct convolution behin
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from .errors import SymconvError
@@ -65,6 +67,61 @@ def index_from_user(spec, tensor: str, user: np.ndarray) -> np.ndarray:
     return activation_from_user(spec, user)
 
 
+# ---- layouts as permutations ----------------------------------------------------------------
+# A spec's array is a permutation of the canonical array (a depthwise kernel after its last two
+# axes (C, M) are merged into one (1, C*M) pair: stored_view).  Frameworks that take layouts as
+# data (JAX's dimension numbers, strided tensors) are handed these, never a branch per layout.
+
+SPATIAL_LETTERS = "DHW"
+
+
+def permutation(spec, tensor: str) -> tuple:
+    """For each axis of the spec's (stored-view) array, the canonical axis it holds:
+    ``stored = np.transpose(canonical, permutation)``."""
+    nd = spec.ndim
+    spatial = tuple(range(2, nd + 2))
+    if roles(spec)[tensor] == "kernel":
+        return (*spatial, 1, 0)
+    return (0, *spatial, 1) if spec.channels_last else (0, 1, *spatial)
+
+
+def letters(spec, tensor: str) -> str:
+    """The layout as a string of axis letters, as JAX's dimension numbers spell it: N, C and
+    spatial letters for activations, O (small side), I (big side) and spatial for kernels.
+
+    >>> from symconv.spec import ConvSpec
+    >>> spec = ConvSpec("conv2d", "1x5x5x2", "3x3x2x4")
+    >>> letters(spec, "x"), letters(spec, "k"), letters(spec, "y")
+    ('NHWC', 'HWIO', 'NHWC')
+    """
+    spatial = SPATIAL_LETTERS[len(SPATIAL_LETTERS) - spec.ndim:]
+    canonical = ("OI" if roles(spec)[tensor] == "kernel" else "NC") + spatial
+    return "".join(canonical[axis] for axis in permutation(spec, tensor))
+
+
+def stored_view(spec, tensor: str, array):
+    """The spec's array as a plain permutation of the canonical one (a view or reshape)."""
+    if roles(spec)[tensor] == "kernel" and spec.kind == "depthwise":
+        return array.reshape(tuple(array.shape[:-2]) + (1, -1))
+    return array
+
+
+def from_stored_view(spec, tensor: str, array):
+    """The inverse of ``stored_view``: back to the spec's shape for the tensor (an array of
+    another size, as a broken backend may return, is left as it is for the caller to report)."""
+    shape = spec.shape_of(tensor)
+    if roles(spec)[tensor] == "kernel" and spec.kind == "depthwise" and array.size == int(np.prod(shape)):
+        return array.reshape(shape)
+    return array
+
+
+@functools.lru_cache(maxsize=64)
+def inverse(axes: tuple) -> tuple:
+    """The inverse permutation: ``np.transpose(stored, inverse(permutation(...)))`` is the
+    canonical array."""
+    return tuple(int(i) for i in np.argsort(axes))
+
+
 # ---- arrays -------------------------------------------------------------------------------
 
 def check_array(spec, tensor: str, array) -> np.ndarray:
@@ -77,20 +134,8 @@ def check_array(spec, tensor: str, array) -> np.ndarray:
 
 def array_to_canonical(spec, tensor: str, array) -> np.ndarray:
     array = check_array(spec, tensor, array)
-    nd = spec.ndim
-    if roles(spec)[tensor] != "kernel":
-        return np.moveaxis(array, -1, 1) if spec.channels_last else array
-    canon = np.moveaxis(array, (nd + 1, nd), (0, 1))  # (K..., ci, co) -> (co, ci, K...)
-    if spec.kind == "depthwise":  # (K..., c, m) -> (c*m, 1, K...)
-        canon = canon.swapaxes(0, 1).reshape((-1, 1) + spec.kernel_spatial)
-    return canon
+    return np.transpose(stored_view(spec, tensor, array), inverse(permutation(spec, tensor)))
 
 
 def array_from_canonical(spec, tensor: str, canon: np.ndarray) -> np.ndarray:
-    nd = spec.ndim
-    if roles(spec)[tensor] != "kernel":
-        return np.moveaxis(canon, 1, -1) if spec.channels_last else canon
-    if spec.kind == "depthwise":
-        c, m = spec.kernel_shape[-2:]
-        canon = canon.reshape((c, m) + spec.kernel_spatial).swapaxes(0, 1)
-    return np.moveaxis(canon, (0, 1), (nd + 1, nd))
+    return from_stored_view(spec, tensor, np.transpose(canon, permutation(spec, tensor)))

@@ -14,24 +14,22 @@ import numpy as np
 
 
 def pad_or_crop(x, pads):
-    """Zero-pad spatial axes (1..nd) by (before, after); negative amounts crop."""
+    """Zero-pad spatial axes (1..nd) by (before, after); negative amounts crop.  Padded
+    position p of an axis holds original position p - before (zero where that is outside),
+    so a crop larger than what is left of the axis still gives size + before + after."""
     out = x
     for axis, (before, after) in enumerate(pads, start=1):
         size = out.shape[axis]
-        lo, hi = max(-before, 0), size - max(-after, 0)
-        keep = [slice(None)] * out.ndim
-        keep[axis] = slice(lo, max(hi, lo))
-        out = out[tuple(keep)]
-        widths = [(0, 0)] * out.ndim
-        widths[axis] = (max(before, 0), max(after, 0))
-        out = np.pad(out, widths) if out.dtype != object else _pad_object(out, widths)
-    return out
-
-
-def _pad_object(x, widths):
-    shape = tuple(s + b + a for s, (b, a) in zip(x.shape, widths))
-    out = np.zeros(shape, dtype=object)
-    out[tuple(slice(b, b + s) for s, (b, _) in zip(x.shape, widths))] = x
+        length = max(size + before + after, 0)
+        lo, hi = max(-before, 0), min(size, length - before)   # original positions kept
+        shape = list(out.shape)
+        shape[axis] = length
+        padded = np.zeros(shape, dtype=out.dtype)
+        if hi > lo:
+            src, dst = [slice(None)] * out.ndim, [slice(None)] * out.ndim
+            src[axis], dst[axis] = slice(lo, hi), slice(lo + before, hi + before)
+            padded[tuple(dst)] = out[tuple(src)]
+        out = padded
     return out
 
 

@@ -20,8 +20,8 @@ settings.load_profile("ci" if os.environ.get("CI") else "dev")
 def pytest_addoption(parser):
     group = parser.getgroup("symconv")
     group.addoption("--backend", action="append", default=[], dest="symconv_backends", metavar="NAME",
-                    help="a symconv backend this run requires (tf, tf-xla, keras, numpy): tests that need "
-                         "it fail instead of skipping when it cannot load; repeatable")
+                    help="a symconv backend this run requires (numpy, tf, tf-xla, keras, torch, jax, onnxruntime): "
+                         "tests that need it fail instead of skipping when it cannot load; repeatable")
 
 
 def required_backends(config) -> set:
@@ -41,12 +41,10 @@ def backend_missing(config, name: str, why: str) -> None:
 def need_backend(config, name: str) -> None:
     """Skip the calling test when backend ``name``'s framework is not installed, or fail if
     the run requires it.  (Whether it then loads is checked where it runs, in a child.)"""
-    import importlib.util
-
-    from symconv.backends import BACKENDS
-    framework = BACKENDS[name][2]
-    if framework is not None and importlib.util.find_spec(framework) is None:
-        backend_missing(config, name, f"{framework} is not installed")
+    from symconv.backends import missing_framework
+    missing = missing_framework(name)
+    if missing is not None:
+        backend_missing(config, name, f"{missing} is not installed")
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from symconv import ConvSpec, SymconvError
-from symconv.backends import BACKENDS, Variant, create, open_runner, parse_onednn
+from symconv.backends import BACKENDS, Variant, backend_class, create, open_runner, parse_switch
 from symconv.backends.base import Call, PaddedRun, native_padding, pad_big, unpad_big, valid_equivalent
 from symconv.check import check
 from symconv.indexmap import maps_for
@@ -27,16 +27,19 @@ def write_impl(tmp_path, body, name="impl.py"):
 
 def test_importing_symconv_and_its_checker_imports_no_framework():
     code = ("import sys, symconv, symconv.backends, symconv.check, symconv.probe, symconv.explain, symconv.cli\n"
-            "import symconv.backends.tf_backend, symconv.backends.keras_backend\n"
+            "import symconv.backends.tf_backend, symconv.backends.keras_backend, symconv.backends.torch_backend\n"
+            "import symconv.backends.jax_backend, symconv.backends.onnx_backend\n"
             "from symconv.cli import build_parser; build_parser()\n"
-            "print(sorted(m for m in ('tensorflow', 'keras', 'torch', 'jax') if m in sys.modules))")
+            "print(sorted(m for m in ('tensorflow', 'keras', 'torch', 'jax', 'jaxlib', 'onnx', 'onnxruntime')\n"
+            "             if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
 
 def test_registry_names_every_backend_and_refuses_unknown_ones():
-    assert set(BACKENDS) == {"numpy", "tf", "tf-xla", "keras"}
-    with pytest.raises(SymconvError, match="backend must be one of keras, numpy, tf, tf-xla, got 'torchx'"):
+    assert set(BACKENDS) == {"numpy", "tf", "tf-xla", "keras", "torch", "jax", "onnxruntime"}
+    with pytest.raises(SymconvError, match="backend must be one of jax, keras, numpy, onnxruntime, tf, tf-xla, "
+                                           "torch, got 'torchx'"):
         create("torchx")
     with pytest.raises(SymconvError, match="exactly one of a backend"):
         create("numpy", impl="x.py")
@@ -54,16 +57,32 @@ def test_a_missing_framework_names_the_extra_to_install(monkeypatch):
 
 
 def test_variants_validate_and_describe_themselves():
-    assert Variant().describe() == "cpu, oneDNN default, default threads"
-    assert Variant("gpu", True, 4).as_json() == {"device": "gpu", "onednn": "on", "threads": 4}
+    tf = backend_class("tf")  # the class, without TensorFlow
+    assert tf().variant.describe() == "cpu, oneDNN default, default threads"
+    assert tf(Variant("gpu", onednn=True, threads=4)).variant.as_json() == \
+        {"device": "gpu", "onednn": "on", "threads": 4}
+    assert Variant(onednn="off", threads=1).describe() == "cpu, oneDNN off, 1 intra-op thread"
     assert not Variant().needs_child and Variant(threads=2).needs_child and Variant(onednn=False).needs_child
-    with pytest.raises(SymconvError, match="device must be cpu or gpu, got 'tpu'"):
+    assert Variant("cuda") == Variant("GPU") and Variant(onednn=None) == Variant()
+    with pytest.raises(SymconvError, match="device must be cpu, gpu or cuda, got 'tpu'"):
         Variant("tpu")
     with pytest.raises(SymconvError, match="threads must be a positive integer, got 0"):
         Variant(threads=0)
-    assert parse_onednn("off") is False and parse_onednn("ON") is True and parse_onednn(None) is None
     with pytest.raises(SymconvError, match="onednn must be on or off, got 'maybe'"):
-        parse_onednn("maybe")
+        Variant(onednn="maybe")
+    with pytest.raises(SymconvError, match="variant option must be one of .*onednn.*, got 'turbo'"):
+        Variant(turbo=True)
+    assert parse_switch("off", "x") is False and parse_switch("ON", "x") is True and parse_switch(None, "x") is None
+    with pytest.raises(SymconvError, match="mkldnn must be on or off, got 'maybe'"):
+        parse_switch("maybe", "mkldnn")
+
+
+def test_a_backend_refuses_a_variant_option_it_does_not_honour():
+    with pytest.raises(SymconvError, match=r"backend 'tf' has no variant option 'mkldnn' \(its options: onednn, "
+                                           r"threads\)"):
+        create("tf", variant=Variant(mkldnn=False))  # refused before TensorFlow is looked for
+    with pytest.raises(SymconvError, match=r"backend 'numpy' has no variant option 'threads' \(it has none\)"):
+        create("numpy", variant=Variant(threads=1))
 
 
 @pytest.mark.parametrize("spec", [

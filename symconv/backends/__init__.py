@@ -1,106 +1,145 @@
 """Backends: the real implementations that ``check``, ``infer`` and ``explain`` run.
 
-A registry of names to classes, imported on first use: ``import symconv.backends`` imports no
-ML framework.  A backend turns one *call* (a spec, a quantity, a path and the input arrays)
-into one output array; a runner executes calls in this process or in a child process (for
-settings a framework reads at import time, and so that a crash stays a reported error).
+A registry of names to backend classes, imported on first use: ``import symconv.backends``
+imports no ML framework.  A backend turns one *call* (a spec, a quantity, a path and the input
+arrays) into one output array; a runner executes calls in this process or in a child process
+(for settings a framework reads at import time, and so that a crash stays a reported error).
 
 >>> sorted(BACKENDS)
-['keras', 'numpy', 'tf', 'tf-xla']
+['jax', 'keras', 'numpy', 'onnxruntime', 'tf', 'tf-xla', 'torch']
 >>> Variant(onednn=False, threads=1).describe()
 'cpu, oneDNN off, 1 intra-op thread'
+
+A third party adds a backend with ``register_backend`` (see its docstring).
 """
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
-from dataclasses import dataclass
+import re
+from typing import NamedTuple
 
 from ..errors import SymconvError
+from .variants import (THREADS, Variant, VariantOption, add_variant_arguments, forget_options, parse_switch,
+                       variant_environment, variant_from_args)
 
-# name -> (module, class, framework module it needs or None)
-BACKENDS = {
-    "numpy": ("symconv.backends.numpy_backend", "NumpyBackend", None),
-    "tf": ("symconv.backends.tf_backend", "TFBackend", "tensorflow"),
-    "tf-xla": ("symconv.backends.tf_backend", "XLABackend", "tensorflow"),
-    "keras": ("symconv.backends.keras_backend", "KerasBackend", "keras"),
-}
+__all__ = ["BACKENDS", "GRAD_PATHS", "THREADS", "Variant", "VariantOption", "add_variant_arguments", "create",
+           "open_runner", "parse_switch", "register_backend", "require_framework", "variant_environment",
+           "variant_from_args"]
 
-INSTALL_HINT = {
-    "tensorflow": "pip install 'symconv[tf-cpu]' (or 'symconv[tf]' for a GPU build)",
-    "keras": "pip install keras 'symconv[tf-cpu]'",
-}
+
+class Registered(NamedTuple):
+    """A registry entry: the class (or ``'module:Class'``, imported on first use), the
+    top-level modules it needs, and how to install them."""
+
+    target: object
+    frameworks: tuple
+    install_hint: str
+
+
+BACKENDS: dict[str, Registered] = {}
 
 GRAD_PATHS = ("raw", "tape", "both")
 
 
-@dataclass(frozen=True)
-class Variant:
-    """Settings a framework backend runs under: device, oneDNN, intra-op threads.
+def register_backend(name: str, module_or_class, framework=None, install_hint: str | None = None) -> None:
+    """Add a backend under ``name``, so that ``check(spec, name)``, ``--backend name`` and
+    the runners can use it.
 
-    ``None`` means the framework's own default.  oneDNN and thread settings are read when
-    TensorFlow starts, so a variant that sets either runs in a child process.
+    ``module_or_class`` is a ``symconv.backends.base.Backend`` subclass or the string
+    ``'package.module:ClassName'`` (imported on first use; the module must import without its
+    framework, which the class imports in ``load``).  ``framework`` names the top-level
+    module(s) it needs (checked with ``importlib.util.find_spec`` before it is created) and
+    ``install_hint`` what to run when one is missing.
+
+    The class sets ``name``; implements ``describe(spec, quantity, path)`` and ``run(spec,
+    quantity, path, tensors) -> array`` (arrays in the spec's layouts, as ``--impl`` files take
+    them), and optionally ``paths``, ``skip_reason`` and ``load``; declares
+    ``framework_modules`` (the modules whose exceptions are the framework refusing a case),
+    ``variant_options`` (``VariantOption``s it honours, ``THREADS`` among them if it does) and
+    ``child_environment`` (constant environment variables for its child process).  A backend
+    used in a child process must be importable there (defined at a module's top level).
+
+    >>> from symconv.backends.numpy_backend import NumpyBackend
+    >>> class Mine(NumpyBackend):
+    ...     name = "mine"
+    >>> register_backend("mine", Mine)
+    >>> create("mine").describe(None, "forward", "op")
+    'symconv.reference.forward (NumPy loops, float64)'
+    >>> del BACKENDS["mine"]
     """
-
-    device: str = "cpu"
-    onednn: bool | None = None
-    threads: int | None = None
-
-    def __post_init__(self):
-        if self.device not in ("cpu", "gpu"):
-            raise SymconvError(f"device must be cpu or gpu, got {self.device!r}")
-        if self.onednn not in (None, True, False):
-            raise SymconvError(f"onednn must be on, off or unset, got {self.onednn!r}")
-        if self.threads is not None and (isinstance(self.threads, bool) or not isinstance(self.threads, int)
-                                         or self.threads < 1):
-            raise SymconvError(f"threads must be a positive integer, got {self.threads!r}")
-
-    @property
-    def needs_child(self) -> bool:
-        return self.onednn is not None or self.threads is not None
-
-    def describe(self) -> str:
-        onednn = "oneDNN default" if self.onednn is None else f"oneDNN {'on' if self.onednn else 'off'}"
-        threads = "default threads" if self.threads is None else \
-            f"{self.threads} intra-op thread{'s' if self.threads != 1 else ''}"
-        return f"{self.device}, {onednn}, {threads}"
-
-    def as_json(self) -> dict:
-        return {"device": self.device,
-                "onednn": "default" if self.onednn is None else ("on" if self.onednn else "off"),
-                "threads": "default" if self.threads is None else self.threads}
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z][\w.-]*", name):
+        raise SymconvError(f"backend name must be a word like 'mine' or 'my-backend', got {name!r}")
+    if isinstance(module_or_class, str):
+        if not re.fullmatch(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*", module_or_class):
+            raise SymconvError(f"backend class must be a Backend subclass or 'package.module:ClassName', "
+                               f"got {module_or_class!r}")
+    else:
+        from .base import Backend
+        if not (isinstance(module_or_class, type) and issubclass(module_or_class, Backend)):
+            raise SymconvError(f"backend class must be a Backend subclass or 'package.module:ClassName', "
+                               f"got {module_or_class!r}")
+    frameworks = (framework,) if isinstance(framework, str) else tuple(framework or ())
+    if not all(isinstance(f, str) and f for f in frameworks):
+        raise SymconvError(f"framework must be a module name or a list of them, got {framework!r}")
+    if name in BACKENDS and BACKENDS[name].target != module_or_class:
+        raise SymconvError(f"backend {name!r} is already registered (as {BACKENDS[name].target!r})")
+    hint = install_hint or (f"pip install {' '.join(frameworks)}" if frameworks else "")
+    BACKENDS[name] = Registered(module_or_class, frameworks, hint)
+    forget_options()
 
 
-def parse_onednn(value) -> bool | None:
-    """``'on'``/``'off'``/``None`` (also True/False) -> True/False/None."""
-    if value is None or isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("on", "1", "true"):
-        return True
-    if text in ("off", "0", "false"):
-        return False
-    if text in ("default", ""):
-        return None
-    raise SymconvError(f"onednn must be on or off, got {value!r}")
+register_backend("numpy", "symconv.backends.numpy_backend:NumpyBackend")
+register_backend("tf", "symconv.backends.tf_backend:TFBackend", "tensorflow",
+                 "pip install 'symconv[tf-cpu]' (or 'symconv[tf]' for a GPU build)")
+register_backend("tf-xla", "symconv.backends.tf_backend:XLABackend", "tensorflow",
+                 "pip install 'symconv[tf-cpu]' (or 'symconv[tf]' for a GPU build)")
+register_backend("keras", "symconv.backends.keras_backend:KerasBackend", "keras",
+                 "pip install keras 'symconv[tf-cpu]'")
+register_backend("torch", "symconv.backends.torch_backend:TorchBackend", "torch", "pip install 'symconv[torch]'")
+register_backend("jax", "symconv.backends.jax_backend:JaxBackend", ("jax", "jaxlib"), "pip install 'symconv[jax]'")
+register_backend("onnxruntime", "symconv.backends.onnx_backend:OnnxRuntimeBackend", ("onnxruntime", "onnx"),
+                 "pip install 'symconv[onnx]'")
+
+
+def backend_class(name: str):
+    """The class registered under ``name`` (importing its module, never its framework)."""
+    if name not in BACKENDS:
+        raise SymconvError(f"backend must be one of {', '.join(sorted(BACKENDS))}, got {name!r}")
+    target = BACKENDS[name].target
+    if not isinstance(target, str):
+        return target
+    module, _, cls = target.partition(":")
+    try:
+        return getattr(importlib.import_module(module), cls)
+    except (ImportError, AttributeError) as err:
+        raise SymconvError(f"backend {name!r} is registered as {target!r}, which cannot be imported: {err}") from None
+
+
+def missing_framework(name: str) -> str | None:
+    """The first framework module backend ``name`` needs that is not installed (None: all
+    are), checked without importing it."""
+    return next((f for f in BACKENDS[name].frameworks if importlib.util.find_spec(f) is None), None)
 
 
 def require_framework(name: str) -> None:
     """Raise a one-line SymconvError naming the extra to install when a backend's framework
     is missing (checked without importing it)."""
-    framework = BACKENDS[name][2]
-    if framework and importlib.util.find_spec(framework) is None:
-        raise SymconvError(f"backend {name!r} needs {framework}, which is not installed: "
-                           f"{INSTALL_HINT[framework]}")
+    missing = missing_framework(name)
+    if missing:
+        raise SymconvError(f"backend {name!r} needs {missing}, which is not installed: {BACKENDS[name].install_hint}")
 
 
 def create(name: str | None = None, *, impl: str | None = None, variant: Variant | None = None,
            grad_path: str = "raw"):
     """A backend object (no framework imported yet): a registered ``name`` or a user's
-    ``impl`` file.  ``grad_path`` picks the gradients' route: raw backprop ops, GradientTape
-    or both (frameworks that have both)."""
+    ``impl`` file.  ``grad_path`` picks the gradients' route: the framework's raw backward
+    ops, its automatic differentiation (``tape``: tf.GradientTape, torch.autograd) or both
+    (frameworks that have both)."""
     variant = variant or Variant()
+    if not isinstance(variant, Variant):
+        raise SymconvError(f"variant must be a symconv.backends.Variant, got {type(variant).__name__}")
     if grad_path not in GRAD_PATHS:
         raise SymconvError(f"grad path must be one of {', '.join(GRAD_PATHS)}, got {grad_path!r}")
     if (name is None) == (impl is None):
@@ -108,18 +147,17 @@ def create(name: str | None = None, *, impl: str | None = None, variant: Variant
     if impl is not None:
         from .impl import ImplBackend
         return ImplBackend(impl)
-    if name not in BACKENDS:
-        raise SymconvError(f"backend must be one of {', '.join(sorted(BACKENDS))}, got {name!r}")
+    backend = backend_class(name)(variant=variant, grad_path=grad_path)  # refuses a variant it cannot run
     require_framework(name)
-    module, cls, _ = BACKENDS[name]
-    return getattr(importlib.import_module(module), cls)(variant=variant, grad_path=grad_path)
+    return backend
 
 
 def open_runner(name: str | None = None, *, impl: str | None = None, variant: Variant | None = None,
                 grad_path: str = "raw", isolate: bool = False, timeout: float | None = None, worker=None):
     """A runner that executes backend calls: in this process, or (``isolate``, a variant that
-    sets oneDNN or threads, or a shared ``runner.Worker``) in a child process that a crash or
-    a hang cannot take down with the caller.  Use it as a context manager, or call ``close()``."""
+    sets an option read at start-up, or a shared ``runner.Worker``) in a child process that a
+    crash or a hang cannot take down with the caller.  Use it as a context manager, or call
+    ``close()``."""
     from .runner import ChildRunner, LocalRunner
     backend = create(name, impl=impl, variant=variant, grad_path=grad_path)
     if isolate or worker is not None or backend.variant.needs_child:

@@ -100,17 +100,22 @@ def raised_by(err: BaseException, backend=None) -> tuple:
 
 class Backend:
     """Base class.  Subclasses set ``name`` and implement ``paths``, ``describe``, ``load``
-    and ``run``; only ``load`` and ``run`` may import a framework."""
+    and ``run``; only ``load`` and ``run`` may import a framework.
+
+    ``framework_modules``: the top-level modules whose frames count as the framework when a
+    call raises (the framework refusing a case, not a bug in the backend's own code).
+    ``variant_options``: the VariantOptions it honours (with ``has_variant``, reports name
+    them).  ``child_environment``: constant environment variables for its child process."""
 
     name = "?"
-    has_variant = False  # whether device, oneDNN and thread settings mean anything to it
-    # Top-level modules whose frames are the implementation under test: an exception raised
-    # there is the framework refusing a case (status unsupported), not a bug in symconv.
-    framework_modules: tuple[str, ...] = ()
+    has_variant = False  # whether the device and variant options mean anything to it
+    framework_modules: tuple = ()
+    variant_options: tuple = ()
+    child_environment: dict = {}
 
     def __init__(self, variant=None, grad_path: str = "raw"):
         from . import Variant
-        self.variant = variant or Variant()
+        self.variant = (variant or Variant()).bound(self.name, self.variant_options)
         self.grad_path = grad_path
 
     @property

@@ -43,6 +43,7 @@ def output_padding(spec, padding: str):
 
 class KerasBackend(OnTensorFlow):
     name = "keras"
+    framework_modules = ("keras", "tensorflow")
 
     def __init__(self, variant=None, grad_path="tape"):
         super().__init__(variant, "tape")

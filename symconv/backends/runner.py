@@ -129,15 +129,14 @@ class Worker:
         self._loaded = {}      # backend key -> None (ready) or why it failed to load
 
     def accepts(self, variant) -> bool:
-        """Whether a backend of that variant can run here: the start-up settings must match
-        (the device is chosen per call)."""
-        return (variant.onednn, variant.threads) == (self.variant.onednn, self.variant.threads)
+        """Whether a backend of that variant can run here: the settings read at start-up must
+        match (the device and the other options are applied per call)."""
+        return variant.startup == self.variant.startup
 
     def environment(self) -> dict:
+        from .variants import variant_environment
         env = dict(os.environ)
-        env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-        if self.variant.onednn is not None:
-            env["TF_ENABLE_ONEDNN_OPTS"] = "1" if self.variant.onednn else "0"
+        env.update(variant_environment(self.variant))
         env["PYTHONUNBUFFERED"] = "1"
         return env
 

@@ -16,6 +16,12 @@ import numpy as np
 
 from ..spec import format_padding
 from .base import INPUTS, Backend, PaddedRun, Unavailable, native_padding
+from .variants import THREADS, VariantOption
+
+# TF_ENABLE_ONEDNN_OPTS is read when TensorFlow is imported: a variant that sets it runs in a
+# child process started with it.
+ONEDNN = VariantOption("onednn", "oneDNN", "TF_ENABLE_ONEDNN_OPTS for TensorFlow (default: TensorFlow's own)",
+                       at_start=True, environment="TF_ENABLE_ONEDNN_OPTS")
 
 FORWARD_OPS = {("conv", 1): "tf.nn.conv1d", ("conv", 2): "tf.nn.conv2d", ("conv", 3): "tf.nn.conv3d",
                ("depthwise", 2): "tf.nn.depthwise_conv2d", ("transpose", 1): "tf.nn.conv1d_transpose",
@@ -51,6 +57,8 @@ class OnTensorFlow(Backend):
 
     has_variant = True
     framework_modules = ("tensorflow", "keras")
+    variant_options = (ONEDNN, THREADS)
+    child_environment = {"TF_CPP_MIN_LOG_LEVEL": "2"}
 
     def __init__(self, variant=None, grad_path="raw"):
         super().__init__(variant, grad_path)

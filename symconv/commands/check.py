@@ -12,19 +12,17 @@ EPILOG = ("exit status: 0 every checked quantity agrees; 1 a mismatch or an erro
 
 def add_backend_arguments(parser, required: bool = True) -> None:
     """--backend/--impl and the variant options shared by check, infer and explain."""
-    from ..backends import BACKENDS
+    from ..backends import BACKENDS, add_variant_arguments
     group = parser.add_argument_group("implementation under test")
     choice = group.add_mutually_exclusive_group(required=required)
     choice.add_argument("--backend", metavar="B", help=f"one of {', '.join(sorted(BACKENDS))}")
     choice.add_argument("--impl", metavar="FILE.py",
                         help="your own implementation: a file defining forward(x, k, spec), "
                              "filter_grad(x, g, spec) and/or input_grad(k, g, spec)")
-    group.add_argument("--device", default="cpu", choices=("cpu", "gpu"), help="device (default cpu)")
-    group.add_argument("--onednn", default=None, choices=("on", "off"),
-                       help="TF_ENABLE_ONEDNN_OPTS for TensorFlow (default: TensorFlow's own)")
-    group.add_argument("--threads", metavar="N", default=None, help="intra-op threads (default: the framework's)")
+    add_variant_arguments(group)
     group.add_argument("--grad-path", default="raw", choices=("raw", "tape", "both"),
-                       help="gradients through the raw backprop ops, tf.GradientTape, or both (default raw)")
+                       help="gradients through the framework's raw backward ops, its automatic differentiation "
+                            "(tf.GradientTape, torch.autograd), or both (default raw)")
     group.add_argument("--in-process", action="store_true",
                        help="run the backend in this process (faster; a crash ends the run) instead of a child")
     group.add_argument("--timeout", metavar="S", type=float, default=None,
@@ -32,18 +30,12 @@ def add_backend_arguments(parser, required: bool = True) -> None:
 
 
 def backend_options(args) -> dict:
-    from ..backends import Variant, parse_onednn
+    from ..backends import variant_from_args
     from ..errors import SymconvError
-    threads = None
-    if args.threads is not None:
-        try:
-            threads = int(args.threads)
-        except ValueError:
-            raise SymconvError(f"threads must be a positive integer, got {args.threads!r}") from None
     if args.timeout is not None and not args.timeout > 0:
         raise SymconvError(f"timeout must be a positive number of seconds, got {args.timeout}")
     return dict(backend=args.backend, impl=args.impl, grad_path=args.grad_path, isolate=not args.in_process,
-                timeout=args.timeout, variant=Variant(args.device, parse_onednn(args.onednn), threads))
+                timeout=args.timeout, variant=variant_from_args(args))
 
 
 def configure(parser):
