@@ -56,7 +56,7 @@ class OnTensorFlow(Backend):
     and device."""
 
     has_variant = True
-    framework_modules = ("tensorflow", "keras")
+    framework_modules = ("tensorflow",)
     variant_options = (ONEDNN, THREADS)
     child_environment = {"TF_CPP_MIN_LOG_LEVEL": "2"}
 
