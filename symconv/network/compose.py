@@ -1,0 +1,178 @@
+"""Composition: the exact provenance of one entry, layer by layer, never densely.
+
+Going down from the entry, every tensor holds a short list of separable terms (one count
+vector per spatial axis times one over channels).  A layer moves each term by its per-axis
+tables and its channel rule; an add hands the same terms to each branch; a concatenation
+hands each branch its slice.  Where branches meet again, terms with the same factors on all
+but one axis are added on that axis, so ResNet's identity shortcuts keep the list short
+(one term per distinct spatial footprint).  Counts are exact: int64 while they provably fit,
+Python ints beyond.
+
+``weighted=False`` counts paths (every tap weighs 1: for a linear stack with unit weights,
+the gradient of the entry); ``weighted=True`` gives the exact gradient of the linear clone
+the check builds (average pooling's 1/n, bilinear's fractions, subtraction's -1).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import SymconvError
+from .axes import Vec
+from .graph import Flatten, Network, Node, Term
+
+# Terms per tensor beyond which a trace is refused: a union this irregular is not what
+# separable terms are for.
+TERM_LIMIT = 20_000
+
+
+def merge(terms: list) -> list:
+    """Add terms that share every factor but one (exactly), until no two do.  Every term is
+    first made primitive (its magnitudes in one coefficient), so equal footprints meet."""
+    terms = [t.normal() for t in terms if t]
+    while True:
+        before = len(terms)
+        terms = _merge_on(terms, None)
+        for axis in range(len(terms[0].axes) if terms else 0):
+            terms = _merge_on(terms, axis)
+        if len(terms) == before:
+            return terms
+
+
+def _merge_on(terms: list, axis) -> list:
+    """Merge terms equal everywhere except on ``axis`` (None: the channels)."""
+    if len(terms) < 2:
+        return terms
+    groups: dict = {}
+    for t in terms:
+        if axis is None:
+            key = tuple(v.key for v in t.axes)
+        else:
+            key = (t.channels.key,) + tuple(v.key for i, v in enumerate(t.axes) if i != axis)
+        groups.setdefault(key, []).append(t)
+    out = []
+    for group in groups.values():
+        if len(group) == 1:
+            out.append(group[0])
+            continue
+        first = group[0]
+        combined = None
+        for t in group:
+            factor = t.channels if axis is None else t.axes[axis]
+            part = factor.scaled(t.coef)
+            combined = part if combined is None else combined + part
+        if axis is None:
+            merged = Term(first.axes, combined, 1)
+        else:
+            axes = list(first.axes)
+            axes[axis] = combined
+            merged = Term(tuple(axes), first.channels, 1)
+        if merged:
+            out.append(merged.normal())
+    return out
+
+
+def entry_term(node: Node, canon) -> Term:
+    """The entry itself: one-hot on every axis."""
+    return Term(tuple(Vec.one_hot(p) for p in canon[1:-1]), Vec.one_hot(canon[-1]))
+
+
+def backward(network: Network, target: str, canon, weighted: bool = False, keep: bool = False) -> dict:
+    """Terms at every tensor the entry ``canon`` (n, spatial..., c) of ``target`` reads, by name
+    (only the inputs' unless ``keep``)."""
+    order = network.ancestors(target)
+    node = network.nodes[target]
+    pending = {target: [entry_term(node, canon)]}
+    found, memo = {}, {}
+    for name in reversed(order):
+        node = network.nodes[name]
+        terms = merge(pending.pop(name, []))
+        if len(terms) > TERM_LIMIT:
+            raise SymconvError(f"the provenance at {name!r} needs more than {TERM_LIMIT} separable terms: "
+                               f"ask about a layer nearer the input")
+        if keep or not node.inputs:
+            found[name] = terms
+        if not node.inputs:
+            continue
+        for i, src in enumerate(node.inputs):
+            bucket = pending.setdefault(src, [])
+            for t in terms:
+                if isinstance(node, Flatten):
+                    bucket.extend(node.backward_terms(t, weighted))
+                else:
+                    moved = node.backward(t, i, weighted, memo)
+                    if moved:
+                        bucket.append(moved)
+    return found
+
+
+def forward(network: Network, source: str, canon, target: str, weighted: bool = False, keep: bool = False) -> dict:
+    """Terms at every tensor between input entry ``canon`` of ``source`` and ``target``: for each
+    entry of a tensor, the number of paths from the input entry to it."""
+    between = set(network.ancestors(target)) & network.descendants(source)
+    if target not in between:
+        raise SymconvError(f"layer {target!r} does not read {source!r}")
+    node = network.nodes[source]
+    at, memo = {source: [entry_term(node, canon)]}, {}
+    for name in network.nodes:
+        if name not in between or name == source:
+            continue
+        node = network.nodes[name]
+        terms = []
+        for i, src in enumerate(node.inputs):
+            for t in at.get(src, ()):
+                moved = node.forward(t, i, weighted, memo)
+                if moved:
+                    terms.append(moved)
+        terms = merge(terms)
+        if len(terms) > TERM_LIMIT:
+            raise SymconvError(f"the readers at {name!r} need more than {TERM_LIMIT} separable terms")
+        at[name] = terms
+    return at if keep else {target: at[target]}
+
+
+def dense(terms: list, spatial, channels: int, box=None, dtype=object) -> np.ndarray:
+    """The sum of the terms as a dense array (spatial..., channels), restricted to ``box`` (per
+    axis (lo, hi), channels included) when given.  For answers (the input, one layer), never
+    for a whole network."""
+    sizes = (*spatial, channels)
+    if box is None:
+        box = [(0, n) for n in sizes]
+    shape = tuple(hi - lo for lo, hi in box)
+    out = np.zeros(shape, dtype=dtype)
+    for t in terms:
+        factors = [v.sliced(lo, hi, -lo).dense(hi - lo) for v, (lo, hi) in zip((*t.axes, t.channels), box)]
+        block = _as(factors[0], dtype) * (t.coef if dtype is object else float(t.coef))
+        for f in factors[1:]:
+            block = np.multiply.outer(block, _as(f, dtype))
+        out += block
+    return out
+
+
+def _as(values: np.ndarray, dtype) -> np.ndarray:
+    if dtype is object or values.dtype != object:
+        return values.astype(dtype)
+    return np.array([float(v) for v in values.tolist()], dtype=dtype)
+
+
+def support(terms: list, spatial, channels: int, box=None) -> np.ndarray:
+    """Which entries the terms reach (boolean, like ``dense``)."""
+    sizes = (*spatial, channels)
+    if box is None:
+        box = [(0, n) for n in sizes]
+    out = np.zeros(tuple(hi - lo for lo, hi in box), dtype=bool)
+    for t in terms:
+        factors = [v.sliced(lo, hi, -lo).dense(hi - lo) != 0 for v, (lo, hi) in zip((*t.axes, t.channels), box)]
+        block = factors[0]
+        for f in factors[1:]:
+            block = np.logical_and.outer(block, f)
+        out |= block
+    return out
+
+
+def bounding_box(terms: list, ndim: int) -> list:
+    """Per axis (channels last) the smallest (lo, hi) window that holds every term."""
+    if not terms:
+        return [(0, 0)] * (ndim + 1)
+    factors = [(*t.axes, t.channels) for t in terms]
+    return [(min(f[i].start for f in factors), max(f[i].stop for f in factors)) for i in range(ndim + 1)]
