@@ -89,6 +89,11 @@ class Vec:
             return (self.start, tuple(self.values.tolist()))
         return (self.start, self.values.tobytes())
 
+    @cached_property
+    def pattern(self) -> tuple:
+        """Where the vector is nonzero, as a hashable key."""
+        return (self.start, len(self.values), np.packbits(self.values != 0).tobytes())
+
     def primitive(self) -> tuple:
         """(scale, vec) with ``self == vec * scale``, vec's integers coprime and its first value
         positive: large or fractional magnitudes move into the scale."""
@@ -358,6 +363,23 @@ def bilinear_table(in_size: int, factor: int, align_corners: bool = False) -> Ta
         affine = (Fraction(1, factor), Fraction(1 - factor, 2 * factor), Fraction(2))
         rule = f"floor((o + 1/2)/{factor} - 1/2) and the next, clamped"
     return Table(taps, in_size, weights, affine, rule)
+
+
+def adaptive_table(in_size: int, out_size: int, average: bool) -> Table:
+    """Adaptive pooling (PyTorch): output o reads ``floor(o*in/out) .. ceil((o+1)*in/out) - 1``,
+    weight 1/(window length) for the average."""
+    starts = [o * in_size // out_size for o in range(out_size)]
+    ends = [-(-(o + 1) * in_size // out_size) for o in range(out_size)]
+    width = max(e - s for s, e in zip(starts, ends))
+    taps = np.full((out_size, width), -1, dtype=np.int64)
+    weights = np.full((out_size, width), Fraction(0), dtype=object) if average else None
+    for o, (s, e) in enumerate(zip(starts, ends)):
+        taps[o, :e - s] = np.arange(s, e)
+        if average:
+            weights[o, :e - s] = Fraction(1, e - s)
+    scale = Fraction(in_size, out_size)
+    return Table(taps, in_size, weights, (scale, Fraction(0), Fraction(width)),
+                 f"floor(o*{in_size}/{out_size}) .. ceil((o+1)*{in_size}/{out_size}) - 1")
 
 
 def whole_table(in_size: int, weight=None) -> Table:

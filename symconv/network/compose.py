@@ -156,13 +156,18 @@ def _as(values: np.ndarray, dtype) -> np.ndarray:
 
 
 def support(terms: list, spatial, channels: int, box=None) -> np.ndarray:
-    """Which entries the terms reach (boolean, like ``dense``)."""
+    """Which entries the terms reach (boolean, like ``dense``).  Terms with the same nonzero
+    pattern on every factor are drawn once."""
     sizes = (*spatial, channels)
     if box is None:
         box = [(0, n) for n in sizes]
     out = np.zeros(tuple(hi - lo for lo, hi in box), dtype=bool)
+    patterns = {}
     for t in terms:
-        factors = [v.sliced(lo, hi, -lo).dense(hi - lo) != 0 for v, (lo, hi) in zip((*t.axes, t.channels), box)]
+        patterns.setdefault(tuple(v.pattern for v in t.factors()), t)
+    for t in patterns.values():
+        factors = [v.sliced(lo, hi, -lo).dense(hi - lo) != 0 if (lo, hi) != (0, n) else v.dense(n) != 0
+                   for v, (lo, hi), n in zip(t.factors(), box, sizes)]
         block = factors[0]
         for f in factors[1:]:
             block = np.logical_and.outer(block, f)

@@ -15,7 +15,7 @@ from .. import conventions
 from ..conventions import effective_kernel, output_size
 from ..errors import SymconvError
 from ..spec import parse_padding, parse_per_axis
-from .axes import (Groups, SameChannels, bilinear_table, broadcast_table, identity_table, nearest_table,
+from .axes import (Groups, SameChannels, adaptive_table, bilinear_table, broadcast_table, identity_table, nearest_table,
                    transposed_table, whole_table, window_table)
 from .graph import DATA, STRUCTURAL, AxisLayer, Collapse, Flatten, Input, Merge, Node, Shape
 
@@ -234,6 +234,18 @@ def global_pool(name: str, src: Node, kind: str, keepdims=False, label="global_p
     return node
 
 
+def adaptive_pool(name: str, src: Node, kind: str, out_spatial, label="adaptive_pool") -> AxisLayer:
+    """PyTorch's adaptive pooling to ``out_spatial`` (windows of nearly equal length)."""
+    out_spatial = per_axis(out_spatial, src.shape.ndim, "output size", name)
+    tables = tuple(adaptive_table(n, o, kind == "avg") for n, o in zip(src.shape.spatial, out_spatial))
+    node = AxisLayer(name, f"adaptive{kind}pool", (src.name,), Shape(tuple(out_spatial), src.shape.channels),
+                     f"adaptive {kind} pool to {_sizes(out_spatial)}", label, tables=tables)
+    if kind == "max":
+        node.check = DATA
+        node.notes = ("adaptive max pooling: every pixel of the window is a candidate; the data picks one",)
+    return node
+
+
 def zero_pad(name: str, src: Node, pads, label="pad") -> AxisLayer:
     nd = src.shape.ndim
     pads = parse_padding(pads, nd) if not isinstance(pads, str) else parse_padding(pads, nd)
@@ -296,11 +308,11 @@ def upsample(name: str, src: Node, factors, mode="nearest", align_corners=False,
     return node
 
 
-def passthrough(name: str, src: Node, label="identity", kind="elementwise", nonlinear=True) -> AxisLayer:
-    """Elementwise layers and per-channel normalisation: entry (p, c) reads (p, c)."""
-    node = AxisLayer(name, kind, (src.name,), src.shape, label, label,
-                     tables=tuple(identity_table(n) for n in src.shape.spatial))
-    return node
+def passthrough(name: str, src: Node, label="identity", kind="elementwise", weight=None) -> AxisLayer:
+    """Elementwise layers and per-channel normalisation: entry (p, c) reads (p, c).  ``weight``:
+    an exact constant factor kept in the checked clone (a multiplication by a number)."""
+    return AxisLayer(name, kind, (src.name,), src.shape, label, label,
+                     tables=tuple(identity_table(n) for n in src.shape.spatial), channel_weight=weight)
 
 
 def channel_mix(name: str, src: Node, out_channels=None, label="dense", kind="dense",
