@@ -32,6 +32,10 @@ from . import compose
 from .graph import DATA, LINEAR, STRUCTURAL, Merge, Network
 
 EXACT_FLOAT64 = 2**53
+EXACT_FLOAT32 = 2**24
+# TensorFlow has no float64 kernel for these: they stay float32 in the clone, and values are
+# then exact only up to 2**24.
+KERAS_FLOAT32_ONLY = {"MaxPooling3D", "MaxPool3D", "AveragePooling3D", "AvgPool3D"}
 ORDER = {LINEAR: 0, DATA: 1, STRUCTURAL: 2}
 
 
@@ -142,7 +146,7 @@ def _magnitude(vec) -> tuple:
     return top, den
 
 
-def exact_in_float64(terms: list, magnitude_terms: list) -> tuple:
+def exact_in_float64(terms: list, magnitude_terms: list, limit: int = EXACT_FLOAT64) -> tuple:
     """(True, '') when the weighted values and every partial sum are exact in float64, else
     (False, why).  Partial sums of nonnegative terms stay below the final values; with
     subtraction, below the values of the same clone with |weights| (``magnitude_terms``)."""
@@ -156,12 +160,13 @@ def exact_in_float64(terms: list, magnitude_terms: list) -> tuple:
             d = d * dv // math.gcd(d, dv)
         den = den * d // math.gcd(den, d)
         bound += top
-        if den & (den - 1) == 0 and bound * den >= EXACT_FLOAT64:
+        if den & (den - 1) == 0 and bound * den >= limit:
             break
     if den & (den - 1):
         return False, f"weights with denominator {den} are not exact in float64"
-    if bound * den >= EXACT_FLOAT64:
-        return False, f"values reach {_short(bound)} or more, beyond float64's exact integers (2**53)"
+    if bound * den >= limit:
+        name = "float64's exact integers (2**53)" if limit == EXACT_FLOAT64 else f"the exact range 2**{limit.bit_length() - 1}"
+        return False, f"values reach {_short(bound)} or more, beyond {name}"
     return True, ""
 
 
@@ -173,7 +178,7 @@ def _short(value) -> str:
 
 
 def compare(net: Network, name: str, relation_kind: str, terms: list, magnitude_terms: list,
-            grad: np.ndarray, signed: bool) -> Comparison:
+            grad: np.ndarray, signed: bool, limit: int = EXACT_FLOAT64) -> Comparison:
     """Compare the model's gradient at one tensor (spatial..., c) with symconv's terms."""
     node = net.nodes[name]
     spatial, channels = node.shape.spatial, node.shape.channels
@@ -196,7 +201,7 @@ def compare(net: Network, name: str, relation_kind: str, terms: list, magnitude_
         ok = False
         details.append(f"symconv reads {int(missing.sum())} entries the model's gradient does not reach, e.g. "
                        f"{_where(net, node, missing)}")
-    exact, why = exact_in_float64(terms, magnitude_terms)
+    exact, why = exact_in_float64(terms, magnitude_terms, limit)
     compared = "support"
     if exact and ok:
         ours_values = compose.dense(terms, spatial, channels, dtype=np.float64)
@@ -225,7 +230,8 @@ def _where(net: Network, node, mask: np.ndarray) -> str:
     return f"{node.name}[n,{','.join(map(str, user))}]"
 
 
-def run_comparisons(net: Network, target: str, canon, grads: dict, framework: str, entry) -> CheckReport:
+def run_comparisons(net: Network, target: str, canon, grads: dict, framework: str, entry,
+                    limit: int = EXACT_FLOAT64, notes=()) -> CheckReport:
     weighted = compose.backward(net, target, canon, weighted=True, keep=True)
     order = [n for n in reversed(net.ancestors(target))]
     signed = _has_subtract(net, order)
@@ -237,14 +243,14 @@ def run_comparisons(net: Network, target: str, canon, grads: dict, framework: st
             skipped += 1
             continue
         c = compare(net, name, kinds.get(name, LINEAR), weighted.get(name, []), magnitude.get(name, []),
-                    grads[name], signed)
+                    grads[name], signed, limit)
         comparisons.append(c)
         if not c.ok and finding is None:
             consumers = [n for n in net.consumers().get(name, []) if n in set(order)]
             finding = (f"the model's gradient and symconv first part at {name} "
                        f"({net.nodes[name].detail or net.nodes[name].kind}): {c.detail}; every tensor after it "
                        f"agrees, so the step back through {', '.join(consumers) or name} is where they differ")
-    notes = []
+    notes = list(notes)
     seen = set(order)
     for name in net.nodes:
         node = net.nodes[name]
@@ -270,15 +276,20 @@ def check_model(model, layer: str, entry, *, input_shape=None, convention: str =
     net = network_ or build(model, input_shape, convention)
     node = net.node(layer)
     canon = net.canonical(node, entry)
+    limit, notes = EXACT_FLOAT64, []
     if net.source == "keras":
-        grads = keras_gradients(model, net, node.name, canon, seed)
+        grads, float32 = keras_gradients(model, net, node.name, canon, seed)
         framework = "Keras (tf.GradientTape)"
+        if float32:
+            limit = EXACT_FLOAT32
+            notes.append(f"{', '.join(float32)} stay{'s' if len(float32) == 1 else ''} float32 in the clone "
+                         f"(TensorFlow has no float64 kernel): values are compared up to 2**24")
     elif net.source == "torch":
         grads = torch_gradients(model, net, node.name, canon, seed)
         framework = "PyTorch (torch.autograd)"
     else:
         raise SymconvError("the check needs a Keras or PyTorch model: a chain has no gradient of its own")
-    return run_comparisons(net, node.name, canon, grads, framework, entry)
+    return run_comparisons(net, node.name, canon, grads, framework, entry, limit, notes)
 
 
 def _input_values(shape, seed):
@@ -306,7 +317,7 @@ def keras_linear_clone(model):
         act = cfg.get("activation")
         if cls in PASS and not (cls == "Activation" and act in ("softmax", "log_softmax")):
             return Through(name=layer.name, dtype="float64")
-        cfg["dtype"] = "float64"
+        cfg["dtype"] = "float32" if cls in KERAS_FLOAT32_ONLY else "float64"
         if "activation" in cfg and cls not in MIXING and act not in ("softmax", "log_softmax"):
             cfg["activation"] = "linear"
         return type(layer).from_config(cfg)
@@ -330,6 +341,8 @@ def keras_gradients(model, net: Network, target: str, canon, seed: int) -> dict:
     except ImportError:
         raise SymconvError("checking a Keras model needs TensorFlow: pip install 'symconv[tf-cpu]'") from None
     clone = keras_linear_clone(model)
+    float32 = sorted({lyr.name for lyr in clone.layers if type(lyr).__name__ in KERAS_FLOAT32_ONLY}
+                     & {refs_name for refs_name, _ in getattr(net, "refs", {}).values()})
     refs = getattr(net, "refs", {})
     names = [n for n in net.ancestors(target) if n in refs and n not in net.inputs]
     outputs = []
@@ -348,9 +361,9 @@ def keras_gradients(model, net: Network, target: str, canon, seed: int) -> dict:
     grads = tape.gradient(value, [xt] + outs)
     result = {}
     for name, g, out in zip([net.inputs[0]] + names, grads, [xt] + outs):
-        array = np.zeros(out.shape, dtype=np.float64) if g is None else np.asarray(g, dtype=np.float64)
+        array = np.zeros(out.shape, dtype=np.float64) if g is None else g.numpy().astype(np.float64)
         result[name] = _batch_slice(net, name, array, canon[0])
-    return result
+    return result, float32
 
 
 def _batch_slice(net: Network, name: str, array: np.ndarray, n: int) -> np.ndarray:
