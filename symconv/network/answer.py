@@ -211,6 +211,11 @@ class _Answer:
             shown = [str(self.batch), channel, *spatial]
         return f"{self.at.name}[{', '.join(shown)}]"
 
+    def picture(self, path, image=None, title=None):
+        """Write a PNG of the window read, shaded by path count (matplotlib, Agg)."""
+        from .picture import draw
+        return draw(self, path, image=image, title=title)
+
     def grid_lines(self) -> list:
         """The window drawn with '#' for positions read (any channel), when small and 1-D/2-D."""
         nd = self.at.shape.ndim
@@ -340,11 +345,6 @@ class Trace(_Answer):
 
     def json(self) -> str:
         return json.dumps(self.to_json())
-
-    def picture(self, path, image=None, title=None):
-        """Write a PNG of the input window read, shaded by path count (matplotlib, Agg)."""
-        from .picture import draw
-        return draw(self, path, image=image, title=title)
 
     def latex(self) -> str:
         """A standalone LaTeX derivation of the composed index map (short chains)."""

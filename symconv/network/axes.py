@@ -202,6 +202,7 @@ class Table:
     weights: np.ndarray | None = None
     affine: tuple | None = None   # (A, B, S): output o reads about [A o + B, A o + B + S - 1]
     rule: str = ""                # the index rule in words, e.g. "2*o + a - 3"
+    window: tuple | None = None   # (kernel, stride, dilation, before) of a window axis
 
     @property
     def out_size(self) -> int:
@@ -312,7 +313,8 @@ def window_table(in_size: int, out_size: int, kernel: int, stride: int, dilation
     if kernel > 1:
         rule += f", a = 0..{kernel - 1}"
     return Table(taps.astype(np.int64), in_size, weights,
-                 (Fraction(stride), Fraction(-before), Fraction(dilation * (kernel - 1) + 1)), rule)
+                 (Fraction(stride), Fraction(-before), Fraction(dilation * (kernel - 1) + 1)), rule,
+                 (kernel, stride, dilation, before))
 
 
 def transposed_table(in_size: int, out_size: int, kernel: int, stride: int, dilation: int, before: int) -> Table:
@@ -397,7 +399,7 @@ def broadcast_table(out_size: int) -> Table:
 
 def identity_table(size: int) -> Table:
     return Table(np.arange(size, dtype=np.int64)[:, None], size, None,
-                 (Fraction(1), Fraction(0), Fraction(1)), "o")
+                 (Fraction(1), Fraction(0), Fraction(1)), "o", (1, 1, 1, 0))
 
 
 @dataclass(frozen=True)
