@@ -97,6 +97,10 @@ class Vec:
     def primitive(self) -> tuple:
         """(scale, vec) with ``self == vec * scale``, vec's integers coprime and its first value
         positive: large or fractional magnitudes move into the scale."""
+        return self._primitive
+
+    @cached_property
+    def _primitive(self) -> tuple:
         if not self:
             return 0, self
         values = self.values
@@ -108,7 +112,9 @@ class Vec:
                 g = -g
             if g == 1:
                 return 1, self
-            return g, Vec(self.start, values // g)
+            prim = Vec(self.start, values // g)
+            prim.__dict__["_primitive"] = (1, prim)
+            return g, prim
         items = values.tolist()
         den = 1
         for v in items:
@@ -123,6 +129,7 @@ class Vec:
         if ints[0] < 0:
             g = -g
         prim = Vec(self.start, _exact_int(np.array([v // g for v in ints], dtype=object)))
+        prim.__dict__["_primitive"] = (1, prim)
         return (Fraction(g, den) if den != 1 else g), prim
 
     def __eq__(self, other) -> bool:
@@ -411,11 +418,12 @@ class Groups:
     c_in: int
     c_out: int
 
-    def move(self, vec: Vec, weighted: bool = False) -> Vec:
-        return _group_move(vec, self.groups, self.c_out, self.c_in)
+    def move(self, vec: Vec, weighted: bool = False, memo: dict | None = None) -> Vec:
+        return _memo(memo, ("groups", self, vec.key), lambda: _group_move(vec, self.groups, self.c_out, self.c_in))
 
-    def move_forward(self, vec: Vec, weighted: bool = False) -> Vec:
-        return _group_move(vec, self.groups, self.c_in, self.c_out)
+    def move_forward(self, vec: Vec, weighted: bool = False, memo: dict | None = None) -> Vec:
+        return _memo(memo, ("groups^T", self, vec.key),
+                     lambda: _group_move(vec, self.groups, self.c_in, self.c_out))
 
     def describe(self) -> str:
         if self.groups == 1:
@@ -423,6 +431,15 @@ class Groups:
         if self.groups == self.c_in:
             return "its own input channel (depthwise)"
         return f"the {self.c_in // self.groups} input channels of its group ({self.groups} groups)"
+
+
+def _memo(memo, key, compute):
+    if memo is None:
+        return compute()
+    found = memo.get(key)
+    if found is None:
+        found = memo[key] = compute()
+    return found
 
 
 def _group_move(vec: Vec, groups: int, size_from: int, size_to: int) -> Vec:
@@ -441,7 +458,7 @@ def _group_move(vec: Vec, groups: int, size_from: int, size_to: int) -> Vec:
 class SameChannels:
     """Channel c of the output reads channel c of the input (pooling, padding, elementwise)."""
 
-    def move(self, vec: Vec, weighted: bool = False) -> Vec:
+    def move(self, vec: Vec, weighted: bool = False, memo: dict | None = None) -> Vec:
         return vec
 
     move_forward = move

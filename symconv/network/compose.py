@@ -15,10 +15,12 @@ the check builds (average pooling's 1/n, bilinear's fractions, subtraction's -1)
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..errors import SymconvError
-from .axes import Vec
+from .axes import INT64_ROOM, Vec
 from .graph import Flatten, Network, Node, Term
 
 # Terms per tensor beyond which a trace is refused: a union this irregular is not what
@@ -32,6 +34,7 @@ def merge(terms: list) -> list:
     terms = [t.normal() for t in terms if t]
     while True:
         before = len(terms)
+        terms = _merge_on(terms, "all")
         terms = _merge_on(terms, None)
         for axis in range(len(terms[0].axes) if terms else 0):
             terms = _merge_on(terms, axis)
@@ -40,27 +43,33 @@ def merge(terms: list) -> list:
 
 
 def _merge_on(terms: list, axis) -> list:
-    """Merge terms equal everywhere except on ``axis`` (None: the channels)."""
+    """Merge terms equal everywhere except on ``axis`` (None: the channels; "all": equal
+    everywhere, coefficients added)."""
     if len(terms) < 2:
         return terms
     groups: dict = {}
     for t in terms:
-        if axis is None:
+        if axis == "all":
+            key = (t.channels.key,) + tuple(v.key for v in t.axes)
+        elif axis is None:
             key = tuple(v.key for v in t.axes)
         else:
             key = (t.channels.key,) + tuple(v.key for i, v in enumerate(t.axes) if i != axis)
         groups.setdefault(key, []).append(t)
+    if len(groups) == len(terms):
+        return terms
     out = []
     for group in groups.values():
         if len(group) == 1:
             out.append(group[0])
             continue
         first = group[0]
-        combined = None
-        for t in group:
-            factor = t.channels if axis is None else t.axes[axis]
-            part = factor.scaled(t.coef)
-            combined = part if combined is None else combined + part
+        if axis == "all":
+            coef = sum(t.coef for t in group)
+            if coef:
+                out.append(Term(first.axes, first.channels, coef))
+            continue
+        combined = combine([(t.coef, t.channels if axis is None else t.axes[axis]) for t in group])
         if axis is None:
             merged = Term(first.axes, combined, 1)
         else:
@@ -70,6 +79,30 @@ def _merge_on(terms: list, axis) -> list:
         if merged:
             out.append(merged.normal())
     return out
+
+
+def combine(parts) -> Vec:
+    """sum of coef * vec, exactly; in int64 when the coefficients share a large factor that
+    can be taken out (the common case: counts that differ by small factors)."""
+    coefs = [c for c, _ in parts]
+    if all(isinstance(c, int) for c in coefs):
+        g = 0
+        for c in coefs:
+            g = math.gcd(g, c)
+        small = [c // g for c in coefs]
+        top = max(abs(c) for c in small) * max(v.max_abs() for _, v in parts) * len(parts)
+        if top < INT64_ROOM and all(v.values.dtype != object for _, v in parts):
+            lo = min(v.start for _, v in parts)
+            hi = max(v.stop for _, v in parts)
+            out = np.zeros(hi - lo, dtype=np.int64)
+            for c, (_, v) in zip(small, parts):
+                out[v.start - lo:v.stop - lo] += c * v.values
+            return Vec.of(lo, out).scaled(g)
+    combined = None
+    for c, v in parts:
+        part = v.scaled(c)
+        combined = part if combined is None else combined + part
+    return combined
 
 
 def entry_term(node: Node, canon) -> Term:

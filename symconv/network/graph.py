@@ -39,13 +39,16 @@ class Term:
 
     def normal(self) -> "Term":
         """The same term with every factor primitive (coprime integers, first one positive)."""
-        coef = self.coef
+        coef, changed = self.coef, False
         axes = []
         for v in self.axes:
-            scale, v = v.primitive()
+            scale, prim = v.primitive()
             coef *= scale
-            axes.append(v)
+            changed |= prim is not v
+            axes.append(prim)
         scale, channels = self.channels.primitive()
+        if not changed and channels is self.channels:
+            return self
         return Term(tuple(axes), channels, coef * scale)
 
     def factors(self) -> tuple:
@@ -131,12 +134,12 @@ class AxisLayer(Node):
     def backward(self, term, i, weighted, memo=None):
         axes = tuple(t.move(v, weighted, memo) for t, v in zip(self.tables, term.axes))
         coef = term.coef * self.channel_weight if weighted and self.channel_weight is not None else term.coef
-        return Term(axes, self.channels.move(term.channels), coef)
+        return Term(axes, self.channels.move(term.channels, weighted, memo), coef)
 
     def forward(self, term, i, weighted, memo=None):
         axes = tuple(t.move_forward(v, weighted, memo) for t, v in zip(self.tables, term.axes))
         coef = term.coef * self.channel_weight if weighted and self.channel_weight is not None else term.coef
-        return Term(axes, self.channels.move_forward(term.channels), coef)
+        return Term(axes, self.channels.move_forward(term.channels, weighted, memo), coef)
 
     def affine_steps(self, i):
         return tuple(t.affine for t in self.tables)
