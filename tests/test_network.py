@@ -307,8 +307,8 @@ def test_bad_requests_are_one_line_errors():
 def test_text_names_the_pixels_the_paths_and_the_summary():
     answer = trace("conv2d 3x3 s2 SAME c1 > conv2d 3x3 SAME c1", "out", (0, 0, 0, 0), input_shape="1x8x8x1")
     text = answer.text()
-    assert "reads 25 of the 64 entries of x" in text
-    assert "paths: 36 in all; at most 4 reach one entry (x[0,2,2,0])" in text
+    assert "reads 25 of the 64 entries of x[0] (x: 1x8x8x1), all inside x[0, 0:5, 0:5, 0:1]" in text
+    assert "paths: 36 in all, at most 4 to one entry (x[0,2,2,0])" in text
     assert "affine summary: size 7, stride 2, offset -2 -> window -2..4" in text
     assert text.count("# # # # #") == 5
 

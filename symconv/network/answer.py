@@ -306,10 +306,10 @@ class Trace(_Answer):
         if not self.terms:
             lines.append(f"  reads nothing of {inp.name} (every path ends in padding)")
             return "\n".join(lines)
-        lines.append(f"  reads {self.entry_count:,} of the {inp.shape.size * 1:,} entries of {inp.name} "
-                     f"({shape}) per batch entry, all inside {self.box_text()}")
+        lines.append(f"  reads {self.entry_count:,} of the {inp.shape.size:,} entries of {inp.name}[{self.batch}] "
+                     f"({inp.name}: {shape}), all inside {self.box_text()}")
         top, where = self.max_entry()
-        lines.append(f"  paths: {big(self.paths)} in all; at most {big(top)} reach one entry "
+        lines.append(f"  paths: {big(self.paths)} in all, at most {big(top)} to one entry "
                      f"({self.index_text(inp.name, where)})")
         for ax in self.axes:
             lines.append(f"  {ax.word}: {ranges_text(ax.positions)} ({len(ax.positions)} of {ax.size})")

@@ -20,8 +20,8 @@ import math
 import numpy as np
 
 from ..errors import SymconvError
-from .axes import INT64_ROOM, Vec
-from .graph import Flatten, Network, Node, Term
+from .axes import INT64_ROOM, SameChannels, Vec
+from .graph import AxisLayer, Flatten, Network, Node, Term
 
 # Terms per tensor beyond which a trace is refused: a union this irregular is not what
 # separable terms are for.
@@ -115,11 +115,18 @@ def backward(network: Network, target: str, canon, weighted: bool = False, keep:
     (only the inputs' unless ``keep``)."""
     order = network.ancestors(target)
     node = network.nodes[target]
-    pending = {target: [entry_term(node, canon)]}
+    # Per tensor, the lists of terms that reach it; a list handed on unchanged by a layer that
+    # passes every entry through stays merged, and a tensor reached by that list alone needs
+    # no merging.
+    pending = {target: [([entry_term(node, canon)], True)]}
     found, memo = {}, {}
     for name in reversed(order):
         node = network.nodes[name]
-        terms = merge(pending.pop(name, []))
+        chunks = pending.pop(name, [])
+        if len(chunks) == 1 and chunks[0][1]:
+            terms = chunks[0][0]
+        else:
+            terms = merge([t for chunk, _ in chunks for t in chunk])
         if len(terms) > TERM_LIMIT:
             raise SymconvError(f"the provenance at {name!r} needs more than {TERM_LIMIT} separable terms: "
                                f"ask about a layer nearer the input")
@@ -127,16 +134,26 @@ def backward(network: Network, target: str, canon, weighted: bool = False, keep:
             found[name] = terms
         if not node.inputs:
             continue
+        if _passes_through(node):
+            pending.setdefault(node.inputs[0], []).append((terms, True))
+            continue
         for i, src in enumerate(node.inputs):
-            bucket = pending.setdefault(src, [])
+            moved_terms = []
             for t in terms:
                 if isinstance(node, Flatten):
-                    bucket.extend(node.backward_terms(t, weighted))
+                    moved_terms.extend(node.backward_terms(t, weighted))
                 else:
                     moved = node.backward(t, i, weighted, memo)
                     if moved:
-                        bucket.append(moved)
+                        moved_terms.append(moved)
+            pending.setdefault(src, []).append((moved_terms, False))
     return found
+
+
+def _passes_through(node) -> bool:
+    """A layer whose entry (p, c) reads exactly (p, c) with weight 1 (elementwise, batch norm)."""
+    return isinstance(node, AxisLayer) and len(node.inputs) == 1 and node.channel_weight is None and \
+        isinstance(node.channels, SameChannels) and all(t.identity for t in node.tables)
 
 
 def forward(network: Network, source: str, canon, target: str, weighted: bool = False, keep: bool = False) -> dict:

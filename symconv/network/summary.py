@@ -14,17 +14,23 @@ def summary_rows(network: Network) -> list:
 
 
 def summary_text(network: Network) -> str:
+    from .answer import axis_word
     rows = summary_rows(network)
-    lines = [f"affine summary of {network.describe()}, per spatial axis of {network.inputs[0]}: "
-             f"receptive-field size, effective stride, offset (position o reads about "
-             f"stride*o + offset .. + size - 1)"]
-    width = max((len(r[0]) for r in rows), default=5)
-    for name, detail, shape, axes in rows:
-        cells = []
-        for a in axes:
-            cells.append("(no summary: branches disagree)" if a is None else
-                         f"{_n(a.size)}/{_n(a.stride)}/{_n(a.offset)}")
-        lines.append(f"  {name:<{width}}  {shape:<14} {'  '.join(cells):<24} {detail}")
+    nd = network.nodes[network.inputs[0]].shape.ndim
+    lines = [f"affine summary of {network.describe()}: per spatial axis of {network.inputs[0]}, "
+             f"receptive-field size/effective stride/offset (position o reads about "
+             f"stride*o + offset .. stride*o + offset + size - 1)"]
+    cells = [[("-" if a is None else f"{_n(a.size)}/{_n(a.stride)}/{_n(a.offset)}") for a in axes]
+             for _, _, _, axes in rows]
+    width = max([6] + [len(r[0]) for r in rows])
+    shape_w = max([5] + [len(r[2]) for r in rows])
+    cell_w = max([len(axis_word(nd, i)) for i in range(nd)] + [len(c) for row in cells for c in row])
+    head = "  ".join(f"{axis_word(nd, i):<{cell_w}}" for i in range(nd))
+    lines.append(f"  {'tensor':<{width}}  {'shape':<{shape_w}}  {head}  layer")
+    for (name, detail, shape, _), row in zip(rows, cells):
+        lines.append(f"  {name:<{width}}  {shape:<{shape_w}}  {'  '.join(f'{c:<{cell_w}}' for c in row)}  {detail}")
+    if any(a is None for _, _, _, axes in rows for a in axes):
+        lines.append("  (-: branches that meet have different strides, so there is no affine summary)")
     return "\n".join(lines)
 
 
