@@ -109,6 +109,7 @@ def test_keras_values_are_compared_exactly_at_the_input(keras_models):
     assert report.input_comparison.compared == "values" and report.ok, report.text()
 
 
+@pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")  # inside Keras's save
 def test_keras_saved_file_and_names(keras_models, tmp_path):
     model = keras_models[0]
     path = tmp_path / "model.keras"
@@ -133,6 +134,20 @@ def test_keras_check_finds_a_wrong_map_and_names_the_layer(keras_models):
     assert not report.ok
     assert "first part at pad" in report.finding and "step back through conv" in report.finding
     assert check_model(model, "sep", (0, 2, 3, 1), network_=good).ok
+
+
+def test_keras_layers_it_cannot_map_are_traced_around(request):
+    need(request, "keras", "keras")
+    import keras
+    from keras import layers as K
+    from symconv.errors import SymconvError
+    inp = keras.Input((8, 8, 2))
+    x = K.Conv2D(4, 3, padding="same", name="conv")(inp)
+    y = K.Reshape((16, 4, 4), name="reshape")(x)
+    model = keras.Model(inp, K.Conv2D(1, 1, name="after")(y))
+    assert trace(model, "conv", (0, 0, 0, 1)).entry_count == 2 * 2 * 2
+    with pytest.raises(SymconvError, match="'reshape' \\(Reshape\\) cannot be traced through"):
+        trace(model, "after", (0, 0, 0, 0))
 
 
 def test_keras_resnet_style_block(request):

@@ -113,6 +113,7 @@ def test_latex_refuses_what_it_cannot_check():
         document(trace("add( conv1d 3 SAME | )", "out", (0, 0, 0), input_shape="1x9x1"))
 
 
+@pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")  # inside Keras's save
 def test_keras_file_with_check(tmp_path, request, capsys):
     if importlib.util.find_spec("keras") is None:
         backend_missing(request.config, "keras", "keras is not installed")

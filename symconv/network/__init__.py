@@ -9,9 +9,9 @@ with ``torch.fx``; give ``input_shape``), a one-line chain (see ``symconv.networ
 give ``input_shape``) or a ``Network``.
 
 >>> from symconv.network import trace
->>> t = trace("conv2d 3x3 s2 SAME > conv2d 3x3 SAME", "out", (0, 0, 0, 0), input_shape="1x8x8x1")
->>> t.entry_count, t.paths, [list(a.positions) for a in t.axes]
-(9, 16, [[0, 1, 2], [0, 1, 2]])
+>>> t = trace("conv2d 3x3 s2 SAME c1 > conv2d 3x3 SAME c1", "out", (0, 0, 0, 0), input_shape="1x8x8x1")
+>>> t.entry_count, t.paths, [a.positions.tolist() for a in t.axes]
+(25, 36, [[0, 1, 2, 3, 4], [0, 1, 2, 3, 4]])
 """
 
 from __future__ import annotations

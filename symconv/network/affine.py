@@ -20,7 +20,7 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import NamedTuple
 
-from .graph import Network
+from .graph import Network, Opaque
 
 
 class Affine(NamedTuple):
@@ -87,7 +87,9 @@ def summaries(network: Network, source: str | None = None) -> dict:
                 continue
             prev = out[inp]
             below = network.nodes[inp]
-            if node.shape.spatial and below.shape.spatial:
+            if isinstance(node, Opaque):
+                candidates.append(tuple(None for _ in prev))
+            elif node.shape.spatial and below.shape.spatial:
                 steps = node.affine_steps(i)
                 candidates.append(tuple(_compose(p, st) for p, st in zip(prev, steps)))
             elif below.shape.spatial:
