@@ -320,6 +320,10 @@ def keras_linear_clone(model):
         cfg["dtype"] = "float32" if cls in KERAS_FLOAT32_ONLY else "float64"
         if "activation" in cfg and cls not in MIXING and act not in ("softmax", "log_softmax"):
             cfg["activation"] = "linear"
+        for key in cfg:  # built with their final values: no random initialisation to overwrite
+            if key.endswith("_initializer"):
+                cfg[key] = "zeros" if key.split("_")[0] in ("bias", "beta") or key.startswith("moving_mean") \
+                    else "ones"
         return type(layer).from_config(cfg)
 
     functional = getattr(model, "_functional", None) or model
@@ -327,10 +331,11 @@ def keras_linear_clone(model):
     inputs = [keras.Input(batch_shape=(s[0] or 1,) + s[1:], dtype="float64") for s in shapes]
     clone = keras.models.clone_model(functional, input_tensors=inputs if len(inputs) > 1 else inputs[0],
                                      clone_function=clone_layer)
-    for lyr in clone.layers:
+    for lyr in clone.layers:  # any weight an initializer did not set
         for w in lyr.weights:
-            zero = w.name in ("bias", "beta", "moving_mean")
-            w.assign(np.zeros(w.shape) if zero else np.ones(w.shape))
+            value = 0.0 if w.name in ("bias", "beta", "moving_mean") else 1.0
+            if not bool(np.all(keras.ops.convert_to_numpy(w.value) == value)):
+                w.assign(np.full(w.shape, value))
     return clone
 
 
