@@ -334,7 +334,7 @@ def keras_linear_clone(model):
     for lyr in clone.layers:  # any weight an initializer did not set
         for w in lyr.weights:
             value = 0.0 if w.name in ("bias", "beta", "moving_mean") else 1.0
-            if not bool(np.all(keras.ops.convert_to_numpy(w.value) == value)):
+            if not bool(np.all(w.numpy() == value)):
                 w.assign(np.full(w.shape, value))
     return clone
 
