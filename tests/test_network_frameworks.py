@@ -5,7 +5,6 @@ deliberately wrong map that the check must catch and name."""
 import importlib.util
 import os
 
-import numpy as np
 import pytest
 
 from symconv.network import check, network, trace

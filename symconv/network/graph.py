@@ -111,10 +111,6 @@ class Node:
         """Per spatial axis of this node, (A, B, S) of input ``i``'s axis (or None: collapsed)."""
         raise NotImplementedError
 
-    @property
-    def fractional(self) -> bool:
-        return False
-
 
 @dataclass(eq=False)
 class Input(Node):
@@ -144,10 +140,6 @@ class AxisLayer(Node):
     def affine_steps(self, i):
         return tuple(t.affine for t in self.tables)
 
-    @property
-    def fractional(self) -> bool:
-        return any(t.weights is not None for t in self.tables) or self.channel_weight is not None
-
 
 @dataclass(eq=False)
 class Collapse(Node):
@@ -174,10 +166,6 @@ class Collapse(Node):
 
     def affine_steps(self, i):
         return ()
-
-    @property
-    def fractional(self) -> bool:
-        return self.average
 
 
 @dataclass(eq=False)
@@ -315,10 +303,6 @@ class Merge(Node):
         return tuple((Fraction(1), Fraction(0), Fraction(1)) if n == m else broadcast_table(m).affine
                      for n, m in zip(shape.spatial, self.shape.spatial))
 
-    @property
-    def fractional(self) -> bool:
-        return self.kind == "average"
-
 
 def _unbroadcast(vec: Vec, size: int, out_size: int) -> Vec:
     if size == out_size or not vec:
@@ -441,13 +425,7 @@ class Network:
         return users
 
     def describe(self) -> str:
-        kinds = {}
-        for node in self.nodes.values():
-            kinds[node.kind] = kinds.get(node.kind, 0) + 1
         return f"{self.title or self.source} ({len(self.nodes)} tensors)"
-
-    def summary_lines(self) -> list:
-        return [f"  {n}: {node.detail or node.kind} -> {node.shape.text()}" for n, node in self.nodes.items()]
 
 
 def check_shape(node: Node, framework_shape, channels_last: bool) -> None:

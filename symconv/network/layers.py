@@ -15,7 +15,7 @@ from .. import conventions
 from ..conventions import effective_kernel, output_size
 from ..errors import SymconvError
 from ..spec import parse_padding, parse_per_axis
-from .axes import (Groups, SameChannels, adaptive_table, bilinear_table, broadcast_table, identity_table, nearest_table,
+from .axes import (Groups, SameChannels, adaptive_table, bilinear_table, identity_table, nearest_table,
                    transposed_table, whole_table, window_table)
 from .graph import DATA, STRUCTURAL, AxisLayer, Collapse, Flatten, Input, Merge, Node, Shape
 
@@ -379,6 +379,3 @@ def flatten(name: str, src: Node, channels_last=True, label="flatten") -> Node:
     return Flatten(name, "flatten", (src.name,), Shape((), s.size), f"flatten {s.text()}", label,
                    in_spatial=s.spatial, in_channels=s.channels, channels_last=channels_last)
 
-
-def broadcast_axes(spatial) -> tuple:
-    return tuple(broadcast_table(n) for n in spatial)

@@ -9,7 +9,6 @@ padding is PyTorch's explicit integers ('same' as PyTorch resolves it: the odd p
 
 from __future__ import annotations
 
-import operator
 from fractions import Fraction
 
 from ..errors import SymconvError
@@ -174,7 +173,6 @@ def _upsample(name, src, scale, size, mode, align_corners, nd, label):
 
 def _function_node(node, name, srcs, nd, meta_shape, scalars):
     import torch
-    import torch.nn.functional as F
     target = node.target
     fname = target if isinstance(target, str) else getattr(target, "__name__", str(target))
     src = srcs[0] if srcs else None
@@ -253,7 +251,6 @@ def _function_node(node, name, srcs, nd, meta_shape, scalars):
         return L.channel_mix(name, src, None, label=fname, kind="softmax", structural=True)
     if fname in ELEMENTWISE_FUNCTIONS:
         return L.passthrough(name, src, label=fname)
-    del F
     return None
 
 
