@@ -129,10 +129,10 @@ def test_keras_check_finds_a_wrong_map_and_names_the_layer(keras_models):
     # the same layer with its padding shifted by one row
     conv.tables = (window_table(t.in_size, t.out_size, 3, 2, 1, 1), conv.tables[1])
     from symconv.network.gradcheck import check_model
-    report = check_model(model, "sep", (0, 2, 3, 1), network_=bad)
+    report = check_model(model, "sep", (0, 2, 3, 1), net=bad)
     assert not report.ok
     assert "first part at pad" in report.finding and "step back through conv" in report.finding
-    assert check_model(model, "sep", (0, 2, 3, 1), network_=good).ok
+    assert check_model(model, "sep", (0, 2, 3, 1), net=good).ok
 
 
 def test_keras_layers_it_cannot_map_are_traced_around(request):

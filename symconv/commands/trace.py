@@ -84,7 +84,7 @@ def run(args) -> int:
         if args.pixel:
             raise SymconvError("--check is for --entry")
         from ..network.gradcheck import check_model
-        report = check_model(model, answer.layer, answer.index, network_=net)
+        report = check_model(model, answer.layer, answer.index, net=net)
         status = 0 if report.ok else 1
     if args.png:
         answer.picture(args.png)

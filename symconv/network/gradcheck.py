@@ -270,10 +270,10 @@ def run_comparisons(net: Network, target: str, canon, grads: dict, framework: st
 # ---- frameworks ---------------------------------------------------------------------------
 
 def check_model(model, layer: str, entry, *, input_shape=None, convention: str = "tf", seed: int = 0,
-                network_=None) -> CheckReport:
+                net: Network | None = None) -> CheckReport:
     """The model's own gradient of ``entry`` of ``layer``, compared with symconv's answer."""
     from . import network as build
-    net = network_ or build(model, input_shape, convention)
+    net = net or build(model, input_shape, convention)
     node = net.node(layer)
     canon = net.canonical(node, entry)
     limit, notes = EXACT_FLOAT64, []
