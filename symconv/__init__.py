@@ -22,4 +22,13 @@ from .symbolic import closed_form, expression, general_formulas, literal_derivat
 __version__ = "0.1.0"
 
 __all__ = ["CONVENTIONS", "ConvSpec", "SymconvError", "closed_form", "evaluate", "expression",
-           "general_formulas", "literal_derivation", "maps_for", "terms", "which"]
+           "general_formulas", "literal_derivation", "maps_for", "terms", "trace", "which"]
+
+
+def __getattr__(name):
+    # Whole-network provenance lives in symconv.network, imported on first use so that
+    # ``import symconv`` stays as light as it is.
+    if name == "trace":
+        from .network import trace
+        return trace
+    raise AttributeError(f"module 'symconv' has no attribute {name!r}")

@@ -14,7 +14,7 @@ import sys
 
 from .errors import SymconvError
 
-COMMANDS = ("which", "explain", "check", "infer", "latex", "prove")
+COMMANDS = ("which", "explain", "check", "infer", "latex", "prove", "trace")
 
 
 class _Parser(argparse.ArgumentParser):

@@ -1,0 +1,97 @@
+"""A picture of an answer: the window of the tensor that matters, shaded by path count.
+
+matplotlib is imported here, on first use (``pip install 'symconv[plot]'``), and drawn
+through the Agg canvas directly, so no global backend is changed.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..errors import SymconvError
+from . import compose
+
+MARGIN = 2
+
+
+def _log_counts(answer, box) -> np.ndarray:
+    """log10 of the path count at each spatial position (channels summed), exactly per entry:
+    counts beyond float64's range are taken through their integer logarithm."""
+    spatial = answer.at.shape.spatial
+    values = compose.dense(answer.terms, spatial, answer.at.shape.channels, box, dtype=float).sum(axis=-1)
+    if np.isfinite(values).all():
+        with np.errstate(divide="ignore"):
+            return np.where(values > 0, np.log10(np.maximum(values, 1e-300)), -np.inf)
+    exact = compose.dense(answer.terms, spatial, answer.at.shape.channels, box).sum(axis=-1)
+    out = np.full(exact.shape, -np.inf)
+    for idx, v in np.ndenumerate(exact):
+        if v:
+            out[idx] = math.log10(v) if isinstance(v, int) else math.log10(float(v))
+    return out
+
+
+def draw(answer, path, image=None, title=None):
+    """Write a PNG of ``answer`` (a Trace or Readers) to ``path``; ``image``: the input's values
+    (same layout as the tensor, batch optional) drawn underneath in grey."""
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise SymconvError("pictures need matplotlib: pip install 'symconv[plot]'") from None
+    node = answer.at
+    nd = node.shape.ndim
+    if nd == 0 or not answer.terms:
+        raise SymconvError(f"nothing to draw: {node.name} has no spatial axes or nothing is read")
+    box = [(max(lo - MARGIN, 0), min(hi + MARGIN, n)) for (lo, hi), n in zip(answer.box[:nd], node.shape.spatial)]
+    box.append((0, node.shape.channels))
+    shade = _log_counts(answer, box)
+    if nd == 3:
+        shade = np.max(shade, axis=0)
+    fig = Figure(figsize=(6, 5) if nd > 1 else (7, 3))
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot(1, 1, 1)
+    finite = shade[np.isfinite(shade)]
+    span = float(finite.max() - finite.min()) if finite.size else 0.0
+    label = "log10(paths), channels summed" if span > 3 else "paths, channels summed"
+    values = shade if span > 3 else np.where(np.isfinite(shade), 10.0 ** shade, 0.0)
+    lo_row = box[-3][0] if nd > 1 else 0
+    lo_col = box[-2][0]
+    if nd == 1:
+        positions = np.arange(box[0][0], box[0][1])
+        ax.bar(positions, np.where(np.isfinite(values), values, 0.0), width=0.9, color="tab:red")
+        ax.set_xlabel("position")
+        ax.set_ylabel(label)
+    else:
+        extent = (lo_col - 0.5, box[-2][1] - 0.5, box[-3][1] - 0.5, lo_row - 0.5)
+        if image is not None:
+            grey = _image_window(answer, np.asarray(image), box)
+            ax.imshow(grey, cmap="gray", extent=extent, interpolation="nearest")
+        masked = np.ma.masked_invalid(np.where(np.isfinite(values), values, np.nan))
+        shown = ax.imshow(masked, cmap="magma_r", extent=extent, interpolation="nearest",
+                          alpha=0.6 if image is not None else 1.0)
+        fig.colorbar(shown, ax=ax, label=label)
+        ax.set_xlabel("column")
+        ax.set_ylabel("row" if nd == 2 else "row (max over depth)")
+    verb = "read by" if hasattr(answer, "pixel") else "reads"
+    ax.set_title(title or f"{answer.entry} {verb} {answer.entry_count:,} entries of {node.name}", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    return path
+
+
+def _image_window(answer, image, box) -> np.ndarray:
+    """The image's window, grey, in (rows, columns)."""
+    net = answer.network
+    shape = net.user_shape(answer.at)
+    if image.ndim == len(shape):
+        image = image[answer.batch]
+    if image.ndim == len(shape) - 1 and not net.channels_last:
+        image = np.moveaxis(image, 0, -1)
+    if image.ndim == len(shape) - 2:
+        image = image[..., None]
+    window = image[tuple(slice(lo, hi) for lo, hi in box[:-1])]
+    if window.ndim == 4:
+        window = window.max(axis=0)
+    return window.mean(axis=-1)
