@@ -157,6 +157,14 @@ def test_latex_command_bad_values_exit_2(capsys):
     assert code == 2 and "--x needs 5 values" in capsys.readouterr().err
 
 
+def test_latex_command_takes_integers_beyond_64_bits(tmp_path, capsys):
+    out = tmp_path / "big.tex"
+    code = main(["latex", "conv1d", "--input", "1x3x1", "--kernel", "1x1x1", "--entry", "y[0,2,0]",
+                 "--x", f"1,2,{2**80}", "--k", f"{3**60}", "-o", str(out)])
+    assert code == 0, capsys.readouterr().err
+    assert f"&= {2**80 * 3**60}" in out.read_text()
+
+
 def test_a_small_document_compiles_with_pdflatex(tmp_path):
     if shutil.which("pdflatex") is None:
         if os.environ.get("SYMCONV_REQUIRE_PDFLATEX"):
