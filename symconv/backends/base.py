@@ -46,10 +46,18 @@ class Outcome:
 
     @classmethod
     def from_exception(cls, err: BaseException) -> "Outcome":
+        """``meta`` records where the exception came from: its class's module and the module of
+        the innermost frame that raised it (so a framework's refusal can be told from a bug
+        in the code that calls it)."""
         if isinstance(err, Unavailable):
             return cls("skipped", message=str(err))
         lines = [ln for ln in str(err).strip().splitlines() if ln.strip()]
-        return cls("error", error_type=type(err).__name__, message=lines[0].strip() if lines else "")
+        frame, tb = None, err.__traceback__
+        while tb is not None:
+            frame, tb = tb.tb_frame, tb.tb_next
+        meta = {"error_class": f"{type(err).__module__}.{type(err).__qualname__}",
+                "raised_in": frame.f_globals.get("__name__", "") if frame is not None else ""}
+        return cls("error", error_type=type(err).__name__, message=lines[0].strip() if lines else "", meta=meta)
 
 
 class Backend:
