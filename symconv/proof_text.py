@@ -7,8 +7,8 @@ REPL and what ``symconv prove`` prints.
 from __future__ import annotations
 
 from .display import renders
-from .proof import (Check, ClaimResult, Closed, Counterexample, Derivation, DerivationResult, Fact, Report, Term)
-from .proof.claims_check import VALUES_FROM, terms_text
+from .proof import Check, ClaimResult, Closed, Counterexample, Derivation, DerivationResult, Fact, Report, Term
+from .proof.claims_check import VALUES_FROM
 
 
 def plural(count: int, one: str, many: str | None = None) -> str:

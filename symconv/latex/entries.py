@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import sympy
-from sympy import Integer
 
 from .. import proof, reference, symbolic
 from ..errors import SymconvError
@@ -21,7 +20,7 @@ from ..indexmap import maps_for
 from ..proof import Term
 from ..spec import FACTORS, TENSOR_OF, ConvSpec, check_entry
 from .document import require
-from .printing import SEP, display, term_pieces, terms_pieces, terms_tex
+from .printing import SEP, display, term_pieces, terms_pieces
 
 # An entry's products are listed one by one up to this many.
 LIST_TERMS = 12
