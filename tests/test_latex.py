@@ -1,6 +1,7 @@
 """LaTeX documents: content, checks that refuse to write, determinism, notebook display, the CLI."""
 
 import os
+import re
 import shutil
 import subprocess
 
@@ -148,7 +149,8 @@ def test_latex_command_writes_a_file(tmp_path, capsys):
     code = main(["latex", "conv2d", "--input", "1x3x3x1", "--kernel", "1x1x1x1", "--strides", "3", "--padding", "SAME",
                  "--convention", "legacy_eigen", "--entry", "y[0,0,0,0]", "--x", VALUES["x"], "--k", "10",
                  "-o", str(out)])
-    assert code == 0 and "each checked before writing" in capsys.readouterr().out
+    assert code == 0 and re.search(r": 21 checked displays and tables, 1 definition \(stated, not checked\)$",
+                                   capsys.readouterr().out.strip())
     assert out.read_text().startswith("\\documentclass[11pt]{article}")
 
 
@@ -176,3 +178,18 @@ def test_a_small_document_compiles_with_pdflatex(tmp_path):
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stdout[-1500:]
     assert (tmp_path / "small.pdf").stat().st_size > 1000
+
+
+def test_every_result_type_has_one_text_and_one_latex_rendering():
+    from symconv import display
+    spec = ConvSpec("conv1d", "1x4x1", "2x1x1")
+    doc_reading = latex.read_entry(spec, proof.derive(proof.spec_geometry(spec)), "filter_grad", (0, 0, 0), None)
+    result = proof.derive(proof.symbolic_geometry("conv", 1, full=False))
+    refuted = proof.prove_claim("dk[a] = sum(i=0..OH-1) g[i]*x[S*i+a-P]", bound=2)
+    report = proof.facts(bound=1)
+    objects = [result, result.closed["filter_grad"], result.derivations["filter_grad"], result.closed["filter_grad"].terms[0],
+               refuted, refuted.counterexample, report, report.facts[0], report.facts[0].checks[0], doc_reading]
+    for obj in objects:
+        assert display.renderer("text", obj)(obj) and display.renderer("latex", obj)(obj), type(obj).__name__
+    assert doc_reading.text() == "dk[0,0,0] = g[0,0,0]*x[0,0,0] + g[0,1,0]*x[0,1,0] + g[0,2,0]*x[0,2,0]"
+    assert "claimed \\texttt{g[0]*x[0]}" in display.show("latex", refuted.counterexample)

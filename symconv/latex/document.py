@@ -26,7 +26,8 @@ class Document:
     def __init__(self, title: str):
         self.title = title
         self.parts: list[str] = []
-        self.checks: list[str] = []
+        self.checks: list[str] = []       # what was verified, one line per checked display or table
+        self.definitions: list[str] = []  # displays that state a definition: nothing to verify
 
     def section(self, title: str):
         self.parts.append(f"\\section{{{title}}}")
@@ -34,10 +35,20 @@ class Document:
     def text(self, tex: str):
         self.parts.append(tex)
 
-    def math(self, tex: str, checked: str):
-        """A display; ``checked`` says what was verified before it was added."""
+    def math(self, tex: str, checked: str | None):
+        """A display; ``checked`` says what was verified before it was added, None that the
+        display states a definition."""
         self.parts.append(tex)
-        self.checks.append(checked)
+        if checked is None:
+            self.definitions.append(tex)
+        else:
+            self.checks.append(checked)
+
+    def summary(self) -> str:
+        """What was checked, in numbers: ``21 checked displays and tables, 2 definitions``."""
+        definitions = len(self.definitions)
+        return (f"{len(self.checks)} checked displays and tables, {definitions} "
+                f"definition{'s' if definitions != 1 else ''} (stated, not checked)")
 
     def render(self) -> str:
         body = "\n\n".join(self.parts)

@@ -15,6 +15,7 @@ import numpy as np
 import sympy
 
 from .. import proof, reference, symbolic
+from ..display import ShownMath
 from ..errors import SymconvError
 from ..indexmap import maps_for
 from ..proof import Term
@@ -39,8 +40,8 @@ def free_values(result, quantity: str, index: tuple) -> dict:
     return values
 
 
-@dataclass
-class EntryReading:
+@dataclass(repr=False)
+class EntryReading(ShownMath):
     """One requested entry under one spec: its products, closed forms and value."""
 
     spec: ConvSpec

@@ -8,7 +8,8 @@ import sympy
 
 from .. import proof
 from ..display import renders
-from ..proof import Check, Fact, Report
+from ..proof import Check, Counterexample, Fact, Report
+from ..proof.claims_check import VALUES_FROM
 from ..proof_text import report_summary
 from .document import Document
 from .printing import display, entry_tex, expr_tex, lhs_tex, term_pieces, terms_pieces, tex_escape
@@ -17,9 +18,23 @@ from .spec_document import _derivation_displays, _size_map
 STATUS_TEX = {"proven": "proven for all sizes", "checked": "checked only, no proof", "failed": "FAILED"}
 
 
+@renders("latex", Counterexample)
+def counterexample_latex(bad: Counterexample) -> str:
+    """A counterexample in a document's text: sizes, entry, the claimed and the actual products."""
+    j = bad.to_json()
+    products = lambda terms: ", ".join(f"\\texttt{{{tex_escape(t)}}}" for t in terms[:8]) or "none"
+    sizes = ", ".join(f"{k}={v}" for k, v in bad.sizes.items())
+    return (f"At {tex_escape(sizes)} ({tex_escape(bad.spec)}), entry \\texttt{{{tex_escape(bad.entry)}}}: "
+            f"claimed {products(j['claimed']['terms'])} ($= {j['claimed']['value']}$), actual "
+            f"{products(j['actual']['terms'])} ($= {j['actual']['value']}$), {tex_escape(VALUES_FROM)}.")
+
+
 @renders("latex", Check)
 def check_latex(check: Check) -> str:
-    return f"checked: {tex_escape(check.scope)} ({check.cases} cases): {'all agree' if check.ok else 'FAILED'}"
+    verdict = "all agree" if check.ok else "FAILED" + (
+        f": {counterexample_latex(check.counterexample)}" if check.counterexample is not None else
+        f": {tex_escape(check.detail)}" if check.detail else "")
+    return f"checked: {tex_escape(check.scope)} ({check.cases} cases): {verdict}"
 
 
 @renders("latex", Fact)
@@ -56,7 +71,7 @@ def build_generic_document(report=None, ndim: int = 2) -> Document:
     doc.text(_tensor_table_symbolic(geometry))
     y_entry, definition = geometry.definition()
     doc.section("The forward sum (definition)")
-    doc.math(display(entry_tex(y_entry), [term_pieces(definition)]), "the definition")
+    doc.math(display(entry_tex(y_entry), [term_pieces(definition)]), None)
     for quantity, tensor in (("filter_grad", "k"), ("input_grad", "x")):
         doc.section(f"The gradient with respect to ${tensor}$")
         _derivation_displays(doc, result.derivations[quantity])
@@ -74,7 +89,7 @@ def build_generic_document(report=None, ndim: int = 2) -> Document:
     for step in deriv.steps:
         doc.text(f"\\emph{{{tex_escape(step.title)}}} ({tex_escape(step.rule)}): {tex_escape(step.checked)}.")
         doc.math(display(lhs_tex(step.lhs), [terms_pieces(tuple(t.xreplace(pretty) for t in step.terms))]),
-                 step.checked)
+                 None if step.rule == "definition" else step.checked)
     doc.text("The last line is the closed form of $dx$ above (their normal forms match, checked by SymPy). "
              "The padded, dilated $\\tilde g$ has $d(K-1) - p + s(O-1) + 1 + \\mathit{in} - 1 + p - s(O-1) = "
              "\\mathit{in} + d(K-1)$ entries, so a stride-1 window of $d(K-1)+1$ gives exactly $\\mathit{in}$ "

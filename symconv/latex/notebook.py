@@ -6,6 +6,7 @@ import sympy
 
 from ..display import renders
 from ..proof import ClaimResult, Closed, Derivation, DerivationResult, Term
+from ..proof.claims_check import terms_text
 from .entries import EntryReading, _sympy_sum_pieces
 from .printing import entry_tex, lhs_tex, term_tex, terms_tex, tex_escape
 
@@ -47,6 +48,13 @@ def claim_latex(claim_result: ClaimResult) -> str:
     claim = claim_result.claim
     status = {"proven": "proven for all sizes", "checked": "checked only", "refuted": "refuted"}[claim_result.status]
     return f"$${entry_tex(claim.lhs_entry)} = {sympy.latex(claim.rhs)} \\qquad \\text{{({status})}}$$"
+
+
+@renders("text", EntryReading)
+def reading_text(reading: EntryReading) -> str:
+    """A requested entry as text: its products and, given tensors, its value."""
+    products = " + ".join(terms_text(reading.terms)) or "0"
+    return f"{reading.name} = {products}" + (f" = {reading.value}" if reading.value is not None else "")
 
 
 @renders("latex", EntryReading)

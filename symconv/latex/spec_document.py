@@ -155,7 +155,7 @@ def build_spec_document(spec: ConvSpec, entries=(), values=None, compare=None, t
     y_entry, definition = general.geometry.definition()
     doc.text("In general, with $x$ zero outside its shape (the bracket $[\\cdot]$ is 1 when its condition "
              "holds and 0 otherwise):")
-    doc.math(display(entry_tex(y_entry), [term_pieces(definition)]), "the definition")
+    doc.math(display(entry_tex(y_entry), [term_pieces(definition)]), None)
     y_num, definition_num = geometry.definition()
     sizes = _size_map(general.geometry, geometry)
     require("forward with numbers", _same_term(definition.xreplace(sizes), definition_num),
