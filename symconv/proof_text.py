@@ -33,7 +33,8 @@ def derivation_text(deriv: Derivation, indent: str = "") -> str:
         shown = " + ".join(str(t.expr()) for t in step.terms) or "0"
         lhs = f"{step.lhs} = " if step.lhs is not None else "  = "
         lines.append(f"{indent}{n}. {step.title} [{step.rule}]: {lhs}{shown}")
-        lines.append(f"{indent}   checked: {step.checked}")
+        label = "stated" if step.rule == "definition" else "checked"  # a definition is not a check
+        lines.append(f"{indent}   {label}: {step.checked}")
     return "\n".join(lines)
 
 

@@ -109,6 +109,11 @@ SEPARABILITY = ("separability: the definition is a product over spatial axes of 
                 "1, 2 and 3 axes)")
 
 
+def _and(numbers) -> str:
+    words = [str(n) for n in numbers]
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
 def report_bounds(bound: int | None) -> dict:
     """The report's families for a user bound N: 1-D up to N, the others scaled down."""
     if bound is None:
@@ -235,22 +240,22 @@ def closed_form_fact(quantity: str, bounds: dict) -> Fact:
     for kind, grouped, words in KINDS:
         result = reference_derivation(kind, 1, True, True, grouped)
         derivations.append((f"one axis, {words}, {quantity}", result.derivations[quantity]))
+        rules = "L = sum(g*y), sympy.diff, " + ("channel deltas split, " if grouped else "") + \
+            "delta sifting, conditions certified"
         proof.append(f"{words}, one axis: derived from the forward definition in {len(result.steps(quantity))} "
-                     f"steps (L = sum(g*y), sympy.diff, channel deltas split, delta sifting, conditions "
-                     f"certified), each checked by SymPy")
+                     f"steps ({rules}), each checked by SymPy")
         for ndim in DIRECT_AXES[1:]:
             if not composed_matches_direct(kind, grouped, quantity, ndim):
                 raise StepFailed(f"fact '{tensor}-closed-form': the one-axis form composed on {ndim} axes differs "
                                  f"from the direct {ndim}-axis derivation ({words})")
         proof.append(f"{words}, any number of axes: the one-axis form on every axis; for "
-                     f"{', '.join(map(str, DIRECT_AXES[1:]))} axes it equals the direct derivation "
-                     f"(normal forms match)")
+                     f"{_and(DIRECT_AXES[1:])} axes it equals the direct derivation (normal forms match)")
     for ndim in DIRECT_AXES:
         if not general_formula_matches(quantity, ndim):
             raise StepFailed(f"fact '{tensor}-closed-form': the derived {ndim}-D form differs from "
                              f"symbolic.general_formulas")
-    proof.append(f"equals symconv.symbolic.general_formulas(R).{quantity} for R = "
-                 f"{', '.join(map(str, DIRECT_AXES))} (normal forms match)")
+    proof.append(f"equals symconv.symbolic.general_formulas(R).{quantity} for R = {_and(DIRECT_AXES)} "
+                 f"(normal forms match)")
     checks = []
     for (ndim, full), (bound, pad_bound) in sorted(bounds.items()):
         closed = composed_closed("conv", ndim, True, full)[quantity]
@@ -288,8 +293,8 @@ def transposed_fact(bounds: dict) -> Fact:
         if ndim == 1:
             proof.append(f"one axis: {len(deriv.steps)} steps (write g~ and k~ out, reindex a' = K-1-a, expand the "
                          f"delta arguments), then equal to dx's proven closed form (normal forms match)")
-    proof.append(f"any number of axes: every step acts on one axis; for {', '.join(map(str, DIRECT_AXES))} axes "
-                 f"the whole chain was also run directly and matches dx's closed form")
+    proof.append(f"any number of axes: every step acts on one axis; for {_and(DIRECT_AXES)} axes the whole "
+                 f"chain was also run directly and matches dx's closed form")
     proof.append("the padded, dilated g has D*(K-1) - P + S*(OH-1) + 1 + H - 1 + P - S*(OH-1) = H + D*(K-1) "
                  "entries, so a stride-1 window of D*(K-1) + 1 gives exactly H outputs (SymPy expand)")
     checks = []
