@@ -1,14 +1,18 @@
-"""Padding conventions: how each framework resolves SAME, one SymPy rule each.
+"""Padding conventions: how each framework resolves SAME, one rule each.
 
 A convention is one function of one spatial axis's sizes ``size``, ``kernel``, ``stride`` and
-``dilation`` (SymPy symbols, positive integers) that returns ``Resolved(out, before, after)``
-as SymPy expressions; ``let(name, value)`` names an intermediate quantity for display.  Pads
-may be negative: a negative pad crops.  The rule is the only definition, and everything else
-follows from it:
+``dilation`` that returns ``Resolved(out, before, after)``, written with ``+ - * /`` and the
+functions here (``floor``, ``ceiling``, ``trunc``, ``Max``, ``Min``); ``let(name, value)``
+names an intermediate quantity for display.  Pads may be negative: a negative pad crops.  The
+function is the only definition, and everything else follows from it:
 
-* the numbers: the rule compiled once into exact integer arithmetic (``Convention.__call__``);
-* documents: ``symconv.latex`` prints the rule and every value it takes, checked by SymPy;
-* facts: ``symconv.proof.same`` proves the rule's properties for every size;
+* the numbers: the function run on exact rationals (``Convention.__call__``; no SymPy, any
+  size);
+* the rule: the same function run on SymPy symbols gives its SymPy expressions (``rule``);
+* documents: ``symconv.latex`` prints the rule and every value it takes, computed by SymPy
+  from the expressions and compared with the numbers;
+* facts: ``symconv.proof.same`` proves the rule's properties for every size, and checks the
+  numbers against them up to a bound;
 * backends: SAME is handed to a framework as SAME only when the convention's rule is the
   framework's own (``runs_as``);
 * transposed convolutions: the default output size is the largest (Keras) or smallest
@@ -16,7 +20,7 @@ follows from it:
 
 Adding a convention is adding one function:
 
->>> @register("half_kernel", citation="an example: pad floor(k/2) on both sides")
+>>> @register("half_kernel", citation="an example: pad floor(d*(k-1)/2) on both sides")
 ... def half_kernel(size, kernel, stride, dilation):
 ...     '''before = after = floor(d*(k-1)/2), out as for explicit pads'''
 ...     pad = let("p", floor(dilation * (kernel - 1) / 2))
@@ -24,27 +28,23 @@ Adding a convention is adding one function:
 >>> get("half_kernel")(5, 3, 2, 1)
 Resolved(out=3, before=1, after=1)
 >>> unregister("half_kernel")
+
+SymPy is imported only when a rule is needed as expressions (a document, a proof), never to
+resolve a spec's padding.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from functools import cached_property
+from fractions import Fraction
+from functools import cached_property, lru_cache
 from typing import Callable, NamedTuple
 
-import sympy
-from sympy import Max, Symbol, ceiling, floor
-
 from .errors import SymconvError
-from .exact import compile_scalar, trunc
 
-__all__ = ["Convention", "DEFAULT", "REGISTRY", "Resolved", "SIZE", "KERNEL", "STRIDE", "DILATION", "ceiling",
-           "floor", "Max", "trunc", "let", "register", "unregister", "get", "runs_as", "output_size",
-           "effective_kernel", "ceil_div"]
-
-# One spatial axis: input size, kernel size, stride and dilation.
-SIZE, KERNEL, STRIDE, DILATION = (Symbol(n, integer=True, positive=True) for n in ("in", "k", "s", "d"))
-ARGUMENTS = (SIZE, KERNEL, STRIDE, DILATION)
+__all__ = ["Convention", "DEFAULT", "REGISTRY", "Resolved", "Rule", "ceiling", "floor", "Max", "Min", "trunc",
+           "let", "register", "unregister", "get", "runs_as", "output_size", "effective_kernel", "ceil_div"]
 
 # What SAME means when nobody says otherwise, and what TensorFlow, XLA and Keras compute.
 DEFAULT = "tf"
@@ -56,19 +56,79 @@ class Resolved(NamedTuple):
     after: int
 
 
+# ---- what a rule is written with: exact numbers or SymPy expressions, the same function ----------
+
+def _numbers(*values) -> bool:
+    return all(isinstance(v, (int, Fraction)) for v in values)
+
+
+def floor(x):
+    if _numbers(x):
+        return math.floor(x)
+    import sympy
+    return sympy.floor(x)
+
+
+def ceiling(x):
+    if _numbers(x):
+        return math.ceil(x)
+    import sympy
+    return sympy.ceiling(x)
+
+
+def trunc(x):
+    """Rounding toward zero, as C's integer division does: ``trunc(-1/2) = 0``."""
+    if _numbers(x):
+        return math.trunc(x)
+    from .exact import trunc as symbolic_trunc
+    return symbolic_trunc(x)
+
+
+def Max(*values):
+    if _numbers(*values):
+        return max(values)
+    import sympy
+    return sympy.Max(*values)
+
+
+def Min(*values):
+    if _numbers(*values):
+        return min(values)
+    import sympy
+    return sympy.Min(*values)
+
+
 _recording: list | None = None
 
 
-def let(name: str, value) -> Symbol:
-    """Name an intermediate quantity of a rule (``T`` for a total): documents show it as its
-    own line.  Only meaningful inside a rule."""
+def let(name: str, value):
+    """Name an intermediate quantity of a rule (``T`` for a total): documents show it as its own
+    line.  With numbers it is just the value."""
     if _recording is None:
-        raise SymconvError("let() names a quantity inside a convention's rule")
-    if name in {s.name for s in ARGUMENTS} | {s.name for s, _ in _recording}:
+        return value
+    import sympy
+    if name in {s.name for s in arguments()} | {s.name for s, _ in _recording}:
         raise SymconvError(f"let: the name {name!r} is already taken in this rule")
-    symbol = Symbol(name, integer=True)
+    symbol = sympy.Symbol(name, integer=True)
     _recording.append((symbol, sympy.sympify(value)))
     return symbol
+
+
+@lru_cache(maxsize=None)
+def arguments() -> tuple:
+    """The SymPy symbols of a rule's arguments: input size, kernel size, stride, dilation
+    (positive integers)."""
+    import sympy
+    return tuple(sympy.Symbol(n, integer=True, positive=True) for n in ("in", "k", "s", "d"))
+
+
+def __getattr__(name):  # SIZE, KERNEL, STRIDE, DILATION, ARGUMENTS: SymPy on first use
+    names = ("SIZE", "KERNEL", "STRIDE", "DILATION")
+    if name in names:
+        return arguments()[names.index(name)]
+    if name == "ARGUMENTS":
+        return arguments()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True)
@@ -81,6 +141,7 @@ class Rule:
 
     def expressions(self) -> Resolved:
         """out, before and after in the four arguments alone."""
+        import sympy
         out = list(self.resolved)
         for symbol, value in reversed(self.lets):
             out = [sympy.sympify(e).xreplace({symbol: value}) for e in out]
@@ -99,7 +160,7 @@ class Rule:
     def name_of(self, field: str) -> str:
         """The name under which out, before or after is shown."""
         value = getattr(self.resolved, field)
-        if isinstance(value, Symbol) and value in {s for s, _ in self.lets}:
+        if value in {s for s, _ in self.lets}:
             return value.name
         return {"out": "O", "before": "p_before", "after": "p_after"}[field]
 
@@ -122,10 +183,12 @@ class Convention:
 
     @cached_property
     def rule(self) -> Rule:
+        """The function run on SymPy symbols: its named quantities and expressions."""
+        import sympy
         global _recording
         previous, _recording = _recording, []
         try:
-            value = self.function(*ARGUMENTS)
+            value = self.function(*arguments())
             lets = tuple(_recording)
         finally:
             _recording = previous
@@ -135,36 +198,23 @@ class Convention:
             raise SymconvError(f"convention {self.name!r} must return Resolved(out, before, after), "
                                f"got {value!r}") from None
         rule = Rule(lets, resolved)
-        extra = set().union(*(e.free_symbols for e in rule.expressions())) - set(ARGUMENTS)
+        extra = set().union(*(e.free_symbols for e in rule.expressions())) - set(arguments())
         if extra:
             raise SymconvError(f"convention {self.name!r} uses {sorted(map(str, extra))}, which are not its "
                                f"arguments (size, kernel, stride, dilation) or names made with let()")
         return rule
 
-    @cached_property
-    def _compiled(self):
-        steps = [(s.name, compile_scalar(v)) for s, v in self.rule.lets]
-        outputs = [compile_scalar(e) for e in self.rule.resolved]
-        return steps, outputs
-
     def __call__(self, size: int, kernel: int, stride: int, dilation: int) -> Resolved:
-        steps, outputs = self._compiled
-        env = {"in": size, "k": kernel, "s": stride, "d": dilation}
-        for name, fn in steps:
-            env[name] = fn(env)
-        values = [fn(env) for fn in outputs]
-        if not all(type(v) is int for v in values):
-            raise SymconvError(f"convention {self.name!r} gives non-integer values {values} at "
-                               f"(in, k, s, d) = {(size, kernel, stride, dilation)}")
-        return Resolved(*values)
-
-    def values(self, size: int, kernel: int, stride: int, dilation: int) -> dict:
-        """Every named quantity's value (for documents), by the compiled rule."""
-        steps, _ = self._compiled
-        env = {"in": size, "k": kernel, "s": stride, "d": dilation}
-        for name, fn in steps:
-            env[name] = fn(env)
-        return env
+        """The function run on exact rationals: Python integers out, at any size."""
+        value = self.function(Fraction(size), Fraction(kernel), Fraction(stride), Fraction(dilation))
+        try:
+            out = [Fraction(v) for v in value]
+        except (TypeError, ValueError):
+            out = None
+        if out is None or len(out) != 3 or any(v.denominator != 1 for v in out):
+            raise SymconvError(f"convention {self.name!r} gives {value!r} at (in, k, s, d) = "
+                               f"{(size, kernel, stride, dilation)}, not three integers")
+        return Resolved(*(int(v) for v in out))
 
     def transposed_size(self, small: int, kernel: int, stride: int, dilation: int) -> int:
         """The input size a transposed convolution produces by default: the largest (Keras,
@@ -202,6 +252,7 @@ def register(name: str, citation: str, transposed: str = "largest", note: str = 
     def wrap(function):
         convention = Convention(name, function, citation, transposed, note)
         if check:
+            convention.rule
             convention(1, 1, 1, 1)
         REGISTRY[name] = convention
         return function
@@ -223,8 +274,9 @@ def get(name: str) -> Convention:
 
 def runs_as(name: str, native: str = DEFAULT) -> bool:
     """Whether SAME under ``name`` is what a framework whose own SAME is ``native`` computes:
-    true when the two rules are the same SymPy expressions."""
-    return get(name).rule.expressions() == get(native).rule.expressions()
+    true when the two rules are the same SymPy expressions (a rule is its own, without SymPy)."""
+    first, second = get(name), get(native)
+    return first is second or first.rule.expressions() == second.rule.expressions()
 
 
 def effective_kernel(kernel: int, dilation: int) -> int:

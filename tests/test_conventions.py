@@ -76,6 +76,20 @@ def test_the_registry_numbers_are_the_sympy_rule_evaluated(name, size, kernel, s
     assert REGISTRY[name](size, kernel, stride, dilation) == by_sympy
 
 
+def test_resolving_padding_needs_no_sympy():
+    """A backend's worker resolves pads without importing SymPy: here SymPy cannot be imported."""
+    import os
+    import subprocess
+    import sys
+    code = ("import sys, types, importlib; sys.modules['sympy'] = None; "
+            "pkg = types.ModuleType('symconv'); pkg.__path__ = [sys.argv[1]]; sys.modules['symconv'] = pkg; "
+            "c = importlib.import_module('symconv.conventions'); "
+            "print(c.get('tf')(5, 2, 2, 1), c.get('torch').transposed_size(3, 3, 2, 1), c.runs_as('tf'))")
+    done = subprocess.run([sys.executable, "-c", code, os.path.dirname(conventions.__file__)], capture_output=True,
+                          text=True)
+    assert done.stdout.strip() == "Resolved(out=3, before=0, after=1) 5 True", done.stderr
+
+
 def test_exact_at_any_size():
     huge = 10**30
     assert REGISTRY["tf"](huge + 1, 3, 2, 1) == (huge // 2 + 1, 1, 1)

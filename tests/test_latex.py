@@ -56,7 +56,7 @@ def test_asymmetric_padding_and_large_entries_use_compact_sums():
 def test_a_padding_step_that_sympy_cannot_confirm_is_not_written(monkeypatch):
     good = conventions.REGISTRY["tf"]
 
-    class Shifted(conventions.Convention):  # the registry's compiled numbers, moved by one pixel
+    class Shifted(conventions.Convention):  # the registry's numbers, moved by one pixel
         def __call__(self, *args):
             r = super().__call__(*args)
             return conventions.Resolved(r.out, r.before + 1, r.after - 1) if r.after else r
@@ -65,7 +65,7 @@ def test_a_padding_step_that_sympy_cannot_confirm_is_not_written(monkeypatch):
     spec = ConvSpec("conv1d", "1x17x1", "2x1x1", strides=1, padding="SAME")
     try:
         with pytest.raises(StepFailed, match=r"step 'padding, axis 0' failed: SymPy's evaluation of the tf rule gives "
-                                             r"\(out, before, after\) = \(17, 0, 1\), the registry's compiled rule "
+                                             r"\(out, before, after\) = \(17, 0, 1\), the registry's numbers "
                                              r"\(17, 1, 0\)"):
             latex.spec_document(spec, ["y[0,0,0]"])
     finally:
@@ -75,8 +75,8 @@ def test_a_padding_step_that_sympy_cannot_confirm_is_not_written(monkeypatch):
 def test_padding_displays_say_what_was_checked():
     spec = ConvSpec("conv1d", "1x5x1", "2x1x1", strides=2, padding="SAME", convention="torch")
     doc = latex.build_spec_document(spec, compare="tf")
-    assert "padding of axis 0: SymPy's evaluation of the torch rule equals the registry's compiled evaluation of " \
-           "it and the spec's pads" in doc.checks
+    assert "padding of axis 0: SymPy's evaluation of the torch rule equals the registry's numbers and the " \
+           "spec's pads" in doc.checks
     tex = doc.render()
     assert "p &= \\left\\lfloor \\frac{d \\left(k - 1\\right)}{2} \\right\\rfloor" in tex
     explicit = latex.build_spec_document(ConvSpec("conv1d", "1x5x1", "2x1x1", padding=((1, -1),)))

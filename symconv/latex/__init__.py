@@ -9,7 +9,7 @@ for symbolic sizes and adds the proven-versus-checked list of ``symconv.proof.fa
 
 Nothing is written unless every check passed: the derivation steps check themselves (see
 ``symconv.proof``), the padding is evaluated by SymPy from the convention's rule and compared
-with the registry's compiled evaluation, and each requested entry's closed form is compared,
+with the registry's exact numbers, and each requested entry's closed form is compared,
 product by product, with the index maps and with ``symbolic.closed_form``.  A failing check
 raises ``StepFailed`` naming the step.  Output is deterministic: the same request gives the
 same bytes.  This package also holds the LaTeX renderings of proof results (notebooks).

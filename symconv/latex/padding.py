@@ -2,8 +2,8 @@
 
 For SAME, every quantity the rule names (``symconv.conventions``) is shown as its formula, the
 formula with the numbers written in, the value of each part, and the value; the values are
-computed by SymPy from the rule's expressions and compared with the registry's compiled
-evaluation of the same rule and with the spec's pads before anything is written.  For
+computed by SymPy from the rule's expressions and compared with the registry's numbers (the
+same function run on exact rationals) and with the spec's pads before anything is written.  For
 explicit pads and VALID the number of windows is computed by SymPy and compared with the
 spec's output size.
 """
@@ -69,6 +69,6 @@ def padding_chain(spec: ConvSpec, axis: int) -> tuple:
     registry = tuple(convention(size, k, s, d))
     require(step, by_sympy == registry == (small, before, after),
             f"SymPy's evaluation of the {convention.name} rule gives (out, before, after) = {by_sympy}, the "
-            f"registry's compiled rule {registry}, the spec {(small, before, after)}")
+            f"registry's numbers {registry}, the spec {(small, before, after)}")
     return lines, (f"padding of axis {axis}: SymPy's evaluation of the {convention.name} rule equals the registry's "
-                   f"compiled evaluation of it and the spec's pads")
+                   f"numbers and the spec's pads")

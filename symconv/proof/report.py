@@ -93,7 +93,7 @@ class Report(Shown):
 
 # Bounded families of the report, per (number of axes, full indices): (size bound, pad bound).
 REPORT_BOUNDS = {(1, False): (3, 3), (1, True): (2, 2), (2, False): (2, 1), (2, True): (1, 1)}
-SAME_BOUND = 10
+SAME_BOUND = 8
 # The loop reference is slow: its 2-D check keeps pads at 0.
 REFERENCE_PAD_BOUND = {(1, False): 99, (1, True): 99, (2, False): 0, (2, True): 1}
 # Depthwise, grouped and transposed convolutions: (number of axes, size bound, pad bound).
@@ -341,7 +341,7 @@ def same_fact(name: str, bound: int) -> Fact:
     windows = next(f for f in findings if f.prop.key == "windows")
     ok = windows.holds
     detail = "" if ok else f"the padded axis does not hold out windows at (in, k, s, d) = {windows.counterexample}"
-    scope = (f"every input size, kernel size, stride and dilation in 1..{bound}, the convention's compiled rule"
+    scope = (f"every input size, kernel size, stride and dilation in 1..{bound}, the registry's numbers"
              + (f" against {DEFAULT}'s" if name != DEFAULT else ""))
     key = (name if name.startswith("same") else f"same-{name}").replace("_", "-")
     return Fact(key, statement, all(f.proven for f in holding), proof,
