@@ -16,11 +16,11 @@ Data and engine only (rendering lives above: ``symconv.proof_text``, ``symconv.l
 
 from .certificates import box_minimum, holds, implied, manifestly_nonneg
 from .claims_check import (DEFAULT_BOUND, MAX_CASES, MAX_ENTRIES, Case, ClaimResult, Counterexample, actual_terms,
-                           attempt_proof, check_formula, family, family_size, family_text, id_tensors, prove_claim,
+                           attempt_proof, compare_formula, family, family_size, family_text, id_tensors, prove_claim,
                            spec_sizes)
 from .engine import (Closed, Derivation, DerivationResult, Step, compose, composed_closed, derive,
                      reference_derivation)
-from .report import (Check, Fact, Report, check_closed, closed_form_fact, composed_matches_direct, facts,
+from .report import (Check, Fact, Report, compare_closed, closed_form_fact, composed_matches_direct, facts,
                     general_formula_matches, kind_cases, report_bounds)
 from .formulas import (Budget, Formula, StepFailed, Term, compile_formula, formula_expr, index, primed, size,
                        value_of)
@@ -32,7 +32,7 @@ from .transposed import transposed_form, transposed_numeric
 __all__ = ["AXIS_NAMES", "Budget", "Case", "Check", "ClaimResult", "Closed", "Counterexample", "DEFAULT_BOUND",
            "Derivation", "DerivationResult", "Fact", "Formula", "Geometry", "KERNEL_LETTERS", "MAX_CASES",
            "MAX_ENTRIES", "PROPERTIES", "Report", "Step", "StepFailed", "Term", "actual_terms", "attempt_proof",
-           "axis_names", "box_minimum", "check_closed", "check_formula", "closed_form_fact", "compile_formula",
+           "axis_names", "box_minimum", "compare_closed", "compare_formula", "closed_form_fact", "compile_formula",
            "compose", "composed_closed", "composed_matches_direct", "derive", "facts", "family", "family_size",
            "family_text", "formula_expr", "general_formula_matches", "holds", "id_tensors", "implied", "index",
            "kind_cases", "manifestly_nonneg", "normal_form", "normal_form_size", "primed", "prove_claim",

@@ -252,7 +252,7 @@ def _entries(claim_lhs: tuple, shape: tuple):
         yield entry, {e: v for e, v in zip(claim_lhs, entry) if isinstance(e, Symbol)}
 
 
-def check_formula(formula: Formula, tensor: str, lhs: tuple, cases, full: bool, budget: Budget | None = None):
+def compare_formula(formula: Formula, tensor: str, lhs: tuple, cases, full: bool, budget: Budget | None = None):
     """Compare a formula with the index maps at every matching entry of every case, in order.
     Returns (number of cases, number of entries, first Counterexample or None)."""
     quantity = {"y": "forward", "dk": "filter_grad", "dx": "input_grad"}[tensor]
@@ -418,7 +418,7 @@ def prove_claim(claim, spec: ConvSpec | None = None, bound: int | None = None) -
         scope = f"every entry of {claim.tensor} for {spec.describe()}"
     _refuse_expansion(claim, cases[0].sizes)
     proven, proof = attempt_proof(claim, kind, channels_last, grouped)
-    n_cases, n_entries, bad = check_formula(compile_formula(claim.rhs), claim.tensor, claim.lhs, cases, claim.full)
+    n_cases, n_entries, bad = compare_formula(compile_formula(claim.rhs), claim.tensor, claim.lhs, cases, claim.full)
     if n_entries == 0:
         raise SymconvError(f"the left side {claim.tensor}[{','.join(map(str, claim.lhs))}] is outside "
                            f"{claim.tensor}'s shape in every convolution checked ({scope}): no entry to check")

@@ -23,7 +23,7 @@ from ..errors import SymconvError
 from ..exact import compile_scalar
 from ..indexmap import IndexMaps, maps_for
 from ..spec import TENSOR_OF, ConvSpec
-from .claims_check import (MAX_CASES, Case, Counterexample, _axis_tuples, _shapes, actual_terms, check_formula,
+from .claims_check import (MAX_CASES, Case, Counterexample, _axis_tuples, _shapes, actual_terms, compare_formula,
                            display_sizes, family, family_size, family_text, largest_fitting)
 from .engine import composed_closed, reference_derivation
 from .formulas import Budget, StepFailed, compile_formula
@@ -202,7 +202,7 @@ def kind_cases(kind: str, ndim: int, bound: int, pad_bound: int) -> list:
     return cases
 
 
-def check_closed(closed, cases, budget: Budget | None = None):
+def compare_closed(closed, cases, budget: Budget | None = None):
     """A full-index closed form against the index maps at every entry of every case: the
     entry's indices come from the closed form's own (lhs may be ``q*CO + c_o``)."""
     formula = compile_formula(closed.expr())
@@ -260,13 +260,13 @@ def closed_form_fact(quantity: str, bounds: dict) -> Fact:
     for (ndim, full), (bound, pad_bound) in sorted(bounds.items()):
         closed = composed_closed("conv", ndim, True, full)[quantity]
         cases = family(ndim, full, bound, pad_bound)
-        n_cases, n_entries, bad = check_formula(compile_formula(closed.expr()), tensor, closed.lhs.indices, cases,
+        n_cases, n_entries, bad = compare_formula(compile_formula(closed.expr()), tensor, closed.lhs.indices, cases,
                                                 full, _unbounded())
         checks.append(Check(family_text(ndim, full, bound, pad_bound) + ", composed from the one-axis form",
                             n_cases, n_entries, bad is None, counterexample=bad))
     for kind, (ndim, bound, pad_bound) in KIND_BOUNDS.items():
         closed = composed_closed("conv" if kind == "grouped" else kind, ndim, True, True, kind == "grouped")[quantity]
-        n_cases, n_entries, bad = check_closed(closed, kind_cases(kind, ndim, bound, pad_bound))
+        n_cases, n_entries, bad = compare_closed(closed, kind_cases(kind, ndim, bound, pad_bound))
         channels = {"grouped": "2 groups of 2 input channels and 1 output channel",
                     "depthwise": "2 channels, multiplier 2", "transpose": "x with 2 channels, y with 1"}[kind]
         checks.append(Check(f"every {ndim}-D {kind} convolution with sizes in 1..{bound} and pads before in "
@@ -302,7 +302,7 @@ def transposed_fact(bounds: dict) -> Fact:
         _, expr, _, _ = transposed_form(ndim, full)
         idx, _ = symbolic_geometry("conv", ndim, True, full, names="claims").tensor_indices("x")
         cases = family(ndim, full, bound, pad_bound)
-        n_cases, n_entries, bad = check_formula(compile_formula(expr), "dx", idx, cases, full, _unbounded())
+        n_cases, n_entries, bad = compare_formula(compile_formula(expr), "dx", idx, cases, full, _unbounded())
         checks.append(Check(family_text(ndim, full, bound, pad_bound), n_cases, n_entries, bad is None,
                             counterexample=bad))
     for (ndim, full), (bound, pad_bound) in sorted(bounds.items()):
