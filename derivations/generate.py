@@ -4,9 +4,12 @@
     python derivations/generate.py --pdf      ... and compile each with pdflatex
     python derivations/generate.py --check    regenerate into a temporary folder and fail,
                                               listing them, if any .tex differs from this folder's
+    python derivations/generate.py --check --pdf   ... and compile each fresh .tex, failing if a
+                                              .pdf differs from this folder's, byte for byte
 
 Every document is built by ``symconv.latex``, which checks each displayed step before it
-writes anything; the same request always gives the same bytes.
+writes anything; the same request always gives the same bytes, and so does pdflatex: the
+preamble drops dates and build information and fixes the document id.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ def documents() -> dict:
     dilated = ConvSpec("conv2d", "1x7x7x1", "3x3x1x1", dilations=2, padding="SAME")
     depthwise = ConvSpec("depthwise_conv2d", "1x5x5x2", "3x3x2x2", strides=2, padding="SAME")
     transposed = ConvSpec("conv2d_transpose", "1x3x3x2", "3x3x1x2", strides=2, padding="SAME")
+    grouped = ConvSpec("conv2d", "1x4x4x4", "3x3x2x4", groups=2, padding="SAME")
     return {
         "founding": lambda: spec_document(
             founding, ["y[0,0,0,0]", "dk[0,0,0,0]"], {"x": "1,2,3,4,5,6,7,8,0", "k": "10", "g": "100"},
@@ -59,6 +63,10 @@ def documents() -> dict:
             transposed, ["y[0,2,3,0]", "dk[1,1,0,1]", "dx[0,1,1,1]"],
             {"x": _flat(np.arange(1, 19)), "k": _flat(np.arange(1, 19)), "g": _flat(np.arange(1, 37))},
             title="A transposed convolution: 3x3 input to 6x6 output, 3x3 kernel, stride 2, SAME"),
+        "grouped": lambda: spec_document(
+            grouped, ["y[0,1,1,3]", "dk[1,1,0,2]", "dx[0,1,1,3]"],
+            {"x": _flat(np.arange(1, 65)), "k": _flat(np.arange(1, 73)), "g": _flat(np.arange(1, 65))},
+            title="A grouped convolution: 4x4 input, 4 channels in 2 groups, 3x3 kernel, SAME"),
         "generic": lambda: generic_document(proof.facts()),
     }
 
@@ -75,15 +83,19 @@ def write_all(folder: Path, names=None) -> list[Path]:
     return written
 
 
-def compile_pdf(tex: Path) -> None:
-    """pdflatex, reproducibly (fixed dates and document id), leaving only the .pdf."""
+def compile_pdf(tex: Path, pdf: Path | None = None) -> Path:
+    """pdflatex, reproducibly (no dates, fixed document id), leaving only the .pdf (next to the
+    .tex unless ``pdf`` says where)."""
     env = dict(os.environ, SOURCE_DATE_EPOCH="0", FORCE_SOURCE_DATE="1")
+    pdf = pdf or tex.with_suffix(".pdf")
     with tempfile.TemporaryDirectory() as tmp:
-        done = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error",
-                               f"-output-directory={tmp}", str(tex)], env=env, capture_output=True, text=True)
+        shutil.copy(tex, Path(tmp) / "document.tex")  # the same job name wherever it runs
+        done = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "document.tex"],
+                              cwd=tmp, env=env, capture_output=True, text=True, timeout=300)
         if done.returncode != 0:
-            sys.exit(f"pdflatex failed on {tex.name}:\n{done.stdout[-2000:]}")
-        shutil.copy(Path(tmp) / f"{tex.stem}.pdf", tex.with_suffix(".pdf"))
+            raise RuntimeError(f"pdflatex failed on {tex.name}:\n{done.stdout[-2000:]}")
+        shutil.copy(Path(tmp) / "document.pdf", pdf)
+    return pdf
 
 
 def main(argv=None) -> int:
@@ -98,11 +110,16 @@ def main(argv=None) -> int:
             fresh = write_all(Path(tmp), args.names)
             differ = [p.name for p in fresh
                       if not (HERE / p.name).exists() or (HERE / p.name).read_bytes() != p.read_bytes()]
+            if args.pdf:
+                for p in fresh:
+                    pdf = compile_pdf(p)
+                    if not (HERE / pdf.name).exists() or (HERE / pdf.name).read_bytes() != pdf.read_bytes():
+                        differ.append(pdf.name)
         if differ:
             print(f"derivations differ from a fresh regeneration: {', '.join(differ)}\n"
                   f"run: python derivations/generate.py --pdf", file=sys.stderr)
             return 1
-        print(f"{len(fresh)} derivations regenerate byte for byte")
+        print(f"{len(fresh)} derivations regenerate byte for byte" + (", .tex and .pdf" if args.pdf else ""))
         return 0
     for path in write_all(HERE, args.names):
         if args.pdf:

@@ -328,10 +328,8 @@ class ConvSpec:
         """Keras Conv*DTranspose's output length (conv_utils.deconv_output_length)."""
         k, s, d = self.kernel_spatial[axis], self.strides[axis], self.dilations[axis]
         ke = effective_kernel(k, d)
-        if self.padding == "SAME":
-            if self.convention == "torch":
-                return (size - 1) * s - 2 * (d * (k - 1) // 2) + ke
-            return size * s
+        if self.padding == "SAME":  # the convention says which size (Keras: the largest)
+            return conventions.get(self.convention).transposed_size(size, k, s, d)
         if self.padding == "VALID":
             return size * s + max(ke - s, 0)
         b, a = self.padding[axis]

@@ -7,8 +7,9 @@ gradient), indexed in the spec's own layouts: ``x[0, 1, 1, 0]`` prints as such a
 * ``expression``: the explicit sum of products of one entry, built from its index-map terms;
 * ``closed_form``: the same entry as a compact ``Sum`` over index ranges (cheap whatever the
   tensor size; ``.doit()`` gives the explicit sum);
-* ``literal_derivation``: every y entry built from the definition, L = sum(g * y), and
-  ``sympy.diff`` by every kernel and input entry.  Slow; for small shapes and cross-checks.
+* ``literal_derivation``: every y entry built from the definition (neither the index maps
+  nor the loop reference), L = sum(g * y), and ``sympy.diff`` by every kernel and input
+  entry.  Slow; for small shapes and cross-checks.
 
 ``general_formulas`` states dk and dx for symbolic sizes (N, H, K, S, D, P, ...).
 """
@@ -25,7 +26,7 @@ import sympy
 import sympy.tensor.tensor  # noqa: F401  SymPy imports it lazily on the first Add of Indexed
 from sympy import Add, Eq, IndexedBase, Integer, Mul, Piecewise, Sum, Symbol
 
-from . import layout, reference
+from . import layout
 from .errors import SymconvError
 from .indexmap import maps_for
 from .spec import FACTORS, ConvSpec, entry_name
@@ -215,6 +216,36 @@ class LiteralDerivation:
         return getattr(self, quantity)
 
 
+def forward_by_definition(spec: ConvSpec, x, k) -> np.ndarray:
+    """y straight from the definition, in the spec's own layouts, without the index maps or
+    the loop reference: every output position o and kernel offset a read the input position
+    s*o + d*a - before when it lies inside (a transposed convolution: y at that position
+    collects x at o), and every output channel pairs with the input channels of its group."""
+    y = np.zeros(spec.y_shape, dtype=object)
+    y[...] = Integer(0)
+    activation = lambda n, c, p: (n, *p, c) if spec.channels_last else (n, c, *p)
+    groups = spec.conv_groups
+    per_big, per_small = spec.big_channels // groups, spec.small_channels // groups
+    for o in itertools.product(*map(range, spec.small_spatial)):
+        for a in itertools.product(*map(range, spec.kernel_spatial)):
+            p = tuple(s * oi + d * ai - b for oi, ai, s, d, (b, _) in zip(o, a, spec.strides, spec.dilations, spec.pads))
+            if not all(0 <= pi < size for pi, size in zip(p, spec.big_spatial)):
+                continue
+            for n in range(spec.batch):
+                for cs in range(spec.small_channels):
+                    group, local = divmod(cs, per_small)
+                    for cl in range(per_big):
+                        cb = group * per_big + cl
+                        # TensorFlow's kernel layouts: (a, big channel in group, small channel), and
+                        # for depthwise (a, channel, multiplier) with y channel = channel*M + multiplier
+                        kernel = k[(*a, cb, local)] if spec.kind == "depthwise" else k[(*a, cl, cs)]
+                        if spec.kind == "transpose":
+                            y[activation(n, cb, p)] += x[activation(n, cs, o)] * kernel
+                        else:
+                            y[activation(n, cs, o)] += x[activation(n, cb, p)] * kernel
+    return y
+
+
 def symbol_array(spec: ConvSpec, tensor: str, plain: bool = False) -> np.ndarray:
     """An object array of the tensor's entries, in the spec's layout.  ``plain`` gives
     ``Symbol('x[0, 1, 1, 0]')`` instead of the indexed ``x[0, 1, 1, 0]`` (the same name;
@@ -233,8 +264,9 @@ def literal_size(spec: ConvSpec) -> int:
 
 def literal_derivation(spec: ConvSpec, limit: int = LITERAL_TERM_LIMIT,
                        gradients=("filter_grad", "input_grad")) -> LiteralDerivation:
-    """The by-hand derivation, independent of the index maps: the forward is the NumPy
-    reference run on symbols, then L = sum(g*y) and one ``sympy.diff`` per kernel entry
+    """The by-hand derivation, independent of the index maps and of the loop reference: every y
+    entry from the definition (``forward_by_definition``), then L = sum(g*y) and one
+    ``sympy.diff`` per kernel entry
     (``filter_grad``) and per input entry (``input_grad``), as ``gradients`` asks.
     Refused above ``limit`` products: ask for single entries instead."""
     size = literal_size(spec)
@@ -247,7 +279,7 @@ def literal_derivation(spec: ConvSpec, limit: int = LITERAL_TERM_LIMIT,
     for name, arr in (("x", x), ("k", k), ("g", g)):
         for idx in itertools.product(*map(range, arr.shape)):
             back[arr[idx]] = entry(name, idx)
-    y = reference.forward(spec, x, k)
+    y = forward_by_definition(spec, x, k)
     y_entries = list(itertools.product(*map(range, y.shape)))
     loss = Add(*[g[idx] * y[idx] for idx in y_entries])
     indexed = lambda expr: sympy.sympify(expr).xreplace(back)

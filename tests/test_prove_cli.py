@@ -61,10 +61,26 @@ def test_bad_requests_exit_2_with_advice(capsys, argv, message):
     assert code == 2 and message in err
 
 
+LONG_CLAIM = "dk[a] = " + "*".join(f"(sum(i=0..2) x[a+{3 * j}+i])" for j in range(14))
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--bound", "99999999999999999999", "--claim", "dk[a] = g[a]*x[a]"], "use --bound 5 or less"),
+    (["--bound", "99999999999999999999"], "use --bound 4"),
+    (["conv1d", "--input", "1x5x1", "--kernel", "3x1x1", "--claim", "dk[7,0,0] = g[0,0,0]*x[0,7,0]"],
+     "is outside dk's shape (3, 1, 1) for this spec: no entry to check"),
+    (["--claim", "dk[9] = g[0]*x[9]", "--bound", "2"], "is outside dk's shape in every convolution checked"),
+    (["--claim", LONG_CLAIM], "builds about 4782969 products at once"),
+])
+def test_requests_that_would_hang_or_check_nothing_are_one_line_exit_2(capsys, argv, message):
+    code, out, err = run(capsys, "prove", *argv)
+    assert (code, out) == (2, "") and err.count("\n") == 1 and message in err
+
+
 def test_the_facts_report_prints_proven_and_checked(capsys, tmp_path):
     tex = tmp_path / "generic.tex"
     code, out, _ = run(capsys, "prove", "--bound", "1", "--latex", str(tex))
     assert code == 0
-    assert "checked only up to a bound: index-maps-vs-reference" in out.splitlines()[-1]
+    assert "checked only up to a bound: index-maps-vs-reference (* assuming a stated lemma)" in out.splitlines()[-1]
     assert "PROVEN for all sizes" in out and "CHECKED only up to a bound" in out
     assert tex.read_text().startswith("\\documentclass")

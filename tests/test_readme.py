@@ -1,7 +1,10 @@
-"""Every `symconv ...` example in README.md runs as written and prints what the README shows.
+"""Every `symconv ...` example in README.md runs as written, prints what the README shows and
+exits as the README says.
 
-Examples live in ```console blocks: a line `$ symconv ARGS` followed by the exact output.
-(The README's Python examples are doctests, collected by --doctest-glob=README.md.)
+Examples live in ```console blocks: a line `$ symconv ARGS` followed by the exact output.  An
+example that exits with a status other than 0 ends with a line `[exit N]`; one without that
+line must exit 0.  (The README's Python examples are doctests, collected by
+--doctest-glob=README.md.)
 """
 
 import os
@@ -19,13 +22,18 @@ ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 
 
+EXIT = re.compile(r"\n?\[exit (\d+)\]\n*\Z")
+
+
 def examples():
+    """(command, expected output, expected exit status) of every console example."""
     text = README.read_text()
     for block in re.findall(r"```console\n(.*?)```", text, flags=re.S):
         for chunk in re.split(r"^(?=\$ )", block, flags=re.M):
             if chunk.startswith("$ "):
                 command, _, output = chunk.partition("\n")
-                yield command[2:].strip(), output
+                status = EXIT.search(output)
+                yield command[2:].strip(), EXIT.sub("", output), int(status.group(1)) if status else 0
 
 
 CASES = list(examples())
@@ -35,8 +43,13 @@ def test_readme_has_examples():
     assert len(CASES) >= 3
 
 
-@pytest.mark.parametrize("command,expected", CASES, ids=[c for c, _ in CASES])
-def test_readme_example(command, expected, tmp_path, request):
+def test_exit_markers_are_read():
+    assert EXIT.sub("", "REFUTED\n[exit 1]\n") == "REFUTED" and EXIT.search("ok\n") is None
+    assert any(status == 1 for _, _, status in CASES) and any(status == 2 for _, _, status in CASES)
+
+
+@pytest.mark.parametrize("command,expected,status", CASES, ids=[c for c, _, _ in CASES])
+def test_readme_example(command, expected, status, tmp_path, request):
     argv = shlex.split(command)
     assert argv[0] == "symconv", "README console examples run symconv"
     if "--backend" in argv:
@@ -48,6 +61,7 @@ def test_readme_example(command, expected, tmp_path, request):
                           timeout=600, env=env, cwd=tmp_path)
     got = (proc.stdout + proc.stderr).rstrip()
     assert got == expected.rstrip(), f"exit {proc.returncode}\n{got}"
+    assert proc.returncode == status, f"exit {proc.returncode}, the README says {status}"
 
 
 def test_readme_impl_example_is_the_committed_file():

@@ -106,3 +106,18 @@ def test_literal_derivation_is_refused_above_its_limit():
 def test_entry_symbols_print_with_their_full_index():
     assert str(symbolic.entry("x", (0, 1, 1, 0))) == "x[0, 1, 1, 0]"
     assert sympy.latex(symbolic.entry("k", (0, 0, 2, 1))) == "{k}_{0,0,2,1}"
+
+
+def test_the_literal_route_builds_y_from_the_definition_not_from_the_other_routes(monkeypatch):
+    from symconv import indexmap, reference
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the literal route used another route")
+    spec = ConvSpec("conv2d", "1x4x3x4", "2x2x2x4", strides=2, padding="SAME", groups=2)
+    monkeypatch.setattr(reference, "forward", refuse)
+    monkeypatch.setattr(indexmap.IndexMaps, "terms", refuse)
+    monkeypatch.setattr(indexmap.IndexMaps, "evaluate", refuse)
+    literal = literal_derivation(spec, gradients=())
+    monkeypatch.undo()
+    for index, expr in literal.forward.items():
+        assert expression(spec, "forward", index) == expr

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .. import layout, reference
+from .. import conventions, layout, reference
 from ..spec import ConvSpec, format_padding
 
 # Inputs each quantity takes, in the order backends receive them.
@@ -211,10 +211,11 @@ class PaddedRun:
                 f"then padding='VALID'")
 
 
-def native_padding(spec: ConvSpec, explicit_ok: bool):
+def native_padding(spec: ConvSpec, explicit_ok: bool, native_same: str = conventions.DEFAULT):
     """'SAME', 'VALID' or explicit (before, after) pairs the op can take as they are; None when
-    symconv must pad the input itself.  SAME under another convention is run as its pads."""
-    if spec.padding == "SAME" and spec.convention == "tf":
+    symconv must pad the input itself.  SAME is passed on only when the spec's convention has
+    the same rule as the framework's own SAME (``native_same``); otherwise it runs as its pads."""
+    if spec.padding == "SAME" and conventions.runs_as(spec.convention, native_same):
         return "SAME"
     if spec.padding == "VALID":
         return "VALID"

@@ -38,5 +38,5 @@ def run(args) -> int:
     else:
         with open(args.output, "w", encoding="utf-8") as out:
             out.write(tex)
-        print(f"wrote {args.output}: {len(doc.checks)} displays, each checked before writing")
+        print(f"wrote {args.output}: {doc.summary()}")
     return 0

@@ -1,0 +1,135 @@
+"""The package's shape: no import cycle, no branch on a convention's name outside the
+registry, and modules of a readable size.  Read from the source (AST), not by importing."""
+
+import ast
+from pathlib import Path
+
+from symconv import conventions
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = ROOT / "symconv"
+MAX_LINES = 600
+# A module over MAX_LINES states why in its docstring with these words.
+REASON = "longer than 600 lines because"
+# Known exceptions outside the proofs' modules, each to be fixed where it lives.
+LONG_MODULES = {"symconv/probe.py": "probe.py is being split by the diagnosis work"}
+NAME_BRANCHES = {"symconv/explain.py": "explain shows the default reading beside another: to compare with "
+                                       "conventions.DEFAULT instead of the literal name"}
+
+
+def modules() -> dict:
+    """Module name -> path, for every module of the package."""
+    out = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        parts = path.relative_to(ROOT).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        out[name] = path
+    return out
+
+
+def imports_of(name: str, path: Path, known: dict) -> set:
+    """The package modules ``name`` imports anywhere in its file (inside functions too), not
+    counting its own parent packages, which Python initialises first in any case."""
+    is_package = path.name == "__init__.py"
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = name.split(".") if is_package else name.split(".")[:-1]
+                base = base[:len(base) - node.level + 1]
+                module = ".".join(base + ([node.module] if node.module else []))
+            else:
+                module = node.module
+            children = [f"{module}.{a.name}" for a in node.names if f"{module}.{a.name}" in known]
+            found.update(children)
+            if len(children) < len(node.names):
+                found.add(module)
+    return {m for m in found if m in known and m != name and not name.startswith(m + ".")}
+
+
+def cycles(graph: dict) -> list:
+    """Strongly connected components with more than one module (Tarjan)."""
+    index, low, stack, on, out, counter = {}, {}, [], set(), [], [0]
+
+    def visit(v):
+        index[v] = low[v] = counter[0]
+        counter[0] += 1
+        stack.append(v)
+        on.add(v)
+        for w in sorted(graph[v]):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                out.append(sorted(component))
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return out
+
+
+def test_no_module_imports_itself_back():
+    known = modules()
+    graph = {name: imports_of(name, path, known) for name, path in known.items()}
+    assert cycles(graph) == []
+
+
+def test_the_cycle_finder_finds_a_cycle():
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_proofs_never_import_rendering():
+    known = modules()
+    for name, path in known.items():
+        if name.startswith("symconv.proof.") or name == "symconv.proof":
+            rendering = {m for m in imports_of(name, path, known)
+                         if m.startswith("symconv.latex") or m == "symconv.proof_text"}
+            assert not rendering, (name, rendering)
+
+
+def _named_conventions(node) -> list:
+    """Registered convention names written as literals in a comparison's operands."""
+    values = []
+    for operand in [node.left, *node.comparators]:
+        elements = operand.elts if isinstance(operand, (ast.Tuple, ast.List, ast.Set)) else [operand]
+        values += [e.value for e in elements if isinstance(e, ast.Constant) and isinstance(e.value, str)]
+    return [v for v in values if v in conventions.REGISTRY]
+
+
+def test_no_branch_on_a_convention_name_outside_the_registry():
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        rel = str(path.relative_to(ROOT))
+        if rel == "symconv/conventions.py" or rel in NAME_BRANCHES:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Compare) and _named_conventions(node):
+                found.append(f"{rel}:{node.lineno}: {ast.unparse(node)}")
+    assert found == []
+
+
+def test_the_name_check_sees_a_branch():
+    node = ast.parse("spec.convention in ('legacy_eigen', 'other')").body[0].value
+    assert _named_conventions(node) == ["legacy_eigen"]
+
+
+def test_modules_stay_readable_or_say_why_not():
+    too_long = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        rel, text = str(path.relative_to(ROOT)), path.read_text()
+        lines = len(text.splitlines())
+        if lines > MAX_LINES and rel not in LONG_MODULES and REASON not in (ast.get_docstring(ast.parse(text)) or ""):
+            too_long.append(f"{rel}: {lines} lines")
+    assert too_long == []
