@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import layout
+from .. import conventions, layout
 from ..conventions import effective_kernel
 from .base import INPUTS, Backend, Unavailable
 
@@ -44,12 +44,24 @@ def _padding_arg(padding) -> str:
     return f"'{padding}'" if isinstance(padding, str) else str(tuple(tuple(p) for p in padding))
 
 
+# JAX's own SAME modes and the convention each one is (jax/_src/lax/lax.py padtype_to_pads).
+NATIVE_SAME = (("SAME", "tf"), ("SAME_LOWER", "same_lower"))
+
+
+def native_same(spec):
+    """The JAX padding string that computes the spec's SAME natively, or None."""
+    if spec.padding != "SAME":
+        return None
+    return next((mode for mode, rule in NATIVE_SAME if conventions.runs_as(spec.convention, rule)), None)
+
+
 def plan_for(spec, quantity) -> Plan:
     dims = tuple(layout.letters(spec, t) for t in ("x", "k", "y"))
     if spec.kind != "transpose":
         op = "conv_general_dilated"
-        if spec.padding == "SAME" and spec.convention in ("tf", "same_lower"):
-            padding = "SAME" if spec.convention == "tf" else "SAME_LOWER"
+        native = native_same(spec)
+        if native is not None:
+            padding = native
         elif spec.padding == "VALID":
             padding = "VALID"
         else:
@@ -75,7 +87,7 @@ def transposed_padding(spec):
     """What lax.conv_transpose takes for the spec: 'SAME' or 'VALID' where JAX's own output
     size is the spec's, else the explicit pads of the dilated input."""
     sizes = list(zip(spec.big_spatial, spec.small_spatial, spec.kernel_spatial, spec.strides, spec.dilations))
-    if spec.padding == "SAME" and spec.convention == "tf" and all(big == small * s for big, small, _, s, _ in sizes):
+    if native_same(spec) == "SAME" and all(big == small * s for big, small, _, s, _ in sizes):
         return "SAME"
     if spec.padding == "VALID" and all(big == small * s + max(effective_kernel(k, d) - s, 0)
                                        for big, small, k, s, d in sizes):

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import layout
+from .. import conventions, layout
 from ..conventions import effective_kernel
 from .base import INPUTS, Backend, PaddedRun, Unavailable
 from .variants import THREADS, VariantOption
@@ -76,12 +76,18 @@ def transposed_padding(spec):
     return tuple(padding), tuple(extra)
 
 
+# padding='same' (stride 1 only) puts the odd pixel after, as TensorFlow's SAME does
+# (torch/nn/modules/conv.py _conv_forward; F.conv*d in ATen's Convolution.cpp).
+NATIVE_SAME = "tf"
+
+
 def direct_padding(spec, raw: bool):
     """(padding, frame) for a direct convolution, or None when symconv must pad."""
     nd = spec.ndim
     if spec.padding == "VALID":
         return ((0,) * nd if raw else "valid"), None
-    if not raw and spec.padding == "SAME" and spec.convention == "tf" and set(spec.strides) == {1}:
+    if not raw and spec.padding == "SAME" and conventions.runs_as(spec.convention, NATIVE_SAME) \
+            and set(spec.strides) == {1}:
         return "same", None
     if any(b < 0 or a < 0 for b, a in spec.pads):
         return None
