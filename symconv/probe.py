@@ -33,7 +33,7 @@ from functools import lru_cache
 import numpy as np
 
 from . import layout
-from .backends.base import INPUTS, Call
+from .backends.base import INPUTS, INVALID_OUTPUT, Call, Outcome
 from .errors import SymconvError
 from .indexmap import Terms, maps_for
 from .spec import FACTORS, TENSOR_OF, ConvSpec
@@ -888,6 +888,10 @@ def tap_observations(runner, spec: ConvSpec, quantity: str, path: str, rng, max_
         failed = next((o for o in outcomes if o.status != "ok"), None)
         if failed is not None:
             return observations, shape, failed
+        shapes = list(dict.fromkeys([shape] * (shape is not None) + [o.value.shape for o in outcomes]))
+        if len(shapes) > 1:
+            return observations, shape, Outcome("error", error_type=INVALID_OUTPUT, message=(
+                f"{quantity} returned outputs of different shapes from call to call: {shapes[0]}, then {shapes[1]}"))
         by_id, by_hash = (np.asarray(o.value, dtype=np.float64) for o in outcomes)
         shape = by_id.shape
         for entry in np.argwhere((by_id != 0) & np.isfinite(by_id)):

@@ -17,7 +17,7 @@ import importlib
 import importlib.util
 from dataclasses import dataclass
 
-from ..errors import SymconvError
+from ..errors import SymconvError, shown
 
 # name -> (module, class, framework module it needs or None)
 BACKENDS = {
@@ -100,11 +100,17 @@ def create(name: str | None = None, *, impl: str | None = None, variant: Variant
     """A backend object (no framework imported yet): a registered ``name`` or a user's
     ``impl`` file.  ``grad_path`` picks the gradients' route: raw backprop ops, GradientTape
     or both (frameworks that have both)."""
-    variant = variant or Variant()
-    if grad_path not in GRAD_PATHS:
-        raise SymconvError(f"grad path must be one of {', '.join(GRAD_PATHS)}, got {grad_path!r}")
+    if variant is None:
+        variant = Variant()
+    elif not isinstance(variant, Variant):
+        raise SymconvError(f"variant must be a symconv.backends.Variant (e.g. Variant(device='cpu', onednn=False)), "
+                           f"got {shown(variant)}")
+    if not isinstance(grad_path, str) or grad_path not in GRAD_PATHS:
+        raise SymconvError(f"grad path must be one of {', '.join(GRAD_PATHS)}, got {shown(grad_path)}")
     if (name is None) == (impl is None):
         raise SymconvError(f"give exactly one of a backend ({', '.join(sorted(BACKENDS))}) or an impl file")
+    if name is not None and not isinstance(name, str):
+        raise SymconvError(f"backend must be one of {', '.join(sorted(BACKENDS))}, got {shown(name)}")
     if impl is not None:
         from .impl import ImplBackend
         return ImplBackend(impl)

@@ -9,15 +9,24 @@ big tensor zero-padded (negative: cropped) by symconv, and the path says so.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from .. import layout, reference
-from ..spec import ConvSpec, format_padding
+from ..errors import shorten
+from ..spec import TENSOR_OF, ConvSpec, entry_name, format_padding
 
 # Inputs each quantity takes, in the order backends receive them.
 INPUTS = {"forward": ("x", "k"), "filter_grad": ("x", "g"), "input_grad": ("k", "g")}
+# The error type of an output that is not a finite real array: never read as a refusal.
+INVALID_OUTPUT = "InvalidOutput"
+# An output of the wrong shape is kept (or sent back from a child) only up to this size, or
+# twice the right output's float64 size if that is more; beyond it, its shape says enough.
+WRONG_SHAPE_BYTES = 64 * 2**20
+# Messages from a backend's exceptions are cut to this many characters.
+MESSAGE_CHARS = 300
 
 
 class Unavailable(Exception):
@@ -85,11 +94,66 @@ class Backend:
         raise NotImplementedError
 
     def execute(self, call: Call) -> Outcome:
+        """Run one call: its output when it is a finite real array, otherwise an error outcome
+        that says what came back (never a coerced value).  An exception, ``sys.exit`` or
+        KeyboardInterrupt raised by the backend becomes an error outcome too."""
         try:
-            value = self.run(call.spec, call.quantity, call.path, call.tensors)
-            return Outcome("ok", value=np.asarray(value))
+            with np.errstate(all="ignore"):  # the backend's own float warnings are not ours to print
+                value = self.run(call.spec, call.quantity, call.path, call.tensors)
         except Exception as err:  # a backend's failure is a finding, reported per call
-            return Outcome.from_exception(err)
+            outcome = Outcome.from_exception(err)
+            outcome.message = shorten(outcome.message, MESSAGE_CHARS)
+            return outcome
+        except SystemExit as err:
+            return Outcome("error", error_type="SystemExit", message=f"the backend called sys.exit({shorten(repr(err.code), 60)})")
+        except KeyboardInterrupt:
+            return Outcome("error", error_type="KeyboardInterrupt", message="the backend raised KeyboardInterrupt")
+        return checked_output(call, value)
+
+
+def _invalid(message: str) -> Outcome:
+    return Outcome("error", error_type=INVALID_OUTPUT, message=message)
+
+
+_KINDS = {"c": "complex numbers", "b": "booleans", "O": "Python objects", "U": "strings", "S": "bytes",
+          "V": "structured records", "M": "dates", "m": "time spans"}
+
+
+def _size(nbytes: int) -> str:
+    return f"{nbytes / 2**30:.3g} GiB" if nbytes >= 2**30 else f"{nbytes / 2**20:.3g} MiB"
+
+
+def checked_output(call: Call, value) -> Outcome:
+    """An ok outcome holding ``value`` as an array when it is real and finite; an error
+    outcome (type INVALID_OUTPUT) naming what it is otherwise.  A wrong shape is left to the
+    checker to report, unless the array is too large to keep."""
+    tensor = TENSOR_OF[call.quantity]
+    want = tuple(call.spec.shape_of(tensor))
+    returned = f"{call.quantity} returned"
+    if value is None:
+        return _invalid(f"{returned} None, not an array of {tensor}'s shape {want}")
+    try:
+        array = np.asarray(value)
+    except Exception as err:
+        first = (str(err).strip().splitlines() or [""])[0]
+        return _invalid(f"{returned} a {type(value).__name__} that is not an array of numbers "
+                        f"({type(err).__name__}: {shorten(first, 120)})")
+    if array.dtype.kind not in "fiu":
+        what = _KINDS.get(array.dtype.kind, "values that are not real numbers")
+        return _invalid(f"{returned} {what} (dtype {array.dtype}), not real numbers")
+    if array.shape != want:
+        if array.nbytes > max(WRONG_SHAPE_BYTES, 16 * math.prod(want)):
+            return _invalid(f"{returned} an array of shape {shorten(str(array.shape), 80)} ({_size(array.nbytes)}) "
+                            f"where {tensor} has shape {want}")
+        return Outcome("ok", value=array)
+    if array.dtype.kind == "f":
+        finite = np.isfinite(array)
+        if not finite.all():
+            bad = np.argwhere(~finite)
+            first = tuple(int(i) for i in bad[0])
+            return _invalid(f"{returned} {len(bad)} non-finite value{'s' if len(bad) > 1 else ''} "
+                            f"(the first: {float(array[first])} at {entry_name(call.quantity, first)})")
+    return Outcome("ok", value=array)
 
 
 # ---- padding a framework cannot take ------------------------------------------------------
