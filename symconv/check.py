@@ -22,7 +22,7 @@ import numpy as np
 from . import budget, probe, render
 from .backends import Variant, open_runner
 from .backends.base import INPUTS, INVALID_OUTPUT
-from .errors import SymconvError
+from .errors import SymconvError, shown
 from .indexmap import Terms, maps_for
 from .spec import QUANTITIES, TENSOR_OF, ConvSpec, as_quantity, entry_name, format_padding
 from .values import random_generator
@@ -210,7 +210,12 @@ def check(spec: ConvSpec, backend: str | None = None, *, impl: str | None = None
         raise SymconvError(f"spec must be a ConvSpec, got {type(spec).__name__}")
     if isinstance(max_mismatches, bool) or not isinstance(max_mismatches, int) or max_mismatches < 0:
         raise SymconvError(f"max mismatches must be a non-negative integer, got {max_mismatches!r}")
-    quantities = [as_quantity(q) for q in ([quantities] if isinstance(quantities, str) else quantities)]
+    if isinstance(quantities, str):
+        quantities = [quantities]
+    if not isinstance(quantities, (list, tuple)):
+        raise SymconvError(f"quantities must be a list of y, dk and dx (or forward, filter_grad, input_grad), "
+                           f"got {shown(quantities)}")
+    quantities = [as_quantity(q) for q in quantities]
     rng = random_generator(seed)
     # Refuse a case too large up front: too many products to probe exactly, or too many bytes.
     counts = [probe.ProbePlan.for_quantity(spec, quantity, miss_probability).probes for quantity in quantities]

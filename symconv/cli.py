@@ -14,14 +14,14 @@ import os
 import re
 import sys
 
-from .errors import SymconvError, shown
+from .errors import SymconvError, shorten, shown
 
 COMMANDS = ("which", "explain", "check", "infer", "latex", "prove")
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, exit 2, as for every other bad input
-        self.exit(2, f"{self.prog}: error: {message}\n")
+        self.exit(2, f"{self.prog}: error: {shorten(message, 400)}\n")
 
 
 def add_spec_arguments(parser: argparse.ArgumentParser, op: bool = True) -> None:
@@ -109,8 +109,8 @@ def write_output(path: str, text: str, field: str = "output") -> None:
     try:
         with open(path, "w", encoding="utf-8") as out:
             out.write(text)
-    except OSError as err:
-        reason = err.strerror or type(err).__name__
+    except (OSError, ValueError) as err:  # ValueError: a NUL in the path
+        reason = getattr(err, "strerror", None) or str(err)
         raise SymconvError(f"{field} {shown(path)} cannot be written: {reason}") from None
 
 

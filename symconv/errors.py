@@ -9,14 +9,15 @@ def shorten(text: str, limit: int = SHOWN_CHARS) -> str:
     """``text`` on one line, its middle elided when it is longer than ``limit``.
 
     >>> shorten("1x" * 50000 + "1", 30)
-    '1x1x1x... (100001 characters) ...x1x1'
+    '1x1x1... (100001 characters) ...1x1'
     """
     text = " ".join(str(text).split("\n"))
     if len(text) <= limit:
         return text
-    keep = max(limit - 20, 8)
+    marker = f"... ({len(text)} characters) ..."
+    keep = max(limit - len(marker), 8)
     head, tail = keep * 2 // 3, keep - keep * 2 // 3
-    return f"{text[:head]}... ({len(text)} characters) ...{text[len(text) - tail:]}"
+    return f"{text[:head]}{marker}{text[len(text) - tail:]}"
 
 
 def shown(value, limit: int = SHOWN_CHARS) -> str:
@@ -25,7 +26,7 @@ def shown(value, limit: int = SHOWN_CHARS) -> str:
     >>> shown("SAME")
     "'SAME'"
     >>> shown(list(range(10000)), 40)
-    '[0, 1, 2, 3, ... (58890 characters) ..., 9999]'
+    '[0, 1, 2,... (58890 characters) ...9999]'
     """
     try:
         text = repr(value)

@@ -894,6 +894,12 @@ def tap_observations(runner, spec: ConvSpec, quantity: str, path: str, rng, max_
                 f"{quantity} returned outputs of different shapes from call to call: {shapes[0]}, then {shapes[1]}"))
         by_id, by_hash = (np.asarray(o.value, dtype=np.float64) for o in outcomes)
         shape = by_id.shape
+        fractional = np.argwhere((by_id != np.rint(by_id)) | (by_hash != np.rint(by_hash)))
+        if len(fractional):  # one-hot times integer ids: a correct backend returns integers
+            where = tuple(int(i) for i in fractional[0])
+            return observations, shape, Outcome("error", error_type=INVALID_OUTPUT, message=(
+                f"{quantity} returned values that are not integers on integer probes (e.g. {float(by_id[where])} at "
+                f"{TENSOR_OF[quantity]}[{','.join(map(str, where))}])"))
         for entry in np.argwhere((by_id != 0) & np.isfinite(by_id)):
             entry = tuple(int(v) for v in entry)
             v_id, v_hash = by_id[entry], by_hash[entry]

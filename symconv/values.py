@@ -63,8 +63,8 @@ def _from_float(value: float, tensor: str):
         return _normal(exact)
     meant = Fraction(repr(value))
     raise SymconvError(f"{tensor} value {value!r} is not exact as a binary float (it is stored as "
-                       f"{shorten_fraction(exact)}): give it exactly, as the string {str(meant)!r} or as "
-                       f"fractions.Fraction({meant.numerator}, {meant.denominator})")
+                       f"{shorten_fraction(exact)}): give it exactly, as the string {shown(str(meant), 40)} or as "
+                       f"a fractions.Fraction")
 
 
 def shorten_fraction(value: Fraction) -> str:

@@ -14,13 +14,15 @@ its parent (Linux: PR_SET_PDEATHSIG; elsewhere a watchdog thread), so no worker 
 symconv.  Messages are length-prefixed pickles written and read in full, up to MAX_MESSAGE
 bytes; the child's stderr is drained in blocks and only its last lines are kept.
 
-Each call may take ``default_timeout(spec)`` seconds unless a timeout is given: BASE_TIMEOUT
-plus one second per PRODUCTS_PER_SECOND products of the case, at most MAX_DEFAULT_TIMEOUT.
+Each call may take ``default_timeout(spec)`` seconds unless a timeout is given: what a plain
+loop over output positions and kernel taps (channels vectorised, as ``symconv.reference``)
+needs for the case, with room to spare, at most MAX_DEFAULT_TIMEOUT.
 """
 
 from __future__ import annotations
 
 import collections
+import math
 import os
 import pickle
 import select
@@ -35,8 +37,9 @@ from ..errors import SymconvError
 from ..values import timeout_seconds
 from .base import Call, Outcome
 
-BASE_TIMEOUT = 10.0            # seconds any one call may take ...
-PRODUCTS_PER_SECOND = 100_000  # ... plus one second per this many products of the case
+BASE_TIMEOUT = 10.0               # seconds any one call may take, plus one second per ...
+STEPS_PER_SECOND = 20_000         # ... this many (output position, kernel tap) pairs, and per ...
+PRODUCTS_PER_SECOND = 50_000_000  # ... this many products (the channel blocks of those pairs)
 MAX_DEFAULT_TIMEOUT = 600.0
 START_TIMEOUT = 300.0          # starting the child and loading a framework
 CLOSE_WAIT = 5.0               # seconds a child may take to exit when asked
@@ -51,10 +54,14 @@ def default_timeout(spec) -> float:
 
     >>> from symconv import ConvSpec
     >>> default_timeout(ConvSpec("conv2d", "1x3x3x1", "1x1x1x1", strides=3, padding="SAME"))
-    10.00001
+    10.0
+    >>> round(default_timeout(ConvSpec("conv2d", "1x224x224x3", "7x7x3x64", strides=2, padding="SAME")), 1)
+    43.1
     """
-    from ..indexmap import maps_for
-    return min(BASE_TIMEOUT + maps_for(spec).product_count() / PRODUCTS_PER_SECOND, MAX_DEFAULT_TIMEOUT)
+    steps = spec.batch * math.prod(spec.small_spatial) * math.prod(spec.kernel_spatial)
+    products = steps * spec.small_channels * (spec.big_channels // spec.conv_groups)
+    seconds = BASE_TIMEOUT + steps / STEPS_PER_SECOND + products / PRODUCTS_PER_SECOND
+    return round(min(seconds, MAX_DEFAULT_TIMEOUT), 1)
 
 
 class Runner:
@@ -344,7 +351,8 @@ class Worker:
         else:
             how = f"exited with status {code}"
         last = next((ln for ln in reversed(self._stderr_tail) if not ln.startswith("WARNING: All log")), "")
-        return f"backend process {how} {when}" + (f"; its last message: {last[:300]}" if last else "")
+        hint = " (a slower backend needs a longer --timeout)" if hung else ""
+        return f"backend process {how} {when}{hint}" + (f"; its last message: {last[:300]}" if last else "")
 
     @staticmethod
     def _kill_group(proc) -> None:
