@@ -21,7 +21,7 @@ import numpy as np
 
 from . import budget, probe, render
 from .backends import Variant, open_runner
-from .backends.base import INPUTS, INVALID_OUTPUT
+from .backends.base import INPUTS, NOT_A_REFUSAL
 from .errors import SymconvError, shown
 from .indexmap import Terms, maps_for
 from .spec import QUANTITIES, TENSOR_OF, ConvSpec, as_quantity, entry_name, format_padding
@@ -293,7 +293,7 @@ def _failed(result, spec, outcome) -> None:
     what = f"{outcome.error_type}: {outcome.message}" if outcome.error_type else outcome.message
     if outcome.status == "skipped":
         result.status, result.message = "skipped", outcome.message
-    elif spec.is_empty and outcome.status == "error" and outcome.error_type != INVALID_OUTPUT:
+    elif spec.is_empty and outcome.status == "error" and outcome.error_type not in NOT_A_REFUSAL:
         result.message = f"the backend refused a case with no output ({what}); an error is a correct answer here"
     else:
         result.status = "error"

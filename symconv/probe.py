@@ -888,7 +888,8 @@ def tap_observations(runner, spec: ConvSpec, quantity: str, path: str, rng, max_
         failed = next((o for o in outcomes if o.status != "ok"), None)
         if failed is not None:
             return observations, shape, failed
-        shapes = list(dict.fromkeys([shape] * (shape is not None) + [o.value.shape for o in outcomes]))
+        seen = ([shape] if shape is not None else []) + [o.value.shape for o in outcomes]
+        shapes = list(dict.fromkeys(seen))  # distinct, in the order they came
         if len(shapes) > 1:
             return observations, shape, Outcome("error", error_type=INVALID_OUTPUT, message=(
                 f"{quantity} returned outputs of different shapes from call to call: {shapes[0]}, then {shapes[1]}"))

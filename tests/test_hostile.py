@@ -84,6 +84,10 @@ def test_an_invalid_output_where_the_spec_admits_no_output_is_not_read_as_a_refu
     path.write_text("import numpy as np\ndef filter_grad(x, g, spec):\n    return np.full(spec.kernel_shape, np.nan)\n")
     result = check(empty, impl=str(path)).results[1]
     assert result.status == "error" and "non-finite" in result.message
+    for name in ("exits", "complex_output"):  # sys.exit and a complex empty tensor are no answer either
+        forward = check(empty, impl=impl(name)).results[0]
+        assert forward.status == "error", forward.message
+    assert check(empty, impl=impl("long_message")).results[0].status == "ok"  # an exception is a refusal
 
 
 def test_exceptions_exits_and_interrupts_of_the_implementation_are_errors_in_process():

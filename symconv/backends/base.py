@@ -20,8 +20,10 @@ from ..spec import TENSOR_OF, ConvSpec, entry_name, format_padding
 
 # Inputs each quantity takes, in the order backends receive them.
 INPUTS = {"forward": ("x", "k"), "filter_grad": ("x", "g"), "input_grad": ("k", "g")}
-# The error type of an output that is not a finite real array: never read as a refusal.
+# The error type of an output that is not a finite real array.
 INVALID_OUTPUT = "InvalidOutput"
+# Errors that are never a backend's refusal of a case (an exception is; these are not answers).
+NOT_A_REFUSAL = frozenset({INVALID_OUTPUT, "SystemExit", "KeyboardInterrupt"})
 # An output of the wrong shape is kept (or sent back from a child) only up to this size, or
 # twice the right output's float64 size if that is more; beyond it, its shape says enough.
 WRONG_SHAPE_BYTES = 64 * 2**20

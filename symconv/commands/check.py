@@ -25,8 +25,8 @@ def add_backend_arguments(parser, required: bool = True) -> None:
     group.add_argument("--in-process", action="store_true",
                        help="run the backend in this process (faster; a crash ends the run) instead of a child")
     group.add_argument("--timeout", metavar="S", default=None,
-                       help="seconds one backend call may take in the child process (default: 10 s plus 1 s per "
-                            "100,000 products of the case, at most 600 s)")
+                       help="seconds one backend call may take in the child process (default: from the case's "
+                            "size, 10 s for a small case, at most 600 s)")
 
 
 def backend_options(args) -> dict:
