@@ -202,6 +202,15 @@ def test_a_worker_does_not_outlive_a_killed_symconv(tmp_path):
     assert _gone(worker), "the worker kept running after symconv was killed"
 
 
+def test_a_worker_started_from_a_thread_that_ends_keeps_working():
+    with open_runner(impl=impl("_correct"), isolate=True) as runner:
+        starter = threading.Thread(target=runner.worker._ensure, args=(runner.key, runner.backend))
+        starter.start()
+        starter.join()
+        outcome = runner.run([Call(FOUNDING, "forward", "op", {"x": np.ones((1, 3, 3, 1)), "k": np.ones((1, 1, 1, 1))})])[0]
+    assert outcome.status == "ok" and runner.restarts == 0
+
+
 def test_ctrl_c_during_an_in_process_call_interrupts_symconv(tmp_path):
     marker = tmp_path / "started"
     env = {**os.environ, "SLEEP_MARKER": str(marker)}

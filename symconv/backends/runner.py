@@ -245,6 +245,9 @@ class Worker:
             env["TF_ENABLE_ONEDNN_OPTS"] = "1" if self.variant.onednn else "0"
         env["PYTHONUNBUFFERED"] = "1"
         env["SYMCONV_PARENT_PID"] = str(os.getpid())
+        # Linux's parent-death signal fires when the *thread* that started the child ends: ask
+        # for it only from the main thread (the worker's watchdog covers the other cases).
+        env["SYMCONV_PARENT_DEATH_SIGNAL"] = "1" if threading.current_thread() is threading.main_thread() else "0"
         return env
 
     def _start(self) -> None:

@@ -3,8 +3,8 @@
 Its real stdout and stdin are kept for the protocol on private descriptors; fd 1 becomes
 stderr (stray prints must not corrupt the protocol) and fd 0 /dev/null (a subprocess of the
 backend must not read the next request).  It dies with its parent: PR_SET_PDEATHSIG on Linux
-(which fires when the thread that started the child ends, so start workers from a thread that
-lives as long as they do) and a watchdog thread that notices a new parent pid everywhere.  A
+when the parent started it from its main thread (the signal fires when the starting *thread*
+ends), and everywhere a watchdog thread that notices within a second that the parent is gone.  A
 process forked by the backend never speaks the protocol: it exits when its call returns.
 """
 
@@ -24,9 +24,9 @@ PR_SET_PDEATHSIG = 1
 WATCH_SECONDS = 1.0
 
 
-def die_with_parent(parent: int) -> None:
+def die_with_parent(parent: int, death_signal: bool = True) -> None:
     """End this process when its parent (pid ``parent``) ends."""
-    if sys.platform.startswith("linux"):
+    if death_signal and sys.platform.startswith("linux"):
         try:
             ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
         except (OSError, AttributeError):
@@ -45,7 +45,7 @@ def _watch(parent: int) -> None:
 
 def main() -> int:
     parent = int(os.environ.get("SYMCONV_PARENT_PID", os.getppid()))
-    die_with_parent(parent)
+    die_with_parent(parent, os.environ.get("SYMCONV_PARENT_DEATH_SIGNAL", "1") == "1")
     requests, replies = os.dup(0), os.dup(1)  # not inherited by anything the backend starts
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
