@@ -9,17 +9,34 @@ built from integer index maps, and checked against real frameworks.
 >>> symconv.which(spec, "dk[0,0,0,0]").expression
 g[0, 0, 0, 0]*x[0, 0, 0, 0]
 
-No ML framework is imported by ``import symconv``.
+No ML framework is imported by ``import symconv``, and SymPy only when a name that needs it is
+first used (a backend's worker process never does).
 """
+
+import importlib
 
 from .conventions import REGISTRY as CONVENTIONS
 from .errors import SymconvError
 from .indexmap import evaluate, maps_for, terms
-from .query import which
 from .spec import ConvSpec
-from .symbolic import closed_form, expression, general_formulas, literal_derivation
 
 __version__ = "0.1.0"
 
+# Names whose modules import SymPy: loaded on first use.
+_LAZY = {"which": ".query", "closed_form": ".symbolic", "expression": ".symbolic",
+         "general_formulas": ".symbolic", "literal_derivation": ".symbolic"}
+
 __all__ = ["CONVENTIONS", "ConvSpec", "SymconvError", "closed_form", "evaluate", "expression",
            "general_formulas", "literal_derivation", "maps_for", "terms", "which"]
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'symconv' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))

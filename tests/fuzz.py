@@ -259,7 +259,10 @@ SPECS = [symconv.ConvSpec("conv2d", "1x3x3x1", "1x1x1x1", strides=3, padding="SA
 
 def _filled(shape, fill, dtype):
     with np.errstate(over="ignore"):  # 2**62 as float16 is infinity, on purpose
-        return np.full(shape, fill, dtype=dtype)
+        try:
+            return np.full(shape, fill, dtype=dtype)
+        except OverflowError:  # -1 as uint64, 2**62 as int8
+            return np.full(shape, 1, dtype=dtype)
 
 
 def tensor_for(spec, name):
