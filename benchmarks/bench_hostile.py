@@ -62,7 +62,8 @@ EXAMPLES = [
     ("sys.exit(0) in the impl, --in-process", "exit 0, no output",
      cli("check", *FOUNDING, "--impl", impl("exits"), "--in-process"), 60, "SystemExit"),
     ("explain --x 4294967296 --k 4294967296", "y = 0 (int64 wrapped)",
-     cli("explain", "conv2d", "--input", "1x1x1x1", "--kernel", "1x1x1x1", "--x", "4294967296", "--k", "4294967296"), 60,
+     cli("explain", "conv2d", "--input", "1x1x1x1", "--kernel", "1x1x1x1", "--x", "4294967296",
+         "--k", "4294967296"), 60,
      "y[0,0,0,0] ="),
     ("symconv.evaluate on 2**62 int64 inputs", "0 (wrapped)",
      python("x = np.full((1, 3, 3, 1), 2**62); k = np.full((1, 1, 1, 1), 2**62)\n"
@@ -220,8 +221,8 @@ def main() -> int:
         if args.only and not any(part in name for part in args.only):
             continue
         result, rss = peak_rss_mb(command, timeout, *pick)
-        rows.append({"name": name, "before": before, **result, "beyond_startup_s": round(result["seconds"] - startup, 2),
-                     "peak_rss_mb": rss})
+        rows.append({"name": name, "before": before, **result,
+                     "beyond_startup_s": round(result["seconds"] - startup, 2), "peak_rss_mb": rss})
         print(f"{name:<48} exit {result['exit']!s:>4}  {result['seconds']:6.2f} s  {rss:7.1f} MB  "
               f"{result['verdict'][:90]}", flush=True)
     if sys.platform.startswith("linux") and (not args.only or any("killed" in p for p in args.only)):

@@ -14,7 +14,9 @@ True
 >>> require_memory(ConvSpec("conv2d", "1x2x2x1", "1x1x1x1", padding="20000:20000"), "check", 2)
 Traceback (most recent call last):
   ...
-symconv.errors.SymconvError: check would hold about 143 GiB of probe tensors for this conv2d (x 4 entries, k 1, y 1600160004), more than the 1 GiB limit: use a smaller input, padding or stride (a convolution's bugs show on small shapes)
+symconv.errors.SymconvError: check would hold about 143 GiB of probe tensors for this conv2d
+(x 4 entries, k 1, y 1600160004), more than the 1 GiB limit: use a smaller input, padding or stride
+(a convolution's bugs show on small shapes)
 """
 
 from __future__ import annotations

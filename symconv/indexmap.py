@@ -448,7 +448,8 @@ def _numeric(arr: np.ndarray, name: str) -> np.ndarray:
         return arr.astype(np.float64)
     if kind == "O":
         return exact_array([exact_number(v, f"tensor {name}") for v in arr.reshape(-1).tolist()], arr.shape)
-    what = {"c": "complex numbers", "U": "strings", "S": "bytes", "M": "dates", "m": "time spans"}.get(kind, str(arr.dtype))
+    what = {"c": "complex numbers", "U": "strings", "S": "bytes", "M": "dates", "m": "time spans"}.get(
+        kind, str(arr.dtype))
     raise SymconvError(f"tensor {name} must hold real numbers, got {what} (dtype {arr.dtype})")
 
 

@@ -84,7 +84,7 @@ garbage_text = st.sampled_from(["", " ", "x", "1x", "abc", "-", "--", "0", "-1",
 
 def mostly(valid, hostile):
     """valid four times in five, hostile otherwise."""
-    return st.one_of(valid, valid, valid, valid, hostile)
+    return st.sampled_from([False] * 4 + [True]).flatmap(lambda bad: hostile if bad else valid)
 
 
 def shape_text(rank: int):
@@ -115,7 +115,7 @@ def values_text():
 
 
 def entry_text(nd: int):
-    index = mostly(st.integers(0, 2), st.sampled_from([-1, 3, 2**31, 10**30]))
+    index = mostly(st.sampled_from([0, 0, 1]), st.sampled_from([-1, 2, 3, 2**31, 10**30]))
     indexed = st.tuples(st.sampled_from(["y", "dk", "dx"]), st.lists(index, min_size=nd + 2, max_size=nd + 2)).map(
         lambda t: f"{t[0]}[{','.join(map(str, t[1]))}]")
     return mostly(st.one_of(st.sampled_from(["y", "dk", "dx"]), indexed), garbage_text)
@@ -143,9 +143,9 @@ def spec_args(draw):
     one field replaced by a hostile value."""
     op = draw(st.sampled_from(sorted(OPS)))
     nd, kind = OPS[op]
-    spatial = draw(st.lists(st.integers(1, 5), min_size=nd, max_size=nd))
+    spatial = draw(st.lists(st.integers(1, 4), min_size=nd, max_size=nd))
     taps = draw(st.lists(st.integers(1, 3), min_size=nd, max_size=nd))
-    batch, c_in, c_out = draw(small), draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    batch, c_in, c_out = draw(st.integers(1, 2)), draw(st.integers(1, 2)), draw(st.integers(1, 3))
     kernel = {"conv": [*taps, c_in, c_out], "depthwise": [*taps, c_in, c_out], "transpose": [*taps, c_out, c_in]}[kind]
     first = draw(st.booleans())
     x = [batch, *spatial, c_in] if first else [batch, c_in, *spatial]
@@ -154,7 +154,7 @@ def spec_args(draw):
     optional = {"--strides": per_axis_text(nd, 1), "--dilations": per_axis_text(nd, 1), "--padding": padding_text(nd),
                 "--convention": mostly(st.sampled_from(["tf", "same_lower", "legacy_eigen", "torch"]),
                                        st.sampled_from(["caffe", "", "TF"])),
-                "--groups": st.one_of(st.integers(-1, 3).map(str), garbage_text)}
+                "--groups": mostly(st.just("1"), st.one_of(st.integers(-1, 3).map(str), garbage_text))}
     if kind == "transpose":
         optional["--output-shape"] = shape_text(nd + 2)
     for option in draw(st.lists(st.sampled_from(sorted(optional)), max_size=3, unique=True)):
@@ -171,7 +171,8 @@ def spec_args(draw):
 
 @st.composite
 def cli_argv(draw):
-    command = draw(st.sampled_from(["which"] * 5 + ["explain"] * 3 + ["check"] * 3 + ["infer"] * 2 + ["latex", "prove"]))
+    command = draw(st.sampled_from(["which"] * 5 + ["explain"] * 2 + ["check"] * 3 + ["infer"] * 2
+                                   + ["latex", "prove"]))
     nd, spec = draw(spec_args())
     argv = [command, *spec]
     if command == "which":
@@ -276,7 +277,8 @@ def tensor_for(spec, name):
 def api_call(draw):
     spec = draw(st.sampled_from(SPECS))
     choice = draw(st.sampled_from(["spec", "which", "evaluate", "terms", "closed_form", "check", "explain"]))
-    quantity = draw(st.one_of(st.sampled_from(["y", "dk", "dx", "forward", "filter_grad", "input_grad"]), hostile_value))
+    quantity = draw(st.one_of(st.sampled_from(["y", "dk", "dx", "forward", "filter_grad", "input_grad"]),
+                              hostile_value))
     index = draw(st.one_of(st.lists(st.integers(-1, 3), min_size=3, max_size=5).map(tuple), hostile_value))
     if choice == "spec":
         fields = draw(st.dictionaries(st.sampled_from(["strides", "dilations", "padding", "convention", "data_format",

@@ -132,6 +132,7 @@ def test_numpy_warnings_of_the_implementation_stay_out_of_the_terminal(tmp_path,
 
 def test_crashes_hangs_and_hard_exits_in_the_child_are_errors_and_the_run_goes_on():
     for name, message in (("exits_hard", "crash: backend process exited with status 0 during forward"),
+                          ("aborts", "crash: backend process died with signal SIGABRT during forward"),
                           ("spins", "crash: backend process did not answer within 2 s and was stopped during forward"),
                           ("complex_output", "InvalidOutput: forward returned complex numbers"),
                           ("huge_output", "InvalidOutput: forward returned an array of shape (268435456,) (2 GiB)")):

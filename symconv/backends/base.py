@@ -107,7 +107,8 @@ class Backend:
             outcome.message = shorten(outcome.message, MESSAGE_CHARS)
             return outcome
         except SystemExit as err:
-            return Outcome("error", error_type="SystemExit", message=f"the backend called sys.exit({shorten(repr(err.code), 60)})")
+            return Outcome("error", error_type="SystemExit",
+                           message=f"the backend called sys.exit({shorten(repr(err.code), 60)})")
         except KeyboardInterrupt:
             return Outcome("error", error_type="KeyboardInterrupt", message="the backend raised KeyboardInterrupt")
         return checked_output(call, value)
