@@ -243,7 +243,7 @@ def main() -> int:
         RESULTS.write_text(json.dumps({"machine": platform.platform(), "processor_count": os.cpu_count(),
                                        "python": platform.python_version(), "startup_s": startup,
                                        "load_average": os.getloadavg(), "examples": rows}, indent=1) + "\n")
-    failures = [r for r in rows if r["traceback"] or (r["exit"] == 2 and r["stderr_lines"] != 1)]
+    failures = [r for r in rows if r["traceback"] or r["stderr_lines"] > 1]
     return 1 if failures else 0
 
 
