@@ -105,6 +105,11 @@ def test_sys_exit_in_process_no_longer_ends_symconv_with_exit_zero(capsys):
     assert code == 1 and "SystemExit" in out and "DIFFERS" in out
 
 
+def test_garbage_of_the_right_shape_is_a_mismatch_localised_like_any_other():
+    forward = check(FOUNDING, impl=impl("garbage_output")).results[0]
+    assert forward.status == "mismatch" and forward.mismatch_count == 1
+
+
 def test_a_long_exception_message_is_cut_to_one_short_line():
     forward = check(FOUNDING, impl=impl("long_message")).results[0]
     assert forward.status == "error" and len(forward.message) < 400
@@ -134,6 +139,7 @@ def test_crashes_hangs_and_hard_exits_in_the_child_are_errors_and_the_run_goes_o
     for name, message in (("exits_hard", "crash: backend process exited with status 0 during forward"),
                           ("aborts", "crash: backend process died with signal SIGABRT during forward"),
                           ("spins", "crash: backend process did not answer within 2 s and was stopped during forward"),
+                          ("hangs", "crash: backend process did not answer within 2 s and was stopped during forward"),
                           ("complex_output", "InvalidOutput: forward returned complex numbers"),
                           ("huge_output", "InvalidOutput: forward returned an array of shape (268435456,) (2 GiB)")):
         report = check(FOUNDING, impl=impl(name), isolate=True, timeout=2)
