@@ -9,26 +9,35 @@ built from integer index maps, and checked against real frameworks.
 >>> symconv.which(spec, "dk[0,0,0,0]").expression
 g[0, 0, 0, 0]*x[0, 0, 0, 0]
 
-No ML framework is imported by ``import symconv``.
+No ML framework is imported by ``import symconv``, and SymPy only when a name that needs it is
+first used (a backend's worker process never does).
 """
+
+import importlib
 
 from .conventions import REGISTRY as CONVENTIONS
 from .errors import SymconvError
 from .indexmap import evaluate, maps_for, terms
-from .query import which
 from .spec import ConvSpec
-from .symbolic import closed_form, expression, general_formulas, literal_derivation
 
 __version__ = "0.1.0"
+
+# Names whose modules import SymPy: loaded on first use.
+# Whole-network provenance (symconv.network) is loaded the same way.
+_LAZY = {"which": ".query", "closed_form": ".symbolic", "expression": ".symbolic",
+         "general_formulas": ".symbolic", "literal_derivation": ".symbolic", "trace": ".network"}
 
 __all__ = ["CONVENTIONS", "ConvSpec", "SymconvError", "closed_form", "evaluate", "expression",
            "general_formulas", "literal_derivation", "maps_for", "terms", "trace", "which"]
 
 
 def __getattr__(name):
-    # Whole-network provenance lives in symconv.network, imported on first use so that
-    # ``import symconv`` stays as light as it is.
-    if name == "trace":
-        from .network import trace
-        return trace
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
     raise AttributeError(f"module 'symconv' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))

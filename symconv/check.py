@@ -27,13 +27,15 @@ import numpy as np
 from . import probe, render
 from .backends import Variant, open_runner
 from .backends.base import INPUTS
+from .budget import require_memory
 from .diagnose import (EVIDENCE_ENTRIES, Diagnosis, Garbage, diagnose, impossible_values, slot_evidence,
                        with_geometry)
-from .errors import SymconvError
+from .errors import SymconvError, shown
 from .probe import lit_and_ids
 from .progress import Progress, ProgressRunner
 from .indexmap import Terms, maps_for
-from .spec import QUANTITIES, TENSOR_OF, ConvSpec, entry_name, format_padding
+from .spec import QUANTITIES, TENSOR_OF, ConvSpec, as_quantity, entry_name, format_padding
+from .values import random_generator
 
 MAX_MISMATCHES = 20
 SHOWN_SLOTS = 3
@@ -310,12 +312,17 @@ def check(spec: ConvSpec, backend: str | None = None, *, impl: str | None = None
         raise SymconvError(f"spec must be a ConvSpec, got {type(spec).__name__}")
     if isinstance(max_mismatches, bool) or not isinstance(max_mismatches, int) or max_mismatches < 0:
         raise SymconvError(f"max mismatches must be a non-negative integer, got {max_mismatches!r}")
-    unknown = [q for q in quantities if q not in QUANTITIES]
-    if unknown:
-        raise SymconvError(f"quantities must be among {', '.join(QUANTITIES)}, got {unknown}")
+    if isinstance(quantities, str):
+        quantities = [quantities]
+    if not isinstance(quantities, (list, tuple)):
+        raise SymconvError(f"quantities must be a list of y, dk and dx (or forward, filter_grad, input_grad), "
+                           f"got {shown(quantities)}")
+    quantities = [as_quantity(q) for q in quantities]
+    rng = random_generator(seed)
     probe.Budget(max_calls, max_seconds)  # refuse a bad budget up front
-    for quantity in quantities:
-        probe.ProbePlan.for_quantity(spec, quantity, miss_probability)  # refuse a case too large up front
+    # Refuse a case too large up front: too many products to probe exactly, or too many bytes.
+    counts = [probe.ProbePlan.for_quantity(spec, quantity, miss_probability).probes for quantity in quantities]
+    require_memory(spec, "check", max(counts, default=1))
     own = runner is None
     if own:
         runner = open_runner(backend, impl=impl, variant=variant, grad_path=grad_path, isolate=isolate,
@@ -323,7 +330,7 @@ def check(spec: ConvSpec, backend: str | None = None, *, impl: str | None = None
     bar = Progress(progress)
     counted = ProgressRunner(runner, bar)
     pool = ThreadPoolExecutor(max_workers=1)
-    probes = probe.ProbeSet(spec, np.random.default_rng(seed), pool)
+    probes = probe.ProbeSet(spec, rng, pool)
     todo = [(quantity, path) for quantity in quantities for path in runner.backend.paths(spec, quantity)]
     plans = {q: probe.ProbePlan.for_quantity(spec, q, miss_probability) for q in quantities}
     probes.prefetch([(name, j) for q, _ in todo for j in range(plans[q].probes) for name in INPUTS[q]])
@@ -688,11 +695,12 @@ def infer(spec: ConvSpec, backend: str | None = None, *, impl: str | None = None
         raise SymconvError(f"spec must be a ConvSpec, got {type(spec).__name__}")
     if grad_path == "both":
         raise SymconvError("infer reads one path per quantity: grad path must be raw or tape, got 'both'")
+    rng = random_generator(seed)
+    require_memory(spec, "infer", 2)
     own = runner is None
     if own:
         runner = open_runner(backend, impl=impl, variant=variant, grad_path=grad_path, isolate=isolate,
                              timeout=timeout)
-    rng = np.random.default_rng(seed)
     try:
         quantities = {q: _infer_quantity(runner, spec, q, runner.backend.paths(spec, q)[0], rng) for q in QUANTITIES}
     finally:

@@ -20,47 +20,29 @@ a value names the pixel it came from), k and g are all ones.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field, replace
+from fractions import Fraction
 
 import numpy as np
 
-from . import query, render
+from . import query, render, values
 from .backends.base import INPUTS, Call
-from .errors import SymconvError
+from .errors import SymconvError, shorten
 from .indexmap import maps_for
-from .spec import QUANTITIES, TENSOR_OF, ConvSpec, check_empty
+from .spec import QUANTITIES, TENSOR_OF, ConvSpec, check_empty, require_spec
 
 # Listing every entry is for small cases: beyond this, ask `symconv which --entry`.
 ENTRY_LIMIT = 1000
 LINE_WIDTH = 120
 DEFAULTS = {"x": "1, 2, 3, ... (row-major)", "k": "all ones", "g": "all ones"}
+# A backend computes in float64: values it is given and results it must match stay within this.
+FLOAT_EXACT = 2**53
 
 
 def parse_values(text, spec: ConvSpec, tensor: str) -> np.ndarray:
-    """``'1,2,3'`` (or a sequence) -> an array of the tensor's shape; one value fills it."""
-    shape = spec.shape_of(tensor)
-    size = math.prod(shape)
-    if isinstance(text, str):
-        items = [p for p in re.split(r"[\s,]+", text.strip()) if p]
-    else:
-        items = list(np.asarray(text, dtype=object).reshape(-1))
-    values = []
-    for item in items:
-        try:
-            number = float(item)
-        except (TypeError, ValueError):
-            raise SymconvError(f"{tensor} values must be numbers, got {item!r}") from None
-        if not math.isfinite(number):
-            raise SymconvError(f"{tensor} values must be finite numbers, got {item!r}")
-        values.append(int(number) if number.is_integer() and abs(number) < 2**53 else number)
-    if len(values) == 1 and size > 1:
-        values = values * size
-    if len(values) != size:
-        raise SymconvError(f"{tensor} needs {size} values (shape {'x'.join(map(str, shape))}, row-major), "
-                           f"got {len(values)}")
-    dtype = np.int64 if all(isinstance(v, int) for v in values) else np.float64
-    return np.array(values, dtype=dtype).reshape(shape)
+    """``'1,2,3'`` (or a sequence) -> an exact array of the tensor's shape; one value fills it
+    (integers of any size and fractions stay exact: ``symconv.values``)."""
+    return values.parse_values(text, spec.shape_of(tensor), tensor)
 
 
 def default_tensor(spec: ConvSpec, tensor: str) -> np.ndarray:
@@ -71,10 +53,29 @@ def default_tensor(spec: ConvSpec, tensor: str) -> np.ndarray:
 
 
 def _plain(value):
+    """A Python int, Fraction or float for one value of an array."""
     value = value.item() if hasattr(value, "item") else value
     if isinstance(value, float) and value.is_integer():
         return int(value)
     return value
+
+
+def json_safe(obj, notes: set):
+    """``obj`` with every value strict JSON can hold: a non-finite float becomes null and a
+    fraction the string 'p/q', each with a note in ``notes``."""
+    if isinstance(obj, dict):
+        return {key: json_safe(value, notes) for key, value in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(value, notes) for value in obj]
+    if isinstance(obj, (np.generic,)):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        notes.add("non-finite numbers are written as null")
+        return None
+    if isinstance(obj, Fraction):
+        notes.add("values that are not integers are written as exact fractions, as strings 'p/q'")
+        return str(obj)
+    return obj
 
 
 @dataclass
@@ -118,6 +119,7 @@ class Explanation:
         return self.model.sections
 
     def to_json(self) -> dict:
+        """Strict JSON (no NaN or Infinity): see ``json_safe``; ``notes`` says what was rewritten."""
         out = {"spec": self.spec.describe(), "convention": self.spec.convention,
                "pads": [list(p) for p in self.spec.pads], "output_shape": list(self.spec.y_shape),
                "tensors": {n: [_plain(v) for v in a.reshape(-1)] for n, a in self.tensors.items()},
@@ -127,6 +129,10 @@ class Explanation:
             out["tf_reading"] = self.tf_reading.as_json()
         if self.backend is not None:
             out["backend"] = self.backend
+        notes = set()
+        out = json_safe(out, notes)
+        if notes:
+            out["notes"] = sorted(notes)
         return out
 
     def text(self) -> str:
@@ -192,8 +198,7 @@ def explain(spec: ConvSpec, x=None, k=None, g=None, *, backend: str | None = Non
     """Every entry's formula and value for the given tensors (flat row-major values or
     arrays; defaults as in the module notes), the tf reading beside another convention's,
     and a backend's numbers when a backend or impl file is given."""
-    if not isinstance(spec, ConvSpec):
-        raise SymconvError(f"spec must be a ConvSpec, got {type(spec).__name__}")
+    require_spec(spec)
     _size_guard(spec)
     given = {n: v for n, v in (("x", x), ("k", k), ("g", g)) if v is not None}
     tensors = {n: parse_values(given[n], spec, n) if n in given else default_tensor(spec, n) for n in ("x", "k", "g")}
@@ -212,9 +217,23 @@ def explain(spec: ConvSpec, x=None, k=None, g=None, *, backend: str | None = Non
     return story
 
 
+def _float_exact(story) -> None:
+    """A backend is given float64 tensors and compared exactly: refuse values it cannot hold."""
+    readings = [story.model] + ([story.tf_reading] if story.tf_reading is not None else [])
+    numbers = [v for a in story.tensors.values() for v in a.reshape(-1).tolist()]
+    numbers += [row["value"] for r in readings for rows in r.sections.values() for row in rows]
+    for number in numbers:
+        if abs(number) > FLOAT_EXACT or (isinstance(number, Fraction) and float(number) != number):
+            raise SymconvError(
+                f"with a backend, every value and every exact result must be exact in float64 (integers up to "
+                f"2**53, fractions with a power-of-two denominator), got {shorten(str(number), 60)}: "
+                f"use smaller values, or leave out --backend/--impl to see the exact model alone")
+
+
 def _run_backend(story, backend, impl, variant, grad_path, isolate, timeout, runner) -> None:
     from .backends import open_runner
     from .check import _backend_label, _variant_of
+    _float_exact(story)
     own = runner is None
     if own:
         runner = open_runner(backend, impl=impl, variant=variant, grad_path=grad_path, isolate=isolate,
@@ -251,8 +270,8 @@ def _backend_result(runner, spec, quantity, path, story) -> dict:
         result.update(status="mismatch", message=f"wrong output shape: expected {tuple(want)}, got "
                                                  f"{outcome.value.shape}", agrees=False)
         return result
-    values = [_plain(float(v)) for v in np.asarray(outcome.value, dtype=np.float64).reshape(-1)]
+    observed = [_plain(float(v)) for v in np.asarray(outcome.value, dtype=np.float64).reshape(-1)]
     model = [row["value"] for row in story.sections[quantity]]
-    result.update(values=values, agrees=values == model)
-    story.backend_rows.setdefault(quantity, []).append((result["path"], values))
+    result.update(values=observed, agrees=observed == model)
+    story.backend_rows.setdefault(quantity, []).append((result["path"], observed))
     return result

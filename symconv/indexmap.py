@@ -11,19 +11,24 @@ them without a Python loop per entry.
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import numpy as np
 
 from . import layout
-from .errors import SymconvError
-from .spec import FACTORS, TENSOR_OF, ConvSpec, check_entry, entry_name
+from .errors import SymconvError, shown
+from .spec import FACTORS, TENSOR_OF, ConvSpec, as_quantity, check_entry, entry_name, require_spec
+from .values import exact_array, exact_number
 
 # Term lists beyond this many rows are not materialised; closed forms describe them instead.
 TERM_LIMIT = 5_000_000
-# Per-axis tap tables and dense spatial maps beyond this many entries are refused.
-MAP_LIMIT = 50_000_000
+# Per-axis tap tables and dense spatial maps beyond this many entries (8 bytes each) are refused.
+MAP_LIMIT = 8_000_000
+# Exact evaluation beyond int64 runs on Python integers: at most this many products.
+OBJECT_PRODUCT_LIMIT = 2_000_000
+_INT64 = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -39,10 +44,10 @@ class AxisMap:
 
     @property
     def taps(self) -> np.ndarray:
-        o = np.arange(self.small)[:, None]
-        a = np.arange(self.kernel)[None, :]
-        pos = self.stride * o + self.dilation * a - self.before
-        return np.where((pos >= 0) & (pos < self.big), pos, -1)
+        pos = self.stride * np.arange(self.small, dtype=np.int64)[:, None] \
+            + (self.dilation * np.arange(self.kernel, dtype=np.int64) - self.before)[None, :]
+        pos[(pos < 0) | (pos >= self.big)] = -1
+        return pos
 
     def kernel_offsets(self, o: int) -> np.ndarray:
         """Offsets a whose tap from output position o lands inside the input."""
@@ -157,7 +162,11 @@ class IndexMaps:
         self.big_per_group = spec.big_channels // self.groups
         self.small_per_group = spec.small_channels // self.groups
         self.roles = layout.roles(spec)
-        self.taps = tuple(ax.taps for ax in self.axes)
+
+    @cached_property
+    def taps(self) -> tuple:
+        """Per spatial axis, ``taps[o, a]``: the input position output o reads through offset a."""
+        return tuple(ax.taps for ax in self.axes)
 
     # ---- canonical queries: each returns canonical rows for 'big', 'small' and 'kernel' ----
     def _for_small(self, n, cs, o):
@@ -213,6 +222,7 @@ class IndexMaps:
     def locate(self, quantity: str, index):
         """(role, canonical index) of the entry a query is about, after validating it."""
         spec = self.spec
+        quantity = as_quantity(quantity)
         index = check_entry(spec, quantity, index)
         tensor = {"forward": "y", "filter_grad": "k", "input_grad": "x"}[quantity]
         canon = layout.index_from_user(spec, tensor, np.array([index], dtype=np.int64))[0].tolist()
@@ -231,6 +241,7 @@ class IndexMaps:
     def terms(self, quantity: str, index) -> Terms:
         """The terms of one entry (index in the spec's layout), sorted by the first factor."""
         spec = self.spec
+        quantity = as_quantity(quantity)
         total = self.count(quantity, index)
         if total > TERM_LIMIT:
             raise SymconvError(
@@ -246,8 +257,21 @@ class IndexMaps:
 
     def product_count(self) -> int:
         """Products in L = sum(g * y): one per (y entry, tap that reads a pixel)."""
-        inside = int(np.prod([(t >= 0).sum() for t in self.taps]))
+        inside = math.prod(int((t >= 0).sum()) for t in self.taps)
         return self.spec.batch * self.spec.small_channels * self.big_per_group * inside
+
+    def term_ceiling(self, quantity: str) -> int:
+        """An upper bound on the products any one entry of the quantity sums (cheap: no maps).
+
+        For one kernel offset, distinct outputs read distinct inputs, so an input entry has at
+        most one reader per offset and output channel."""
+        role = self.roles[{"forward": "y", "filter_grad": "k", "input_grad": "x"}[quantity]]
+        taps = math.prod(self.spec.kernel_spatial)
+        if role == "small":
+            return self.big_per_group * taps
+        if role == "big":
+            return self.small_per_group * taps
+        return self.spec.batch * math.prod(self.spec.small_spatial)
 
     # ---- dense maps of a whole layer (spatial part; batch and channels are products) -------
     def forward_spatial(self) -> np.ndarray:
@@ -304,10 +328,17 @@ class IndexMaps:
     def _grouped(self, arr, per_group):
         return arr.reshape((arr.shape[0], self.groups, per_group) + arr.shape[2:])
 
+    @staticmethod
+    def _with_spare_slot(big):
+        """big with one zero slot at the end of every spatial axis: position -1 reads it.
+        (Allocated and copied, so that object arrays hold Python zeros, not NumPy ones.)"""
+        out = np.zeros(big.shape[:2] + tuple(n + 1 for n in big.shape[2:]), dtype=big.dtype)
+        out[(slice(None), slice(None)) + tuple(slice(0, n) for n in big.shape[2:])] = big
+        return out
+
     def direct(self, big, kernel):
         """The direct convolution in canonical order: big (N,Cb,P..) x kernel -> small."""
-        nd = self.spec.ndim
-        big_ext = np.pad(big, [(0, 0), (0, 0)] + [(0, 1)] * nd)  # position -1 reads the zero slot
+        big_ext = self._with_spare_slot(big)
         kern = kernel.reshape((self.groups, self.small_per_group, self.big_per_group) + kernel.shape[2:])
         out = np.zeros((big.shape[0], self.groups, self.small_per_group) + self.spec.small_spatial,
                        dtype=np.result_type(big, kernel))
@@ -332,8 +363,7 @@ class IndexMaps:
 
     def kernel_grad(self, big, small):
         """The adjoint of ``direct`` in the kernel: sum over batch and positions of small x big."""
-        nd = self.spec.ndim
-        big_ext = np.pad(big, [(0, 0), (0, 0)] + [(0, 1)] * nd)
+        big_ext = self._with_spare_slot(big)
         grouped = self._grouped(small, self.small_per_group)
         out = np.zeros((self.groups, self.small_per_group, self.big_per_group) + self.spec.kernel_spatial,
                        dtype=np.result_type(big, small))
@@ -346,40 +376,102 @@ class IndexMaps:
     def evaluate(self, quantity: str, x=None, k=None, g=None) -> np.ndarray:
         """The exact value of y, dk or dx for the given tensors (spec layouts in and out).
 
-        Integer inputs give exact integer results; float inputs are summed in float64.
+        Integer inputs give exact integers: int64 while every sum fits, otherwise an object
+        array of Python integers (so 2**62 * 2**62 is 2**124, never a wrapped int64).  Object
+        arrays of integers and ``fractions.Fraction`` are exact too.  Float inputs are summed
+        in float64.  Complex numbers, strings and non-finite floats are refused.
         """
         spec = self.spec
+        quantity = as_quantity(quantity)
         need = {"forward": ("x", "k"), "filter_grad": ("x", "g"), "input_grad": ("k", "g")}[quantity]
         given = {"x": x, "k": k, "g": g}
-        canon = {}
+        inputs = {}
         for name in need:
             if given[name] is None:
                 raise SymconvError(f"{TENSOR_OF[quantity]} needs tensor {name}")
-            arr = np.asarray(given[name])
-            if arr.dtype.kind == "f":
-                arr = arr.astype(np.float64)
-            elif arr.dtype.kind in "iub":
-                arr = arr.astype(np.int64)
-            canon[name] = layout.array_to_canonical(spec, name, arr)
+            inputs[name] = _numeric(layout.check_array(spec, name, _as_array(given[name], name)), name)
+        inputs = self._common_dtype(quantity, inputs)
+        canon = {name: layout.array_to_canonical(spec, name, arr) for name, arr in inputs.items()}
         transpose = spec.kind == "transpose"
-        if quantity == "forward":
-            result = (self.direct_transpose if transpose else self.direct)(canon["x"], canon["k"])
-            return layout.array_from_canonical(spec, "y", result)
-        if quantity == "filter_grad":
-            big, small = (canon["g"], canon["x"]) if transpose else (canon["x"], canon["g"])
-            return layout.array_from_canonical(spec, "k", self.kernel_grad(big, small))
-        result = (self.direct if transpose else self.direct_transpose)(canon["g"], canon["k"])
-        return layout.array_from_canonical(spec, "x", result)
+        with np.errstate(over="ignore", invalid="ignore"):
+            if quantity == "forward":
+                result = (self.direct_transpose if transpose else self.direct)(canon["x"], canon["k"])
+                return layout.array_from_canonical(spec, "y", result)
+            if quantity == "filter_grad":
+                big, small = (canon["g"], canon["x"]) if transpose else (canon["x"], canon["g"])
+                return layout.array_from_canonical(spec, "k", self.kernel_grad(big, small))
+            result = (self.direct if transpose else self.direct_transpose)(canon["g"], canon["k"])
+            return layout.array_from_canonical(spec, "x", result)
+
+    def _common_dtype(self, quantity, inputs: dict) -> dict:
+        """float64 if any input is float; int64 while |a| * |b| * terms fits; else Python integers."""
+        kinds = {arr.dtype.kind for arr in inputs.values()}
+        if "f" in kinds:
+            return {n: arr.astype(np.float64) for n, arr in inputs.items()}
+        if kinds <= {"i"}:
+            bound = self.term_ceiling(quantity)
+            for arr in inputs.values():
+                bound *= max(int(arr.max()), -int(arr.min()), 0) if arr.size else 0
+            if bound <= _INT64:
+                return inputs
+        products = self.product_count()
+        if products > OBJECT_PRODUCT_LIMIT:
+            raise SymconvError(
+                f"these values need exact integers beyond int64 (or fractions), computed one Python number at a "
+                f"time, and this {self.spec.op} has {products} products, more than {OBJECT_PRODUCT_LIMIT}: "
+                f"use smaller values or a smaller layer")
+        return {n: arr.astype(object) for n, arr in inputs.items()}
+
+
+def _as_array(value, name: str) -> np.ndarray:
+    try:
+        return np.asarray(value)
+    except (TypeError, ValueError) as err:
+        raise SymconvError(f"tensor {name} must be an array of numbers, got {shown(value)} "
+                           f"({type(err).__name__})") from None
+
+
+def _numeric(arr: np.ndarray, name: str) -> np.ndarray:
+    """The array as int64, float64 or exact Python numbers (integers beyond int64, fractions);
+    anything that is not a real number is refused, naming the tensor."""
+    kind = arr.dtype.kind
+    if kind in "b":
+        return arr.astype(np.int64)
+    if kind in "iu":
+        if kind == "u" and arr.size and int(arr.max()) > _INT64:
+            return exact_array([int(v) for v in arr.reshape(-1).tolist()], arr.shape)
+        return arr.astype(np.int64)
+    if kind == "f":
+        if not np.isfinite(arr).all():
+            raise SymconvError(f"tensor {name} must hold finite numbers, got {int((~np.isfinite(arr)).sum())} "
+                               f"non-finite values")
+        return arr.astype(np.float64)
+    if kind == "O":
+        return exact_array([exact_number(v, f"tensor {name}") for v in arr.reshape(-1).tolist()], arr.shape)
+    what = {"c": "complex numbers", "U": "strings", "S": "bytes", "M": "dates", "m": "time spans"}.get(
+        kind, str(arr.dtype))
+    raise SymconvError(f"tensor {name} must hold real numbers, got {what} (dtype {arr.dtype})")
 
 
 @lru_cache(maxsize=64)
-def maps_for(spec: ConvSpec) -> IndexMaps:
+def _cached_maps(spec: ConvSpec) -> IndexMaps:
     return IndexMaps(spec)
 
 
+def maps_for(spec: ConvSpec) -> IndexMaps:
+    """The index maps of a spec, built once and cached (``maps_for.cache_clear()`` empties it)."""
+    return _cached_maps(require_spec(spec))
+
+
+maps_for.cache_clear = _cached_maps.cache_clear
+
+
 def terms(spec: ConvSpec, quantity: str, index) -> Terms:
+    """The terms of one entry: ``quantity`` is y/forward, dk/filter_grad or dx/input_grad."""
     return maps_for(spec).terms(quantity, index)
 
 
 def evaluate(spec: ConvSpec, quantity: str, x=None, k=None, g=None) -> np.ndarray:
+    """The exact value of y, dk or dx (``quantity`` y/forward, dk/filter_grad, dx/input_grad)
+    for the given tensors; see ``IndexMaps.evaluate``."""
     return maps_for(spec).evaluate(quantity, x=x, k=k, g=g)

@@ -34,7 +34,7 @@ from functools import lru_cache
 import numpy as np
 
 from . import layout
-from .backends.base import INPUTS, Call
+from .backends.base import INPUTS, INVALID_OUTPUT, Call, Outcome
 from .errors import SymconvError
 from .indexmap import Terms, maps_for
 from .spec import FACTORS, TENSOR_OF, ConvSpec
@@ -975,9 +975,13 @@ def tap_observations(runner, spec: ConvSpec, quantity: str, path: str, rng, max_
         if failed is not None:
             reading.failed = failed
             return reading
+        seen = ([reading.shape] if reading.shape is not None else []) + [o.value.shape for o in outcomes]
+        shapes = list(dict.fromkeys(seen))  # distinct, in the order they came
+        if len(shapes) > 1:
+            reading.failed = Outcome("error", error_type=INVALID_OUTPUT, message=(
+                f"{quantity} returned outputs of different shapes from call to call: {shapes[0]}, then {shapes[1]}"))
+            return reading
         by_id, by_hash = (np.asarray(o.value, dtype=np.float64) for o in outcomes)
-        if reading.shape is not None and by_id.shape != reading.shape:
-            break
         reading.shape = by_id.shape
         reading.calls.append((calls[0].tensors, by_id))
         reading.outputs += by_id.size

@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
+import math
 from dataclasses import dataclass
 from functools import cached_property
 
 import sympy
 
 from . import render, symbolic
-from .errors import SymconvError
+from .errors import SymconvError, shown
 from .indexmap import Terms, maps_for
 from .spec import TENSOR_OF, ConvSpec, check_empty, entry_name, parse_entry
 
-# A bare tensor (every entry) is answered only up to this many products in all.
+# A bare tensor (every entry) is answered only up to this many products in all, and this many
+# entries: both are counted before anything is listed.
 BARE_TERM_LIMIT = 20_000
+BARE_ENTRY_LIMIT = 1_000
+# Spec fields by keyword (ConvSpec's own names and the short ones the CLI uses).
+SPEC_FIELDS = tuple(f.name for f in dataclasses.fields(ConvSpec) if f.name != "op")
+SHORT_FIELDS = {"input": "input_shape", "kernel": "kernel_shape", "output_shape": "output_shape_request"}
 # Text output lists at most this many terms of one entry.
 TEXT_TERMS = 12
 
@@ -131,14 +139,25 @@ def as_spec(spec, kwargs) -> ConvSpec:
         if kwargs:
             raise SymconvError(f"give either a ConvSpec or spec fields, not both: {sorted(kwargs)}")
         return spec
-    fields = dict(kwargs)
-    for short, full in (("input", "input_shape"), ("kernel", "kernel_shape"), ("output_shape", "output_shape_request")):
-        if short in fields:
-            fields[full] = fields.pop(short)
-    try:
-        return ConvSpec(spec, **fields)
-    except TypeError as err:
-        raise SymconvError(f"unknown spec field: {err}") from None
+    if not isinstance(spec, str):
+        raise SymconvError(f"spec must be a ConvSpec or an op name such as 'conv2d', got {type(spec).__name__} "
+                           f"{shown(spec)}")
+    fields = {}
+    for name, value in kwargs.items():
+        full = SHORT_FIELDS.get(name, name)
+        if full not in SPEC_FIELDS:
+            close = difflib.get_close_matches(name, [*SHORT_FIELDS, *SPEC_FIELDS], n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise SymconvError(f"unknown spec field {shown(name)}{hint}: the fields are input, kernel, strides, "
+                               f"dilations, padding, convention, data_format, groups and output_shape")
+        if full in fields:
+            raise SymconvError(f"spec field {full} is given twice")
+        fields[full] = value
+    missing = [short for short in ("input", "kernel") if SHORT_FIELDS[short] not in fields]
+    if missing:
+        raise SymconvError(f"{shown(spec)} needs {' and '.join(m + '=' for m in missing)} (shapes such as "
+                           f"input='1x3x3x1', kernel='3x3x1x8'), or pass a ConvSpec")
+    return ConvSpec(spec, **fields)
 
 
 def which(spec, entry: str, **spec_fields):
@@ -163,6 +182,11 @@ def which(spec, entry: str, **spec_fields):
         return Answer(spec, quantity, index)
     shape = spec.shape_of(TENSOR_OF[quantity])
     check_empty(spec)
+    entries = math.prod(shape)
+    if entries > BARE_ENTRY_LIMIT:
+        raise SymconvError(
+            f"{TENSOR_OF[quantity]} has {entries} entries, more than the {BARE_ENTRY_LIMIT} listed one by one: "
+            f"ask for one entry, e.g. --entry '{TENSOR_OF[quantity]}[{','.join('0' * len(shape))}]'")
     total = maps.product_count()
     if total > BARE_TERM_LIMIT:
         raise SymconvError(

@@ -14,6 +14,8 @@ activations and (C_small, C_big // groups, spatial...) for kernels.
 
 from __future__ import annotations
 
+import itertools
+import math
 import re
 from dataclasses import dataclass
 from functools import cached_property
@@ -23,7 +25,7 @@ import numpy as np
 
 from . import conventions
 from .conventions import effective_kernel, output_size
-from .errors import SymconvError
+from .errors import SymconvError, shown
 
 
 class OpInfo(NamedTuple):
@@ -51,16 +53,27 @@ FACTORS = {"forward": ("x", "k"), "filter_grad": ("g", "x"), "input_grad": ("g",
 
 # Refuse absurd sizes early: beyond these nothing below is meant to run.
 MAX_ELEMENTS = 2**31
+MAX_RANK = 5
+# Digits of one typed integer: more cannot be a size, stride, pad or index symconv accepts.
+MAX_DIGITS = 18
+
+
+def int_text(text: str, field: str) -> int:
+    """A typed integer (``'-12'``) whose digits fit in int64, else a SymconvError naming the field."""
+    digits = text.strip().lstrip("+-").lstrip("0")
+    if len(digits) > MAX_DIGITS:
+        raise SymconvError(f"{field} must be at most 2**31 in size, got {shown(text.strip())}")
+    return int(text)
 
 
 def _as_int(value, field: str) -> int:
     if isinstance(value, (bool, np.bool_)):
-        raise SymconvError(f"{field} must be integers, got {value!r}")
+        raise SymconvError(f"{field} must be integers, got {shown(value)}")
     if isinstance(value, (int, np.integer)):
         return int(value)
     if isinstance(value, str) and re.fullmatch(r"\s*[-+]?\d+\s*", value):
-        return int(value)
-    raise SymconvError(f"{field} must be integers, got {value!r}")
+        return int_text(value, field)
+    raise SymconvError(f"{field} must be integers, got {shown(value)}")
 
 
 def parse_shape(value, field: str) -> tuple[int, ...]:
@@ -68,16 +81,24 @@ def parse_shape(value, field: str) -> tuple[int, ...]:
     if isinstance(value, str):
         text = value.strip()
         if not re.fullmatch(r"\d+(\s*[x,]\s*\d+)*", text):
-            raise SymconvError(f"{field} must look like 1x3x3x1, got {value!r}")
-        dims = tuple(int(p) for p in re.split(r"\s*[x,]\s*", text))
+            raise SymconvError(f"{field} must look like 1x3x3x1, got {shown(value)}")
+        dims = tuple(int_text(p, field) for p in re.split(r"\s*[x,]\s*", text))
     else:
         try:
-            dims = tuple(_as_int(v, field) for v in value)
+            dims = tuple(_as_int(v, field) for v in _at_most(value, MAX_RANK + 1))
         except TypeError:
-            raise SymconvError(f"{field} must be a shape like 1x3x3x1, got {value!r}") from None
+            raise SymconvError(f"{field} must be a shape like 1x3x3x1, got {shown(value)}") from None
     if not dims or any(d < 1 for d in dims):
-        raise SymconvError(f"{field} must have positive sizes, got {dims}")
+        raise SymconvError(f"{field} must have positive sizes, got {shown(dims)}")
+    if len(dims) > MAX_RANK:
+        raise SymconvError(f"{field} must have at most {MAX_RANK} dimensions (batch, spatial..., channels), "
+                           f"got {shown(value)}")
     return dims
+
+
+def _at_most(values, count: int) -> list:
+    """The first ``count`` items of an iterable (a longer one is refused by the caller)."""
+    return list(itertools.islice(iter(values), count))
 
 
 def parse_per_axis(value, ndim: int, field: str, channels_last: bool = True) -> tuple[int, ...]:
@@ -90,9 +111,11 @@ def parse_per_axis(value, ndim: int, field: str, channels_last: bool = True) -> 
         items = [value]
     else:
         try:
-            items = list(value)
+            items = _at_most(value, ndim + 3)
         except TypeError:
-            raise SymconvError(f"{field} must be integers, got {value!r}") from None
+            raise SymconvError(f"{field} must be integers, got {shown(value)}") from None
+    if len(items) > ndim + 2:
+        raise SymconvError(f"{field} must have 1 or {ndim} values (one per spatial axis), got {shown(value)}")
     vals = tuple(_as_int(v, field) for v in items)
     if len(vals) == 1:
         vals = vals * ndim
@@ -116,15 +139,17 @@ def parse_padding(value, ndim: int):
         for item in text.split(","):
             m = re.fullmatch(r"\s*([-+]?\d+)\s*(?::\s*([-+]?\d+)\s*)?", item)
             if not m:
+                hint = " (SAME_LOWER is --convention same_lower with --padding SAME)" \
+                    if text.upper() == "SAME_LOWER" else ""
                 raise SymconvError(
-                    f"padding must be SAME, VALID or before:after per axis like 1:2,0:0, got {value!r}")
-            before = int(m.group(1))
-            pairs.append((before, int(m.group(2)) if m.group(2) is not None else before))
+                    f"padding must be SAME, VALID or before:after per axis like 1:2,0:0, got {shown(value)}{hint}")
+            before = int_text(m.group(1), "padding")
+            pairs.append((before, int_text(m.group(2), "padding") if m.group(2) is not None else before))
     else:
         try:
-            items = list(value)
+            items = _at_most(value, ndim + 1)
         except TypeError:
-            raise SymconvError(f"padding must be SAME, VALID or (before, after) pairs, got {value!r}") from None
+            raise SymconvError(f"padding must be SAME, VALID or (before, after) pairs, got {shown(value)}") from None
         pairs = []
         for item in items:
             if isinstance(item, (int, np.integer)) and not isinstance(item, bool):
@@ -134,13 +159,13 @@ def parse_padding(value, ndim: int):
                 b, a = item
             except (TypeError, ValueError):
                 raise SymconvError(
-                    f"padding must be SAME, VALID or (before, after) pairs, got {value!r}") from None
+                    f"padding must be SAME, VALID or (before, after) pairs, got {shown(value)}") from None
             pairs.append((_as_int(b, "padding"), _as_int(a, "padding")))
     if len(pairs) == 1:
         pairs = pairs * ndim
     if len(pairs) != ndim:
         raise SymconvError(
-            f"padding must have one (before, after) pair per spatial axis ({ndim}), got {tuple(pairs)}")
+            f"padding must have one (before, after) pair per spatial axis ({ndim}), got {shown(value)}")
     return tuple(pairs)
 
 
@@ -180,15 +205,17 @@ class ConvSpec:
     def __post_init__(self):
         info = OPS.get(self.op) if isinstance(self.op, str) else None
         if info is None:
-            raise SymconvError(f"op must be one of {', '.join(OPS)}, got {self.op!r}")
+            raise SymconvError(f"op must be one of {', '.join(OPS)}, got {shown(self.op)}")
         nd = info.ndim
         fmt = self.data_format
         if fmt is None:
             fmt = DATA_FORMATS[nd][0]
         if not isinstance(fmt, str) or fmt.upper() not in DATA_FORMATS[nd]:
             raise SymconvError(
-                f"data_format for {self.op} must be {' or '.join(DATA_FORMATS[nd])}, got {fmt!r}")
+                f"data_format for {self.op} must be {' or '.join(DATA_FORMATS[nd])}, got {shown(fmt)}")
         fmt = fmt.upper()
+        if not isinstance(self.convention, str):
+            raise SymconvError(f"convention must be a name such as tf, got {shown(self.convention)}")
         conventions.get(self.convention)
         x_shape = parse_shape(self.input_shape, "input shape")
         k_shape = parse_shape(self.kernel_shape, "kernel shape")
@@ -208,6 +235,9 @@ class ConvSpec:
             if info.kind != "transpose":
                 raise SymconvError(f"output shape can only be given for transposed convolutions, not {self.op}")
             out_req = parse_shape(out_req, "output shape")
+            if len(out_req) != nd + 2:
+                raise SymconvError(
+                    f"output shape for {self.op} must have {nd + 2} dimensions ({fmt}), got {out_req}")
         for name, value in (("op", self.op), ("input_shape", x_shape), ("kernel_shape", k_shape),
                             ("strides", parse_per_axis(self.strides, nd, "strides", fmt.endswith("C"))),
                             ("dilations", parse_per_axis(self.dilations, nd, "dilations", fmt.endswith("C"))),
@@ -224,6 +254,9 @@ class ConvSpec:
                 raise SymconvError(f"{field} must be at most 2**31 in size, got {values}")
         self._check_channels()
         self._check_output_request()
+        if math.prod(self.y_shape) > MAX_ELEMENTS:
+            raise SymconvError(f"output shape has more than 2**31 elements, got {self.y_shape}: use a smaller "
+                               f"input, stride or padding")
 
     # ---- layout -------------------------------------------------------------------------
     @property
@@ -407,18 +440,43 @@ class ConvSpec:
         return f"ConvSpec({self.describe()})"
 
 
+def as_quantity(name) -> str:
+    """The quantity a name means: ``'y'``/``'forward'``, ``'dk'``/``'filter_grad'``,
+    ``'dx'``/``'input_grad'``.
+
+    >>> as_quantity("dk"), as_quantity("input_grad")
+    ('filter_grad', 'input_grad')
+    """
+    if isinstance(name, str):
+        key = name.strip()
+        if key in QUANTITY_OF:
+            return QUANTITY_OF[key]
+        if key in QUANTITIES:
+            return key
+    raise SymconvError(f"quantity must be one of y (forward), dk (filter_grad) or dx (input_grad), "
+                       f"got {shown(name)}")
+
+
 def parse_entry(spec: ConvSpec, text: str):
     """``'dk[0,0,0,0]'`` -> ('filter_grad', (0, 0, 0, 0)); a bare ``'y'`` -> ('forward', None)."""
-    m = re.fullmatch(r"\s*(y|dk|dx)\s*(?:\[([^\]]*)\])?\s*", text or "")
+    m = re.fullmatch(r"\s*(y|dk|dx)\s*(?:\[([^\]]*)\])?\s*", text) if isinstance(text, str) else None
     if not m:
-        raise SymconvError(f"entry must look like y[n,i,j,c], dk[a,b,ci,co] or dx[n,h,w,c], got {text!r}")
+        raise SymconvError(f"entry must look like y[n,i,j,c], dk[a,b,ci,co] or dx[n,h,w,c], got {shown(text)}")
     quantity = QUANTITY_OF[m.group(1)]
     if m.group(2) is None:
         return quantity, None
     items = [p.strip() for p in m.group(2).split(",")]
     if not all(re.fullmatch(r"[-+]?\d+", p) for p in items):
-        raise SymconvError(f"entry indices must be integers, got {text!r}")
-    return quantity, check_entry(spec, quantity, tuple(int(p) for p in items))
+        raise SymconvError(f"entry indices must be integers, got {shown(text)}")
+    return quantity, check_entry(spec, quantity, tuple(int_text(p, "entry index") for p in items))
+
+
+def require_spec(spec, field: str = "spec") -> ConvSpec:
+    """``spec`` itself when it is a ConvSpec; a SymconvError naming what was given otherwise."""
+    if not isinstance(spec, ConvSpec):
+        raise SymconvError(f"{field} must be a ConvSpec (e.g. symconv.ConvSpec('conv2d', '1x3x3x1', '1x1x1x1')), "
+                           f"got {type(spec).__name__} {shown(spec)}")
+    return spec
 
 
 def check_empty(spec: ConvSpec) -> None:
@@ -432,7 +490,14 @@ def check_entry(spec: ConvSpec, quantity: str, index: Iterable[int]) -> tuple:
     check_empty(spec)
     name = TENSOR_OF[quantity]
     shape = spec.shape_of(name)
-    index = tuple(int(i) for i in index)
+    if isinstance(index, (str, bytes)):
+        raise SymconvError(f"entry index of {name} must be a sequence of {len(shape)} integers, got {shown(index)}")
+    try:
+        items = _at_most(index, len(shape) + 1)
+    except TypeError:
+        raise SymconvError(f"entry index of {name} must be a sequence of {len(shape)} integers, "
+                           f"got {shown(index)}") from None
+    index = tuple(_as_int(i, "entry indices") for i in items)
     if len(index) != len(shape):
         raise SymconvError(f"entry {name}{list(index)} must have {len(shape)} indices for shape {shape}")
     if any(not 0 <= i < s for i, s in zip(index, shape)):

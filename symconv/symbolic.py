@@ -29,7 +29,7 @@ from sympy import Add, Eq, IndexedBase, Integer, Mul, Piecewise, Sum, Symbol
 from . import layout
 from .errors import SymconvError
 from .indexmap import maps_for
-from .spec import FACTORS, ConvSpec, entry_name
+from .spec import FACTORS, ConvSpec, as_quantity, entry_name
 
 BASES = {name: IndexedBase(name) for name in ("x", "k", "g", "y", "dk", "dx")}
 
@@ -62,6 +62,7 @@ def product(first: str, first_index, second: str, second_index, coefficient: int
 
 def expression(spec: ConvSpec, quantity: str, index) -> sympy.Expr:
     """The explicit sum of products that makes one entry of y, dk or dx."""
+    quantity = as_quantity(quantity)
     count = maps_for(spec).count(quantity, index)
     if count > EXPLICIT_TERM_LIMIT:
         raise SymconvError(
@@ -121,6 +122,7 @@ def closed_form(spec: ConvSpec, quantity: str, index) -> sympy.Expr:
     Sum(g[0, i, j, 5]*x[0, 2*i - 2, 2*j - 2, 1], (i, 1, 111), (j, 1, 111))
     """
     maps = maps_for(spec)
+    quantity = as_quantity(quantity)
     index, role, canon = maps.locate(quantity, index)
     build = {"small": _closed_small, "big": _closed_big, "kernel": _closed_kernel}[role]
     ranges = _Ranges()
@@ -269,6 +271,8 @@ def literal_derivation(spec: ConvSpec, limit: int = LITERAL_TERM_LIMIT,
     ``sympy.diff`` per kernel entry
     (``filter_grad``) and per input entry (``input_grad``), as ``gradients`` asks.
     Refused above ``limit`` products: ask for single entries instead."""
+    if isinstance(limit, bool) or not isinstance(limit, int):
+        raise SymconvError(f"limit must be an integer number of products, got {limit!r}")
     size = literal_size(spec)
     if size > limit:
         raise SymconvError(

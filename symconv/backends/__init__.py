@@ -20,7 +20,7 @@ import importlib.util
 import re
 from typing import NamedTuple
 
-from ..errors import SymconvError
+from ..errors import SymconvError, shown
 from .variants import (THREADS, Variant, VariantOption, add_variant_arguments, forget_options, parse_switch,
                        variant_environment, variant_from_args)
 
@@ -137,13 +137,17 @@ def create(name: str | None = None, *, impl: str | None = None, variant: Variant
     ``impl`` file.  ``grad_path`` picks the gradients' route: the framework's raw backward
     ops, its automatic differentiation (``tape``: tf.GradientTape, torch.autograd) or both
     (frameworks that have both)."""
-    variant = variant or Variant()
-    if not isinstance(variant, Variant):
-        raise SymconvError(f"variant must be a symconv.backends.Variant, got {type(variant).__name__}")
-    if grad_path not in GRAD_PATHS:
-        raise SymconvError(f"grad path must be one of {', '.join(GRAD_PATHS)}, got {grad_path!r}")
+    if variant is None:
+        variant = Variant()
+    elif not isinstance(variant, Variant):
+        raise SymconvError(f"variant must be a symconv.backends.Variant (e.g. Variant('cpu', threads=1)), "
+                           f"got {shown(variant)}")
+    if not isinstance(grad_path, str) or grad_path not in GRAD_PATHS:
+        raise SymconvError(f"grad path must be one of {', '.join(GRAD_PATHS)}, got {shown(grad_path)}")
     if (name is None) == (impl is None):
         raise SymconvError(f"give exactly one of a backend ({', '.join(sorted(BACKENDS))}) or an impl file")
+    if name is not None and not isinstance(name, str):
+        raise SymconvError(f"backend must be one of {', '.join(sorted(BACKENDS))}, got {shown(name)}")
     if impl is not None:
         from .impl import ImplBackend
         return ImplBackend(impl)

@@ -9,16 +9,27 @@ big tensor zero-padded (negative: cropped) by symconv, and the path says so.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from .. import conventions, layout, reference
-from ..spec import ConvSpec, format_padding
+from ..errors import shorten
+from ..spec import TENSOR_OF, ConvSpec, format_padding
 
 # Inputs each quantity takes, in the order backends receive them.
 INPUTS = {"forward": ("x", "k"), "filter_grad": ("x", "g"), "input_grad": ("k", "g")}
+# The error type of an output that is not a finite real array.
+INVALID_OUTPUT = "InvalidOutput"
+# Errors that are never a backend's refusal of a case (an exception is; these are not answers).
+NOT_A_REFUSAL = frozenset({INVALID_OUTPUT, "SystemExit", "KeyboardInterrupt"})
+# An output of the wrong shape is kept (or sent back from a child) only up to this size, or
+# twice the right output's float64 size if that is more; beyond it, its shape says enough.
+WRONG_SHAPE_BYTES = 64 * 2**20
+# Messages from a backend's exceptions are cut to this many characters.
+MESSAGE_CHARS = 300
 
 
 class Unavailable(Exception):
@@ -144,11 +155,62 @@ class Backend:
         return module.split(".", 1)[0] in self.framework_modules
 
     def execute(self, call: Call) -> Outcome:
+        """Run one call: its output when it is a finite real array, otherwise an error outcome
+        that says what came back (never a coerced value).  An exception, ``sys.exit`` or
+        KeyboardInterrupt raised by the backend becomes an error outcome too."""
         try:
-            value = self.run(call.spec, call.quantity, call.path, call.tensors)
-            return Outcome("ok", value=np.asarray(value))
+            with np.errstate(all="ignore"):  # the backend's own float warnings are not ours to print
+                value = self.run(call.spec, call.quantity, call.path, call.tensors)
         except Exception as err:  # a backend's failure is a finding, reported per call
-            return Outcome.from_exception(err, self)
+            outcome = Outcome.from_exception(err, self)
+            outcome.message = shorten(outcome.message, MESSAGE_CHARS)
+            return outcome
+        except SystemExit as err:
+            return Outcome("error", error_type="SystemExit",
+                           message=f"the backend called sys.exit({shorten(repr(err.code), 60)})")
+        except KeyboardInterrupt:
+            return Outcome("error", error_type="KeyboardInterrupt", message="the backend raised KeyboardInterrupt")
+        return checked_output(call, value)
+
+
+def _invalid(message: str) -> Outcome:
+    return Outcome("error", error_type=INVALID_OUTPUT, message=message)
+
+
+_KINDS = {"c": "complex numbers", "b": "booleans", "O": "Python objects", "U": "strings", "S": "bytes",
+          "V": "structured records", "M": "dates", "m": "time spans"}
+
+
+def _size(nbytes: int) -> str:
+    return f"{nbytes / 2**30:.3g} GiB" if nbytes >= 2**30 else f"{nbytes / 2**20:.3g} MiB"
+
+
+def checked_output(call: Call, value) -> Outcome:
+    """An ok outcome holding ``value`` as an array when it is an array of real numbers; an error
+    outcome (type INVALID_OUTPUT) naming what it is otherwise.  A wrong shape is left to the
+    checker to report, unless the array is too large to keep."""
+    tensor = TENSOR_OF[call.quantity]
+    want = tuple(call.spec.shape_of(tensor))
+    returned = f"{call.quantity} returned"
+    if value is None:
+        return _invalid(f"{returned} None, not an array of {tensor}'s shape {want}")
+    try:
+        array = np.asarray(value)
+    except Exception as err:
+        first = (str(err).strip().splitlines() or [""])[0]
+        return _invalid(f"{returned} a {type(value).__name__} that is not an array of numbers "
+                        f"({type(err).__name__}: {shorten(first, 120)})")
+    if array.dtype.kind not in "fiu":
+        what = _KINDS.get(array.dtype.kind, "values that are not real numbers")
+        return _invalid(f"{returned} {what} (dtype {array.dtype}), not real numbers")
+    if array.shape != want:
+        if array.nbytes > max(WRONG_SHAPE_BYTES, 16 * math.prod(want)):
+            return _invalid(f"{returned} an array of shape {shorten(str(array.shape), 80)} ({_size(array.nbytes)}) "
+                            f"where {tensor} has shape {want}")
+        return Outcome("ok", value=array)
+    # Non-finite and fractional values are the checker's to report (which entries, of what
+    # kind), from the probes themselves: they come back as they are.
+    return Outcome("ok", value=array)
 
 
 # ---- padding a framework cannot take ------------------------------------------------------

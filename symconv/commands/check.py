@@ -25,17 +25,17 @@ def add_backend_arguments(parser, required: bool = True) -> None:
                             "(tf.GradientTape, torch.autograd), or both (default raw)")
     group.add_argument("--in-process", action="store_true",
                        help="run the backend in this process (faster; a crash ends the run) instead of a child")
-    group.add_argument("--timeout", metavar="S", type=float, default=None,
-                       help="seconds one backend call may take in the child process (default 600)")
+    group.add_argument("--timeout", metavar="S", default=None,
+                       help="seconds one backend call may take in the child process (default: from the case's "
+                            "size, 10 s for a small case, at most 600 s)")
 
 
 def backend_options(args) -> dict:
     from ..backends import variant_from_args
     from ..errors import SymconvError
-    if args.timeout is not None and not args.timeout > 0:
-        raise SymconvError(f"timeout must be a positive number of seconds, got {args.timeout}")
+    from ..values import timeout_seconds
     return dict(backend=args.backend, impl=args.impl, grad_path=args.grad_path, isolate=not args.in_process,
-                timeout=args.timeout, variant=variant_from_args(args))
+                timeout=timeout_seconds(args.timeout), variant=variant_from_args(args))
 
 
 def configure(parser):

@@ -23,7 +23,7 @@ def run(args) -> int:
     spec = spec_from_args(args)
     options = backend_options(args) if (args.backend or args.impl) else {}
     story = explain(spec, x=args.x, k=args.k, g=args.g, **options)
-    print(json.dumps(story.to_json()) if args.json else story.text())
+    print(json.dumps(story.to_json(), allow_nan=False) if args.json else story.text())
     if story.backend is None:
         return 0
     return 0 if all(r["agrees"] is not False and r["status"] != "error" for r in story.backend["results"]) else 1

@@ -1,6 +1,6 @@
 """symconv latex: a standalone LaTeX derivation of one convolution, every step checked."""
 
-from ..cli import add_spec_arguments, spec_from_args
+from ..cli import add_spec_arguments, spec_from_args, write_output
 
 HELP = "write a LaTeX derivation (padding, forward, chain rule, closed forms, entries), every step checked"
 
@@ -36,7 +36,6 @@ def run(args) -> int:
     if args.output == "-":
         print(tex, end="")
     else:
-        with open(args.output, "w", encoding="utf-8") as out:
-            out.write(tex)
+        write_output(args.output, tex)
         print(f"wrote {args.output}: {doc.summary()}")
     return 0

@@ -68,9 +68,9 @@ def run(args) -> int:
             raise SymconvError("a convolution (OP) is only used with --claim")
         report = proof.facts(args.bound)
         if args.latex:
+            from ..cli import write_output
             from ..latex import generic_document
-            with open(args.latex, "w", encoding="utf-8") as out:
-                out.write(generic_document(report))
+            write_output(args.latex, generic_document(report), "--latex")
         print(json.dumps(report.to_json()) if args.json else report.text(steps=args.steps))
         return 0 if report.ok else 1
     if args.steps or args.latex:

@@ -16,9 +16,13 @@ def configure(parser):
 
 
 def run(args) -> int:
-    from ..query import TensorAnswer, which
+    from ..errors import SymconvError
+    from ..query import BARE_ENTRY_LIMIT, TensorAnswer, which
     from ..render import spec_header
     spec = spec_from_args(args)
+    if len(args.entry) > BARE_ENTRY_LIMIT:
+        raise SymconvError(f"--entry is given {len(args.entry)} times, more than the {BARE_ENTRY_LIMIT} entries listed "
+                           f"one by one")
     answers = [which(spec, entry) for entry in args.entry]
     if args.json:
         objs = [a.to_json() for a in answers]

@@ -1,0 +1,14 @@
+"""The forward never returns. The gradients are correct."""
+
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _correct  # noqa: E402
+from _correct import filter_grad, input_grad  # noqa: E402,F401
+
+
+def forward(x, k, spec):
+    while True:
+        time.sleep(1)

@@ -1,0 +1,13 @@
+"""The forward returns an array of strings. The gradients are correct."""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import numpy as np  # noqa: E402
+import _correct  # noqa: E402
+from _correct import filter_grad, input_grad  # noqa: E402,F401
+
+
+def forward(x, k, spec):
+    return np.asarray(_correct.forward(x, k, spec)).astype(str)
