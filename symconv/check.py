@@ -442,12 +442,12 @@ def _mismatch(result, runner, spec, quantity, path, verification, rng, max_misma
     result.mismatch_count = verification.mismatch_count
     result.message = f"{verification.mismatch_count} of {total} entries differ"
     entries = verification.mismatching_entries(max_mismatches)
-    if spec.is_empty:
+    garbage = impossible_values(verification)
+    if spec.is_empty and (garbage is None or garbage.searchable):
         values = {e: _first_difference(spec, quantity, verification, e) for e in entries}
         result.mismatches = [Mismatch(quantity, e, None, None, note="the spec admits no output: this entry should be 0",
                                       values=values[e]) for e in entries]
         return
-    garbage = impossible_values(verification)
     if garbage is not None and not garbage.searchable:
         # NaN, Inf or fractions on integer probes: no sum of products explains them, no search helps.
         result.status, result.garbage = "error", garbage

@@ -29,7 +29,7 @@ from . import query, render, values
 from .backends.base import INPUTS, Call
 from .errors import SymconvError, shorten
 from .indexmap import maps_for
-from .spec import QUANTITIES, TENSOR_OF, ConvSpec, check_empty, require_spec
+from .spec import QUANTITIES, TENSOR_OF, ConvSpec, check_empty, entry_name, require_spec
 
 # Listing every entry is for small cases: beyond this, ask `symconv which --entry`.
 ENTRY_LIMIT = 1000
@@ -263,14 +263,22 @@ def _backend_result(runner, spec, quantity, path, story) -> dict:
     outcome = runner.run([Call(spec, quantity, path, inputs)])[0]
     if outcome.status != "ok":
         what = f"{outcome.error_type}: {outcome.message}" if outcome.error_type else outcome.message
-        result.update(status="skipped" if outcome.status == "skipped" else "error", message=what)
+        status = outcome.status if outcome.status in ("skipped", "unsupported") else "error"
+        result.update(status=status, message=what)
         return result
     want = spec.shape_of(TENSOR_OF[quantity])
     if outcome.value.shape != tuple(want):
         result.update(status="mismatch", message=f"wrong output shape: expected {tuple(want)}, got "
                                                  f"{outcome.value.shape}", agrees=False)
         return result
-    observed = [_plain(float(v)) for v in np.asarray(outcome.value, dtype=np.float64).reshape(-1)]
+    values = np.asarray(outcome.value, dtype=np.float64)
+    bad = np.argwhere(~np.isfinite(values))
+    if len(bad):
+        first = tuple(int(i) for i in bad[0])
+        result.update(status="error", message=f"{len(bad)} non-finite value{'s' if len(bad) > 1 else ''} (NaN or "
+                                              f"Inf), e.g. {entry_name(quantity, first)} = {values[first]}")
+        return result
+    observed = [_plain(float(v)) for v in values.reshape(-1)]
     model = [row["value"] for row in story.sections[quantity]]
     result.update(values=observed, agrees=observed == model)
     story.backend_rows.setdefault(quantity, []).append((result["path"], observed))

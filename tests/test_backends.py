@@ -156,6 +156,7 @@ def test_exceptions_shapes_and_garbage_from_an_impl_are_reported(tmp_path):
             return np.zeros((2, 2))
         def input_grad(k, g, spec):
             out = np.zeros(spec.x_shape)
+            out[0, 0, 0, 0] = np.nan
             out[0, 1, 1, 0] = 0.5
             return out
     """)

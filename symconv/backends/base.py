@@ -80,8 +80,11 @@ class Outcome:
             frame, tb = tb.tb_frame, tb.tb_next
         meta = {"error_class": f"{type(err).__module__}.{type(err).__qualname__}",
                 "raised_in": frame.f_globals.get("__name__", "") if frame is not None else ""}
-        return cls("unsupported" if owner == "implementation" else "error", error_type=type(err).__name__,
-                   message=lines[0].strip() if lines else "", meta=meta, raised_at=where)
+        # Running out of stack or memory is the implementation failing, not refusing a case.
+        exhausted = isinstance(err, (RecursionError, MemoryError)) and owner != "symconv"
+        status = "unsupported" if owner == "implementation" and not exhausted else "error"
+        return cls(status, error_type=type(err).__name__, message=lines[0].strip() if lines else "", meta=meta,
+                   raised_at=None if exhausted else where)
 
 
 def raised_by(err: BaseException, backend=None) -> tuple:
