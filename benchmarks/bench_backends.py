@@ -34,7 +34,7 @@ from pathlib import Path
 
 from symconv import ConvSpec
 from symconv.backends import Variant, open_runner
-from symconv.check import check
+from symconv import check
 from symconv.spec import DATA_FORMATS, OPS
 
 RESULTS = Path(__file__).resolve().parent / "results" / "backends.json"

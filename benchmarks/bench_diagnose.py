@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 from symconv import ConvSpec  # noqa: E402
 from symconv.backends.impl import ImplBackend  # noqa: E402
 from symconv.backends.runner import LocalRunner  # noqa: E402
-from symconv.check import check  # noqa: E402
+from symconv import check  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "diagnose.json"
 IMPLS = ROOT / "tests" / "impls"

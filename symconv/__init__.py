@@ -22,13 +22,14 @@ from .spec import ConvSpec
 
 __version__ = "0.1.0"
 
-# Names whose modules import SymPy: loaded on first use.
+# Names whose modules import SymPy or the backends' machinery: loaded on first use.
 # Whole-network provenance (symconv.network) is loaded the same way.
 _LAZY = {"which": ".query", "closed_form": ".symbolic", "expression": ".symbolic",
-         "general_formulas": ".symbolic", "literal_derivation": ".symbolic", "trace": ".network"}
+         "general_formulas": ".symbolic", "literal_derivation": ".symbolic", "trace": ".network",
+         "check": ".verdicts", "infer": ".inference", "explain": ".explanation"}
 
-__all__ = ["CONVENTIONS", "ConvSpec", "SymconvError", "closed_form", "evaluate", "expression",
-           "general_formulas", "literal_derivation", "maps_for", "terms", "trace", "which"]
+__all__ = ["CONVENTIONS", "ConvSpec", "SymconvError", "check", "closed_form", "evaluate", "explain", "expression",
+           "general_formulas", "infer", "literal_derivation", "maps_for", "terms", "trace", "which"]
 
 
 def __getattr__(name):

@@ -25,7 +25,7 @@ def check_functions(spec, forward=None, filter_grad=None, input_grad=None, *, se
     """Check Python functions against the model; returns the CheckReport (no assertion)."""
     from .backends.functions import FunctionsBackend
     from .backends.runner import LocalRunner
-    from .check import check
+    from .verdicts import check
     from .query import as_spec
     spec = as_spec(spec, spec_fields)
     functions = {"forward": forward, "filter_grad": filter_grad, "input_grad": input_grad}

@@ -303,13 +303,13 @@ def api_call(draw):
     if choice == "closed_form":
         return Call(symconv.closed_form, spec, quantity, index)
     if choice == "check":
-        from symconv.check import check
+        from symconv import check
         options = draw(st.dictionaries(st.sampled_from(["seed", "timeout", "max_mismatches", "miss_probability",
                                                         "variant", "grad_path", "quantities"]), hostile_value,
                                        max_size=2))
         backend = draw(st.one_of(st.just("numpy"), hostile_value))
         return Call(check, spec, backend, **options)
-    from symconv.explain import explain
+    from symconv import explain
     tensors = draw(st.dictionaries(st.sampled_from(["x", "k", "g"]), st.one_of(values_text(), hostile_value),
                                    max_size=2))
     return Call(explain, spec, **tensors)

@@ -12,7 +12,7 @@ import pytest
 from symconv import ConvSpec, SymconvError
 from symconv.backends import BACKENDS, Variant, backend_class, create, open_runner, parse_switch
 from symconv.backends.base import Call, PaddedRun, native_padding, pad_big, unpad_big, valid_equivalent
-from symconv.check import check
+from symconv import check
 from symconv.indexmap import maps_for
 
 IMPLS = os.path.join(os.path.dirname(__file__), "impls")
@@ -26,7 +26,7 @@ def write_impl(tmp_path, body, name="impl.py"):
 
 
 def test_importing_symconv_and_its_checker_imports_no_framework():
-    code = ("import sys, symconv, symconv.backends, symconv.check, symconv.probe, symconv.explain, symconv.cli\n"
+    code = ("import sys, symconv, symconv.backends, symconv.verdicts, symconv.probe, symconv.explanation, symconv.cli\n"
             "import symconv.backends.tf_backend, symconv.backends.keras_backend, symconv.backends.torch_backend\n"
             "import symconv.backends.jax_backend, symconv.backends.onnx_backend\n"
             "from symconv.cli import build_parser; build_parser()\n"

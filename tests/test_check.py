@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 
 from symconv import ConvSpec, SymconvError
-from symconv.check import check
+from symconv import check
 from symconv.cli import main
 from symconv.spec import DATA_FORMATS, OPS
 

@@ -12,7 +12,7 @@ from symconv.backends import open_runner
 from symconv.backends.base import Backend, Call, Outcome
 from symconv.backends.functions import FunctionsBackend
 from symconv.backends.runner import LocalRunner
-from symconv.check import check, infer
+from symconv import check, infer
 from symconv.cli import main
 from symconv.diagnose import HYPOTHESES, Context, diagnose, with_geometry
 from symconv.probe import ProbeResult, ProbeSet

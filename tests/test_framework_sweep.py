@@ -129,7 +129,7 @@ PARAMS = [_param(run, case_id) for run in RUNS for case_id, _ in run.cases()]
 def framework_sweep(backend_worker):
     """run -> {case id: CheckReport}, computed once per run in the variant's worker process."""
     from symconv.backends import open_runner
-    from symconv.check import check
+    from symconv import check
     done = {}
 
     def results(run):

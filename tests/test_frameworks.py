@@ -13,7 +13,7 @@ from symconv.backends import (BACKENDS, Variant, VariantOption, backend_class, c
 from symconv.backends.base import Backend
 from symconv.backends.runner import Worker
 from symconv.backends.variants import forget_options
-from symconv.check import check, infer
+from symconv import check, infer
 from symconv.cli import build_parser, main
 
 from .conftest import need_backend

@@ -19,10 +19,10 @@ from symconv import ConvSpec, SymconvError
 from symconv.backends import Variant, open_runner
 from symconv.backends import runner as runner_module
 from symconv.backends.base import INVALID_OUTPUT, Call
-from symconv.check import check, infer
+from symconv import check, infer
 from symconv.cli import main
 from symconv.errors import shorten
-from symconv.explain import explain
+from symconv import explain
 
 HOSTILE = os.path.join(os.path.dirname(__file__), "hostile_impls")
 FOUNDING = ConvSpec("conv2d", "1x3x3x1", "1x1x1x1", strides=3, padding="SAME")

@@ -6,7 +6,7 @@ import os
 import pytest
 
 from symconv import ConvSpec, SymconvError
-from symconv.check import infer
+from symconv import infer
 from symconv.cli import main
 
 IMPLS = os.path.join(os.path.dirname(__file__), "impls")

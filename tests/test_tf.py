@@ -6,9 +6,9 @@ import pytest
 
 from symconv import ConvSpec
 from symconv.backends import Variant, open_runner
-from symconv.check import check, infer
+from symconv import check, infer
 from symconv.cli import main
-from symconv.explain import explain
+from symconv import explain
 
 from .conftest import need_backend
 

@@ -215,7 +215,7 @@ def sweep(backend_worker):
     """run -> {case id: SweepCase}, computed once per run in the variant's worker process.  The
     runner is watched so that every error outcome (with where its exception came from) is kept."""
     from symconv.backends import open_runner
-    from symconv.check import check
+    from symconv import check
     done = {}
 
     def results(run):

@@ -57,7 +57,7 @@ def configure(parser):
 
 
 def run(args) -> int:
-    from ..check import check
+    from ..verdicts import check
     spec = spec_from_args(args)
     report = check(spec, max_mismatches=args.max_mismatches, seed=args.seed, miss_probability=args.miss_probability,
                    max_calls=args.max_calls, max_seconds=args.max_seconds, **backend_options(args))

@@ -19,7 +19,7 @@ def configure(parser):
 
 
 def run(args) -> int:
-    from ..explain import explain
+    from ..explanation import explain
     spec = spec_from_args(args)
     options = backend_options(args) if (args.backend or args.impl) else {}
     story = explain(spec, x=args.x, k=args.k, g=args.g, **options)

@@ -20,7 +20,7 @@ def configure(parser):
 
 
 def run(args) -> int:
-    from ..check import infer
+    from ..inference import infer
     report = infer(spec_from_args(args), seed=args.seed, **backend_options(args))
     print(json.dumps(report.to_json()) if args.json else report.text())
     return report.exit_status

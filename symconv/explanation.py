@@ -232,7 +232,7 @@ def _float_exact(story) -> None:
 
 def _run_backend(story, backend, impl, variant, grad_path, isolate, timeout, runner) -> None:
     from .backends import open_runner
-    from .check import _backend_label, _variant_of
+    from .reports import backend_label, variant_of
     _float_exact(story)
     own = runner is None
     if own:
@@ -247,8 +247,8 @@ def _run_backend(story, backend, impl, variant, grad_path, isolate, timeout, run
     finally:
         if own:
             runner.close()
-    story.backend = {"name": _backend_label(runner),
-                     "variant": None if _variant_of(runner) is None else _variant_of(runner).as_json(),
+    story.backend = {"name": backend_label(runner),
+                     "variant": None if variant_of(runner) is None else variant_of(runner).as_json(),
                      "results": results}
 
 

@@ -1,0 +1,301 @@
+"""``check``: a real implementation against the exact model, quantity by quantity.
+
+``check`` verifies y, dk and dx of a backend with exact random probes.  Where entries differ
+it first names the bug: every registered hypothesis (``diagnose.py``) is tested against those
+probes without a backend call, and one lit slot shows the evidence; when none explains it, it
+recovers the terms the backend actually used (``probe.py``) within a budget of calls and
+seconds.  Values no sum of products can take (NaN, fractions) are an error without a search.
+The verdicts are ``reports.CheckReport``s.
+
+>>> from symconv import ConvSpec
+>>> report = check(ConvSpec("conv2d", "1x3x3x1", "1x1x1x1", strides=3, padding="SAME"), "numpy")
+>>> report.ok, [r.status for r in report.results]
+(True, ['ok', 'ok', 'ok'])
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from . import probe, render
+from .backends import Variant, open_runner
+from .backends.base import INPUTS
+from .budget import require_memory
+from .diagnose import EVIDENCE_ENTRIES, diagnose, impossible_values, slot_evidence
+from .errors import SymconvError, shown
+from .indexmap import maps_for
+from .probe import lit_and_ids
+from .progress import Progress, ProgressRunner
+from .reports import CheckReport, Localisation, Mismatch, QuantityResult, backend_label, pads_text, variant_of
+from .spec import QUANTITIES, ConvSpec, as_quantity
+from .values import random_generator
+
+MAX_MISMATCHES = 20
+AGREEING_READ = 64   # agreeing entries whose (model) terms join the reading of implied pads
+DIAGNOSIS_SECONDS = 30.0
+
+def check(spec: ConvSpec, backend: str | None = None, *, impl: str | None = None, variant: Variant | None = None,
+          grad_path: str = "raw", quantities=QUANTITIES, max_mismatches: int = MAX_MISMATCHES, seed: int = 0,
+          miss_probability: float = probe.MISS_PROBABILITY, isolate: bool = False, timeout: float | None = None,
+          max_calls: int = probe.LOCALISE_CALLS, max_seconds: float = probe.LOCALISE_SECONDS,
+          progress: bool | None = None, runner=None) -> CheckReport:
+    """Check a backend (``'numpy'``, ``'tf'``, ``'tf-xla'``, ``'keras'``) or a user's ``impl``
+    file against the model: every entry of y, dk and dx, exactly.  A wrong entry escapes the
+    random probes with probability at most ``miss_probability``.  Where entries differ, the
+    registered hypotheses (``symconv.diagnose``) are tested first, at no backend call; the
+    entry-by-entry search that follows when none explains it spends at most ``max_calls``
+    backend calls and ``max_seconds`` per quantity.  ``progress`` shows a line on stderr
+    (default: when it is a terminal, after two seconds).  ``runner`` (from
+    ``symconv.backends.open_runner``) reuses one backend across many specs."""
+    if not isinstance(spec, ConvSpec):
+        raise SymconvError(f"spec must be a ConvSpec, got {type(spec).__name__}")
+    if isinstance(max_mismatches, bool) or not isinstance(max_mismatches, int) or max_mismatches < 0:
+        raise SymconvError(f"max mismatches must be a non-negative integer, got {max_mismatches!r}")
+    if isinstance(quantities, str):
+        quantities = [quantities]
+    if not isinstance(quantities, (list, tuple)):
+        raise SymconvError(f"quantities must be a list of y, dk and dx (or forward, filter_grad, input_grad), "
+                           f"got {shown(quantities)}")
+    quantities = [as_quantity(q) for q in quantities]
+    rng = random_generator(seed)
+    probe.Budget(max_calls, max_seconds)  # refuse a bad budget up front
+    # Refuse a case too large up front: too many products to probe exactly, or too many bytes.
+    counts = [probe.ProbePlan.for_quantity(spec, quantity, miss_probability).probes for quantity in quantities]
+    require_memory(spec, "check", max(counts, default=1))
+    own = runner is None
+    if own:
+        runner = open_runner(backend, impl=impl, variant=variant, grad_path=grad_path, isolate=isolate,
+                             timeout=timeout)
+    bar = Progress(progress)
+    counted = ProgressRunner(runner, bar)
+    pool = ThreadPoolExecutor(max_workers=1)
+    probes = probe.ProbeSet(spec, rng, pool)
+    todo = [(quantity, path) for quantity in quantities for path in runner.backend.paths(spec, quantity)]
+    plans = {q: probe.ProbePlan.for_quantity(spec, q, miss_probability) for q in quantities}
+    probes.prefetch([(name, j) for q, _ in todo for j in range(plans[q].probes) for name in INPUTS[q]])
+    budget = (max_calls, max_seconds)
+    try:
+        # Every quantity's probes first (their comparisons overlap the backend's next calls),
+        # then the verdicts and any diagnosis.
+        started = []
+        for quantity, path in todo:
+            bar.stage(f"verifying {quantity}")
+            clock = time.perf_counter()
+            started.append(_start(counted, spec, quantity, path, probes, miss_probability))
+            started[-1][0].seconds["verify"] = time.perf_counter() - clock
+        finished = []
+        for result, path, pending, before in started:
+            clock = time.perf_counter()
+            finished.append((result, path, pending and pending.finish(), before))
+            result.seconds["verify"] += time.perf_counter() - clock
+        results = []
+        for item in finished:
+            bar.stage(f"diagnosing {item[0].quantity}")
+            clock = time.perf_counter()
+            results.append(_verdict(counted, spec, *item, probes, max_mismatches, budget))
+            results[-1].seconds["diagnose"] = time.perf_counter() - clock
+    finally:
+        bar.close()
+        pool.shutdown(wait=True)
+        if own:
+            runner.close()
+    return CheckReport(spec, backend_label(runner), variant_of(runner), results)
+
+
+def quantity_verdict(runner, spec: ConvSpec, quantity: str, path: str, probes,
+                   max_mismatches: int = MAX_MISMATCHES,
+                   miss_probability: float = probe.MISS_PROBABILITY,
+                   max_calls: int = probe.LOCALISE_CALLS, max_seconds: float = probe.LOCALISE_SECONDS) -> QuantityResult:
+    """Verify one quantity along one path (``probes``: a probe.ProbeSet); diagnose what differs."""
+    result, path, pending, before = _start(runner, spec, quantity, path, probes, miss_probability)
+    return _verdict(runner, spec, result, path, pending and pending.finish(), before, probes, max_mismatches,
+                    (max_calls, max_seconds))
+
+
+def _start(runner, spec, quantity, path, probes, miss_probability) -> tuple:
+    backend = runner.backend
+    result = QuantityResult(quantity, backend.describe(spec, quantity, path), "ok", "",
+                            probe.result_shape(spec, quantity))
+    before = runner.calls[(quantity, path)]
+    reason = backend.skip_reason(spec, quantity, path)
+    if reason:
+        result.status, result.message = "skipped", reason
+        return result, path, None, before
+    pending = probe.start_verification(runner, spec, quantity, path, probes, miss_probability)
+    return result, path, pending, before
+
+
+def _verdict(runner, spec, result, path, finished, before, probes, max_mismatches, budget) -> QuantityResult:
+    """The verdict on one quantity from its finished verification; diagnose what differs."""
+    if finished is None:
+        return result
+    quantity, want = result.quantity, result.expected_shape
+    verification, failed, shape = finished
+    result.plan, result.observed_shape = verification.plan, shape
+    try:
+        if failed is not None:
+            _failed(result, spec, failed)
+        elif shape != want:
+            result.status = "error"
+            result.message = f"wrong output shape: expected {want}, got {shape}"
+            if spec.is_empty and quantity == "forward":
+                result.message += " where the spec admits no output (a correct answer is an empty tensor or an error)"
+            elif verification.probes and probe_values_finite(verification):
+                result.diagnosis = diagnose(spec, quantity, verification.probes, probes.rng, DIAGNOSIS_SECONDS)
+                _pads_after_diagnosis(result, spec)
+        elif verification.mismatch_count == 0:
+            result.message = (f"all {math.prod(want)} entries agree exactly on {verification.plan.probes} probes"
+                              + (" (the spec admits no output)" if spec.is_empty else ""))
+            result.implied_pads = None if spec.is_empty else [list(p) for p in spec.pads]
+        else:
+            _mismatch(result, runner, spec, quantity, path, verification, probes.rng, max_mismatches, budget)
+    finally:
+        result.backend_calls = runner.calls[(quantity, path)] - before
+    return result
+
+
+def probe_values_finite(verification) -> bool:
+    return all(np.isfinite(np.asarray(p.observed, dtype=np.float64)).all() for p in verification.probes)
+
+
+def _failed(result, spec, outcome) -> None:
+    what = f"{outcome.error_type}: {outcome.message}" if outcome.error_type else outcome.message
+    if outcome.status == "skipped":
+        result.status, result.message = "skipped", outcome.message
+    elif spec.is_empty and outcome.status == "unsupported":
+        result.message = f"the backend refused a case with no output ({what}); an error is a correct answer here"
+    elif outcome.status == "unsupported":
+        result.status, result.message = "unsupported", what
+    elif outcome.status == "crash":
+        result.status, result.message = "error", f"crash: {outcome.message}"
+    else:
+        result.status = "error"
+        where = getattr(outcome, "raised_at", None)
+        result.message = what + (f" (raised by symconv's own code at {where}, not by the implementation under "
+                                 f"test: a bug in symconv)" if where else "")
+
+
+def _mismatch(result, runner, spec, quantity, path, verification, rng, max_mismatches, budget) -> None:
+    result.status = "mismatch"
+    total = math.prod(result.expected_shape)
+    result.mismatch_count = verification.mismatch_count
+    result.message = f"{verification.mismatch_count} of {total} entries differ"
+    entries = verification.mismatching_entries(max_mismatches)
+    garbage = impossible_values(verification)
+    if spec.is_empty and (garbage is None or garbage.searchable):
+        values = {e: _first_difference(spec, quantity, verification, e) for e in entries}
+        result.mismatches = [Mismatch(quantity, e, None, None, note="the spec admits no output: this entry should be 0",
+                                      values=values[e]) for e in entries]
+        return
+    if garbage is not None and not garbage.searchable:
+        # NaN, Inf or fractions on integer probes: no sum of products explains them, no search helps.
+        result.status, result.garbage = "error", garbage
+        result.message = garbage.text(quantity, total) + \
+            (f"; {verification.mismatch_count} entries differ from the model in all" if
+             verification.mismatch_count != garbage.total else "")
+        return
+    result.diagnosis = diagnose(spec, quantity, verification.probes, rng, DIAGNOSIS_SECONDS)
+    if result.diagnosis.accepted and max_mismatches:
+        _evidence(result, runner, spec, quantity, path, verification, rng, budget, min(max_mismatches,
+                                                                                      EVIDENCE_ENTRIES))
+    if result.diagnosis.accepted:
+        _pads_after_diagnosis(result, spec)
+        return
+    if garbage is not None:
+        result.status, result.garbage = "error", garbage
+        result.message = garbage.text(quantity, total)
+        return
+    _localise(result, runner, spec, quantity, path, verification, rng, entries, budget)
+
+
+def _evidence(result, runner, spec, quantity, path, verification, rng, budget, shown) -> None:
+    """A few wrong entries' terms, observed on the backend, beside the accepted hypothesis."""
+    diagnosis = result.diagnosis
+    while diagnosis.accepted:
+        candidate = diagnosis.accepted[0]
+        evidence, why = slot_evidence(runner, spec, quantity, path, verification, candidate, rng,
+                                      probe.Budget(4, budget[1]), shown)
+        if evidence is not None:
+            slot = render.index_text(*evidence.slot)
+            other = lit_and_ids(spec, quantity)[1]
+            result.evidence = f"observed with {slot} alone lit and {other} holding ids, as the diagnosis predicts"
+            result.mismatches = [Mismatch(quantity, e, expected, observed, differing, only_slot=evidence.slot)
+                                 for e, expected, observed, differing in evidence.items]
+            return
+        if why.startswith("lighting"):
+            diagnosis.contradicted.append((candidate, why))
+            diagnosis.accepted.pop(0)
+            continue
+        return
+
+
+def _pads_after_diagnosis(result, spec) -> None:
+    accepted = result.diagnosis.accepted
+    if not accepted or spec.is_empty:
+        return
+    model = pads_text(spec.pads)
+    with_pads = [c for c in accepted if c.pads is not None]
+    if with_pads and all(c.pads == with_pads[0].pads for c in with_pads):
+        result.implied_pads = with_pads[0].pads
+        result.pads_line = f"implied pads {pads_text(result.implied_pads)}; the model's pads {model}"
+    elif not with_pads:
+        result.implied_pads = [list(p) for p in spec.pads]
+        result.pads_line = f"the padding is the model's ({model}); what differs: {accepted[0].summary}"
+    else:
+        result.pads_line = f"implied pads: each hypothesis above implies its own; the model's pads {model}"
+
+
+def _localise(result, runner, spec, quantity, path, verification, rng, entries, budget) -> None:
+    """No hypothesis explains it: recover the terms of each wrong entry, within the budget."""
+    values = {e: _first_difference(spec, quantity, verification, e) for e in entries}
+    spent = probe.Budget(*budget)
+    if hasattr(runner, "stage"):
+        runner.stage(f"localising {len(entries)} {quantity} entries (budget {spent.describe()})")
+    found = probe.localise(runner, spec, quantity, path, verification, entries, rng, spent)
+    result.localisation = Localisation(spent, len(entries), sum(item.observed is not None for item in found))
+    for item in found:
+        result.mismatches.append(Mismatch(quantity, item.entry, item.expected, item.observed, item.differing_slots,
+                                          item.note, values[item.entry]))
+    resolved = [(m.index, m.observed.first, m.observed.second) for m in result.mismatches if m.observed is not None]
+    model = pads_text(spec.pads)
+    if not resolved:
+        return
+    # Entries that agree use the model's terms: read them too, or a bug that only some
+    # kernel taps show would look like a clean shift.
+    agreeing = np.argwhere(~verification.mismatch)[:AGREEING_READ]
+    maps = maps_for(spec)
+    for index in map(tuple, agreeing.tolist()):
+        terms = maps.terms(quantity, index)
+        resolved.append((index, terms.first, terms.second))
+    reading = probe.read_pads(spec, quantity, resolved)
+    if any(reading.state(axis) == "inconsistent" for axis in range(spec.ndim)):
+        result.pads_line = f"implied pads unknown: no single padding explains the terms observed; the model's pads {model}"
+        return
+    result.implied_pads, _ = probe.explain_pads(spec, reading, spec.small_spatial)
+    implied = pads_text(result.implied_pads)
+    if [p and p[0] for p in result.implied_pads] == [b for b, _ in spec.pads]:
+        result.pads_line = (f"implied pads {implied}, the same as the model's: the padding agrees; the difference "
+                            f"is elsewhere (the entries above)")
+    else:
+        result.pads_line = f"implied pads {implied}; the model's pads {model}"
+
+
+def _first_difference(spec, quantity, verification, index) -> tuple:
+    """(backend, model) values of an entry on the first probe where they differ."""
+    terms = None if spec.is_empty else maps_for(spec).terms(quantity, index)
+    pair = None
+    for probe_result in verification.probes:
+        model = 0
+        if terms is not None and len(terms):
+            one, two = terms.factors
+            a = probe_result.inputs[one].astype(np.int64)[tuple(terms.first.T)]
+            b = probe_result.inputs[two].astype(np.int64)[tuple(terms.second.T)]
+            model = int((a * b).sum())
+        pair = (probe_result.observed[index], model)
+        if not pair[0] == model:
+            return pair
+    return pair
