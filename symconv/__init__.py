@@ -26,10 +26,10 @@ __version__ = "0.1.0"
 # Whole-network provenance (symconv.network) is loaded the same way.
 _LAZY = {"which": ".query", "closed_form": ".symbolic", "expression": ".symbolic",
          "general_formulas": ".symbolic", "literal_derivation": ".symbolic", "trace": ".network",
-         "check": ".verdicts", "infer": ".inference", "explain": ".explanation"}
+         "check": ".verdicts", "infer": ".inference", "explain": ".explanation", "port": ".porting"}
 
 __all__ = ["CONVENTIONS", "ConvSpec", "SymconvError", "check", "closed_form", "evaluate", "explain", "expression",
-           "general_formulas", "infer", "literal_derivation", "maps_for", "terms", "trace", "which"]
+           "general_formulas", "infer", "literal_derivation", "maps_for", "port", "terms", "trace", "which"]
 
 
 def __getattr__(name):

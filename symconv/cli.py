@@ -16,7 +16,7 @@ import sys
 
 from .errors import SymconvError, shorten, shown
 
-COMMANDS = ("which", "explain", "check", "infer", "latex", "prove", "trace")
+COMMANDS = ("which", "explain", "check", "infer", "latex", "prove", "trace", "port")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -32,7 +32,10 @@ def add_spec_arguments(parser: argparse.ArgumentParser, op: bool = True) -> None
     group = parser.add_argument_group("convolution")
     group.add_argument("--input", metavar="SHAPE", required=True, help="input shape in the data format, e.g. 1x3x3x1")
     group.add_argument("--kernel", metavar="SHAPE", required=True,
-                       help="kernel shape in TensorFlow's layout, e.g. 3x3x1x8 (spatial..., in, out)")
+                       help="kernel shape in the kernel layout, e.g. 3x3x1x8 (TensorFlow's: spatial..., in, out)")
+    group.add_argument("--kernel-layout", metavar="L", default=None,
+                       help="the kernel's layout: letters such as HWIO (the default), OIHW, IOHW, OIW or any "
+                            "permutation, or tf or torch (depthwise: HWCM, or OIHW with I = 1)")
     group.add_argument("--strides", metavar="S", default="1", help="one integer or one per spatial axis: 2 or 2,1")
     group.add_argument("--dilations", metavar="D", default="1", help="one integer or one per spatial axis")
     group.add_argument("--padding", metavar="P", default="VALID",
@@ -50,7 +53,7 @@ def spec_from_args(args):
     from .spec import ConvSpec
     return ConvSpec(args.op, args.input, args.kernel, strides=args.strides, dilations=args.dilations,
                     padding=args.padding, convention=args.convention, data_format=args.data_format,
-                    groups=args.groups, output_shape_request=args.output_shape)
+                    groups=args.groups, output_shape_request=args.output_shape, kernel_layout=args.kernel_layout)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -28,25 +28,26 @@ from __future__ import annotations
 import itertools
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import Callable
 
 import numpy as np
 
-from .backends.base import INPUTS
+from . import layout
 from .conventions import REGISTRY as CONVENTIONS
 from .conventions import effective_kernel
 from .errors import SymconvError
 from .indexmap import maps_for
 from .probe import (EntryTerms, Localiser, _weight_axis, _weight_magnitude, nonzero_integers, result_shape,
                     row_sums)
-from .spec import TENSOR_OF, ConvSpec, entry_name, format_padding
+from .quantities import INPUTS, SHAPED_LIKE, TENSOR_OF, WORDS
+from .spec import DATA_FORMATS, KERNEL_LAYOUTS, ConvSpec, entry_name, format_padding
 
-# The tensor each quantity returns, as the transforms below name it (y shares g's layout).
-OUTPUT_TENSOR = {"forward": "g", "filter_grad": "k", "input_grad": "x"}
-WHAT = {"forward": "the forward (y)", "filter_grad": "the filter gradient (dk)",
-        "input_grad": "the input gradient (dx)"}
+# The tensor each quantity returns, as the transforms below name it (g stands for y, whose
+# layout it shares).
+OUTPUT_TENSOR = {q: {"y": "g"}.get(t, t) for q, t in SHAPED_LIKE.items()}
+WHAT = WORDS
 SHIFT_LIMIT = 2          # pad shifts tried per axis: -2..2 (and before = 0)
 EVIDENCE_ENTRIES = 3     # entries shown as evidence
 
@@ -154,12 +155,8 @@ def hypothesis(name: str, description: str):
 def respec(spec: ConvSpec, **fields) -> ConvSpec | None:
     """The spec with some fields changed (resolved afresh), or None when that is not a valid
     convolution."""
-    values = dict(op=spec.op, input_shape=spec.input_shape, kernel_shape=spec.kernel_shape, strides=spec.strides,
-                  dilations=spec.dilations, padding=spec.padding, convention=spec.convention,
-                  data_format=spec.data_format, groups=spec.groups, output_shape_request=spec.output_shape_request)
-    values.update(fields)
     try:
-        return ConvSpec(**values)
+        return replace(spec, **fields)
     except SymconvError:
         return None
 
@@ -171,18 +168,20 @@ def with_geometry(spec: ConvSpec, strides=None, dilations=None, befores=None) ->
     dilations = tuple(dilations or spec.dilations)
     befores = tuple(befores if befores is not None else (b for b, _ in spec.pads))
     pads = []
-    for big, small, k, s, d, b in zip(spec.big_spatial, spec.small_spatial, spec.kernel_spatial, strides,
-                                      dilations, befores):
-        pads.append((b, (small - 1) * s + effective_kernel(k, d) - big - b))
-    request = spec.y_shape if spec.kind == "transpose" else None
+    for size_in, size_out, k, s, d, b in zip(spec.direct_input_spatial, spec.direct_output_spatial,
+                                             spec.kernel_spatial, strides, dilations, befores):
+        pads.append((b, (size_out - 1) * s + effective_kernel(k, d) - size_in - b))
+    request = spec.y_shape if spec.role("y") == "direct_input" else None   # y's size is asked for, not derived
     alt = respec(spec, strides=strides, dilations=dilations, padding=tuple(pads), output_shape_request=request)
-    if alt is None or alt.small_spatial != spec.small_spatial or alt.big_spatial != spec.big_spatial:
+    if alt is None or alt.direct_output_spatial != spec.direct_output_spatial \
+            or alt.direct_input_spatial != spec.direct_input_spatial:
         return None
     return alt
 
 
 def _geometry_key(spec: ConvSpec) -> tuple:
-    return (spec.strides, spec.dilations, tuple(b for b, _ in spec.pads), spec.small_spatial, spec.big_spatial)
+    return (spec.strides, spec.dilations, tuple(b for b, _ in spec.pads), spec.direct_output_spatial,
+            spec.direct_input_spatial)
 
 
 def _model_of(ctx: Context, where) -> np.ndarray:
@@ -284,12 +283,12 @@ def shift_phrase(spec: ConvSpec, axis: int, delta: int) -> str:
 def _pads_sentence(ctx: Context, alt: ConvSpec) -> str:
     """"every x pixel is one row lower (H)" for the pads of ``alt`` against the spec's."""
     spec = ctx.spec
-    big = "y" if spec.kind == "transpose" else "x"
+    padded = spec.tensor_with_role("direct_input")
     moves = [f"{shift_phrase(spec, a, b - a_b)} ({axis_name(spec, a)})"
              for a, ((b, _), (a_b, _)) in enumerate(zip(spec.pads, alt.pads)) if b != a_b]
     if not moves:
         return "the same pixels"
-    return f"every {big} pixel is " + (moves[0] if len(moves) == 1 else ", ".join(moves[:-1]) + " and " + moves[-1])
+    return f"every {padded} pixel is " + (moves[0] if len(moves) == 1 else ", ".join(moves[:-1]) + " and " + moves[-1])
 
 
 def _pads(spec) -> str:
@@ -309,8 +308,8 @@ def _conventions(ctx):
         alt = respec(spec, convention=name)
         if alt is None:
             continue
-        same_shape = alt.small_spatial == spec.small_spatial
-        how = _pads_sentence(ctx, alt) if same_shape and alt.big_spatial == spec.big_spatial else \
+        same_shape = alt.direct_output_spatial == spec.direct_output_spatial
+        how = _pads_sentence(ctx, alt) if same_shape and alt.direct_input_spatial == spec.direct_input_spatial else \
             f"output {'x'.join(map(str, alt.shape_of(TENSOR_OF[ctx.quantity])))}"
         yield _geometry(ctx, "convention", alt, f"SAME resolved by {name} (pads {_pads(alt)})",
                         f"{WHAT[ctx.quantity]} is exactly the model with SAME resolved by the {name} convention "
@@ -458,21 +457,21 @@ def _shift(axis: int, by: int):
 @hypothesis("shifted_tensor", "x or g read shifted by a pixel or two along a spatial axis, zeros shifted in")
 def _shifted_tensor(ctx):
     spec = ctx.spec
-    first = 1 if spec.channels_last else 2
     for tensor in ("x", "g"):
         shape = spec.shape_of(tensor)
+        spatial = layout.spatial_axes(spec, tensor)
         role = "y" if tensor == "g" and ctx.quantity == "forward" else tensor
         verb = "written" if OUTPUT_TENSOR[ctx.quantity] == tensor else "read"
         for axis in range(spec.ndim):
             for by in (1, -1, 2, -2):
-                if abs(by) >= shape[first + axis]:
+                if abs(by) >= shape[spatial[axis]]:
                     continue
                 moved = shift_phrase(spec, axis, by)
                 yield alternative(ctx, "shifted_tensor", f"{role} {verb} {moved} ({axis_name(spec, axis)})",
                                   f"{WHAT[ctx.quantity]} is exactly the model with {role} {verb} shifted: each "
                                   f"{role} pixel taken from {moved} ({axis_name(spec, axis)}), zeros shifted in at "
                                   f"the edge", {"tensor": role, "axis": axis_name(spec, axis), "by": by},
-                                  uses=[Use(tensor, _shift(first + axis, by), _shift(first + axis, -by), False)])
+                                  uses=[Use(tensor, _shift(spatial[axis], by), _shift(spatial[axis], -by), False)])
 
 
 def _flip(axes):
@@ -488,7 +487,7 @@ def _flipped_kernel(ctx):
     for size in range(1, len(axes) + 1):
         for chosen in itertools.combinations(axes, size):
             where = _axes_text(spec, chosen)
-            flip = _flip(chosen)
+            flip = _flip(tuple(layout.spatial_axes(spec, "k")[a] for a in chosen))
             note = ": a true convolution, not a cross-correlation" if len(chosen) == spec.ndim else ""
             yield alternative(ctx, "flipped_kernel", f"kernel flipped on {where}",
                               f"{WHAT[ctx.quantity]} is exactly the model with the kernel flipped on {where} "
@@ -502,7 +501,7 @@ def _swapped_kernel_axes(ctx):
     for i, j in itertools.combinations(range(spec.ndim), 2):
         if spec.kernel_spatial[i] != spec.kernel_spatial[j] or spec.kernel_spatial[i] < 2:
             continue
-        def swap(a, i=i, j=j):
+        def swap(a, i=layout.spatial_axes(spec, "k")[i], j=layout.spatial_axes(spec, "k")[j]):
             return np.swapaxes(a, i, j)
         names = f"{axis_name(spec, i)} and {axis_name(spec, j)}"
         yield alternative(ctx, "swapped_kernel_axes", f"kernel axes {names} swapped",
@@ -514,14 +513,19 @@ def _swapped_kernel_axes(ctx):
 @hypothesis("transposed_kernel_channels", "the kernel's in- and out-channel axes swapped")
 def _transposed_kernel_channels(ctx):
     spec = ctx.spec
-    if spec.kernel_shape[-1] != spec.kernel_shape[-2] or spec.kernel_shape[-1] < 2:
+    spatial = layout.spatial_axes(spec, "k")
+    first, second = (a for a in range(len(spec.kernel_shape)) if a not in spatial)
+    if spec.kernel_shape[first] != spec.kernel_shape[second] or spec.kernel_shape[first] < 2:
         return
+    letters = list(spec.kernel_layout.lower())
+    read = ",".join(letters)
+    letters[first], letters[second] = letters[second], letters[first]
 
     def swap(a):
-        return np.swapaxes(a, -1, -2)
+        return np.swapaxes(a, first, second)
     yield alternative(ctx, "transposed_kernel_channels", "kernel channels transposed",
                       f"{WHAT[ctx.quantity]} is exactly the model with the kernel's in- and out-channel axes swapped "
-                      f"(k[...,i,o] read as k[...,o,i])", {}, uses=[Use("k", swap, swap, True)])
+                      f"(k[{read}] read as k[{','.join(letters)}])", {}, uses=[Use("k", swap, swap, True)])
 
 
 def _reinterpret(shape, buffer_order):
@@ -538,42 +542,63 @@ def _reinterpret(shape, buffer_order):
     return apply, adjoint
 
 
-@hypothesis("kernel_layout", "the kernel's buffer read in another framework's layout (OIHW, IOHW)")
+def _through_stored_view(spec, tensor, apply):
+    """``apply`` on the stored view of a tensor (a depthwise HWCM kernel as HWIO, I = 1)."""
+    def on_array(a):
+        return apply(layout.stored_view(spec, tensor, a)).reshape(a.shape)
+    return on_array
+
+
+FRAMEWORK_NAMES = {"tf": "TensorFlow", "torch": "PyTorch"}
+
+
+def _known_kernel_layouts(spec) -> dict:
+    """Stored-view letters of the kernel layouts a framework uses -> how to name them."""
+    spatial = layout.spatial_letters(spec.ndim)
+    known = {}
+    for kind in ("conv", "transpose"):
+        for framework, words in FRAMEWORK_NAMES.items():
+            letters = KERNEL_LAYOUTS[framework][kind].format(spatial)
+            op = "transposed convolution's" if kind == "transpose" else "convolution's"
+            known.setdefault(letters, f"{words}'s {op} kernel layout")
+    return known
+
+
+@hypothesis("kernel_layout", "the kernel's buffer read in another framework's layout (OIHW, IOHW, HWIO, HWOI)")
 def _kernel_layout(ctx):
     spec = ctx.spec
-    nd = spec.ndim
-    shape = tuple(spec.kernel_shape)
-    spatial = list(range(nd))
-    for label, order in (("(out, in, spatial...) as PyTorch's Conv weight", [nd + 1, nd] + spatial),
-                         ("(in, out, spatial...) as PyTorch's ConvTranspose weight", [nd, nd + 1] + spatial)):
-        apply, adjoint = _reinterpret(shape, order)
-        if np.array_equal(apply(np.arange(math.prod(shape)).reshape(shape)), np.arange(math.prod(shape)).reshape(shape)):
+    own = layout.of(spec, "k")
+    for letters, words in _known_kernel_layouts(spec).items():
+        if letters in (own.stored, own.stored.translate(str.maketrans("IO", "OI"))):
+            continue  # its own, or its channels swapped in place: transposed_kernel_channels
+        apply, adjoint = _reinterpret(own.stored_shape, [own.stored.index(c) for c in letters])
+        probe = np.arange(math.prod(own.stored_shape)).reshape(own.stored_shape)
+        if np.array_equal(apply(probe), probe):
             continue  # the same reading
-        yield alternative(ctx, "kernel_layout", f"kernel buffer read as {label.split(' as ')[0]}",
-                          f"{WHAT[ctx.quantity]} is exactly the model with the kernel's buffer read as {label} "
-                          f"instead of (spatial..., in, out)", {"layout": label.split(" as ")[0]},
-                          uses=[Use("k", apply, adjoint, True)])
+        yield alternative(ctx, "kernel_layout", f"kernel buffer read as {letters}",
+                          f"{WHAT[ctx.quantity]} is exactly the model with the kernel's buffer read as {letters} "
+                          f"({words}) instead of {spec.kernel_layout}", {"layout": letters},
+                          uses=[Use("k", _through_stored_view(spec, "k", apply),
+                                    _through_stored_view(spec, "k", adjoint), True)])
 
 
 @hypothesis("activation_layout", "x or g/y read or written channels-first instead of channels-last (or back)")
 def _activation_layout(ctx):
     spec = ctx.spec
-    nd = spec.ndim
+    own = spec.data_format
+    other = next(fmt for fmt in DATA_FORMATS[spec.ndim] if fmt != own)
+    words = {DATA_FORMATS[spec.ndim][0]: "channels-last", DATA_FORMATS[spec.ndim][1]: "channels-first"}[other]
     for tensor in ("x", "g"):
         shape = tuple(spec.shape_of(tensor))
-        if spec.channels_last:
-            order, other = [0, nd + 1] + list(range(1, nd + 1)), "channels-first"
-        else:
-            order, other = [0] + list(range(2, nd + 2)) + [1], "channels-last"
-        apply, adjoint = _reinterpret(shape, order)
+        apply, adjoint = _reinterpret(shape, [own.index(c) for c in other])
         probe = np.arange(math.prod(shape)).reshape(shape)
         if np.array_equal(apply(probe), probe):
             continue
         role = {"x": "x", "g": "y" if ctx.quantity == "forward" else "g"}[tensor]
         verb = "written" if OUTPUT_TENSOR[ctx.quantity] == tensor else "read"
-        yield alternative(ctx, "activation_layout", f"{role} {verb} {other}",
-                          f"{WHAT[ctx.quantity]} is exactly the model with {role}'s buffer {verb} as {other} "
-                          f"instead of {spec.data_format}", {"tensor": role, "layout": other},
+        yield alternative(ctx, "activation_layout", f"{role} {verb} {words}",
+                          f"{WHAT[ctx.quantity]} is exactly the model with {role}'s buffer {verb} as {words} "
+                          f"instead of {spec.data_format}", {"tensor": role, "layout": words},
                           uses=[Use(tensor, apply, adjoint, True)])
 
 
@@ -657,7 +682,7 @@ def _channel_mixup(ctx):
     spec = ctx.spec
     for tensor in ("x", "g"):
         shape = spec.shape_of(tensor)
-        axis = len(shape) - 1 if spec.channels_last else 1
+        axis = layout.channel_axis(spec, tensor)
         if shape[axis] < 2:
             continue
         for how, apply, adjoint, permutation in _channel_uses(axis, shape[axis]):
@@ -737,20 +762,20 @@ def _differs_only_where_padding_is_read(ctx) -> bool:
         shape[axis] = len(t)
         inside &= ~t.reshape(shape)
     differs = ctx.observed[0] != ctx.model(0)
-    nd = ctx.spec.ndim
-    if ctx.quantity == "forward":
-        spatial = (1, 1 + nd) if ctx.spec.channels_last else (2, 2 + nd)
-    else:
-        spatial = (0, nd)
-    others = tuple(a for a in range(differs.ndim) if not spatial[0] <= a < spatial[1])
-    return not (differs.any(axis=others) & inside).any()
+    spatial = layout.spatial_axes(ctx.spec, SHAPED_LIKE[ctx.quantity])
+    others = tuple(a for a in range(differs.ndim) if a not in spatial)
+    # The remaining axes keep their order, which is the canonical spatial order only if the
+    # layout keeps it; bring them there.
+    reduced = differs.any(axis=others)
+    order = np.argsort(np.argsort(spatial))
+    return not (np.transpose(reduced, order) & inside).any()
 
 
 @hypothesis("padding_value", "padding read as a nonzero constant instead of 0")
 def _padding_value(ctx):
     from .backends.base import valid_equivalent
     spec, q = ctx.spec, ctx.quantity
-    if spec.kind == "transpose" or q == "input_grad" or ctx.shape != ctx.model_shape:
+    if spec.role("x") != "direct_input" or q == "input_grad" or ctx.shape != ctx.model_shape:
         return
     valid = valid_equivalent(spec)
     if valid is None or not _differs_only_where_padding_is_read(ctx):

@@ -29,7 +29,8 @@ from . import query, render, values
 from .backends.base import INPUTS, Call
 from .errors import SymconvError, shorten
 from .indexmap import maps_for
-from .spec import QUANTITIES, TENSOR_OF, ConvSpec, check_empty, entry_name, require_spec
+from .quantities import QUANTITIES, TENSOR_OF
+from .spec import ConvSpec, entry_name, require_nonempty, require_spec
 
 # Listing every entry is for small cases: beyond this, ask `symconv which --entry`.
 ENTRY_LIMIT = 1000
@@ -177,7 +178,7 @@ class Explanation:
 
 
 def _size_guard(spec: ConvSpec) -> None:
-    check_empty(spec)
+    require_nonempty(spec)
     entries = sum(math.prod(spec.shape_of(t)) for t in ("y", "k", "x"))
     products = maps_for(spec).product_count()
     if entries > ENTRY_LIMIT or products > query.BARE_TERM_LIMIT:

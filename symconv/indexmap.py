@@ -19,7 +19,8 @@ import numpy as np
 
 from . import layout
 from .errors import SymconvError, shown
-from .spec import FACTORS, TENSOR_OF, ConvSpec, as_quantity, check_entry, entry_name, require_spec
+from .quantities import FACTORS, INPUTS, SHAPED_LIKE, TENSOR_OF, as_quantity
+from .spec import ConvSpec, entry_name, require_spec, validate_entry
 from .values import exact_array, exact_number
 
 # Term lists beyond this many rows are not materialised; closed forms describe them instead.
@@ -33,10 +34,10 @@ _INT64 = 2**63 - 1
 
 @dataclass(frozen=True)
 class AxisMap:
-    """One spatial axis of the direct convolution: big (input) to small (output) positions."""
+    """One spatial axis of the direct convolution: its input positions to its output positions."""
 
-    big: int
-    small: int
+    input_size: int
+    output_size: int
     kernel: int
     stride: int
     dilation: int
@@ -44,30 +45,30 @@ class AxisMap:
 
     @property
     def taps(self) -> np.ndarray:
-        pos = self.stride * np.arange(self.small, dtype=np.int64)[:, None] \
+        pos = self.stride * np.arange(self.output_size, dtype=np.int64)[:, None] \
             + (self.dilation * np.arange(self.kernel, dtype=np.int64) - self.before)[None, :]
-        pos[(pos < 0) | (pos >= self.big)] = -1
+        pos[(pos < 0) | (pos >= self.input_size)] = -1
         return pos
 
     def kernel_offsets(self, o: int) -> np.ndarray:
         """Offsets a whose tap from output position o lands inside the input."""
         s, d = self.stride, self.dilation
         lo = max(0, -((s * o - self.before) // d))          # ceil((before - s*o) / d)
-        hi = min(self.kernel - 1, (self.big - 1 + self.before - s * o) // d)
+        hi = min(self.kernel - 1, (self.input_size - 1 + self.before - s * o) // d)
         return np.arange(lo, hi + 1)
 
     def output_positions(self, a: int) -> np.ndarray:
         """Output positions o that read an input pixel through offset a."""
         s, d = self.stride, self.dilation
         lo = max(0, -((d * a - self.before) // s))
-        hi = min(self.small - 1, (self.big - 1 + self.before - d * a) // s)
+        hi = min(self.output_size - 1, (self.input_size - 1 + self.before - d * a) // s)
         return np.arange(lo, hi + 1)
 
     def readers(self, p: int) -> tuple[np.ndarray, np.ndarray]:
         """All (o, a) with s*o + d*a - before == p, ordered by o."""
         a = np.arange(self.kernel)
         num = p + self.before - self.dilation * a
-        ok = (num >= 0) & (num % self.stride == 0) & (num // self.stride < self.small)
+        ok = (num >= 0) & (num % self.stride == 0) & (num // self.stride < self.output_size)
         o, a = num[ok] // self.stride, a[ok]
         order = np.argsort(o, kind="stable")
         return o[order], a[order]
@@ -149,18 +150,18 @@ class IndexMaps:
 
     def __init__(self, spec: ConvSpec):
         self.spec = spec
-        for i, (small, k) in enumerate(zip(spec.small_spatial, spec.kernel_spatial)):
-            if small * k > MAP_LIMIT:
+        for i, (outputs, k) in enumerate(zip(spec.direct_output_spatial, spec.kernel_spatial)):
+            if outputs * k > MAP_LIMIT:
                 raise SymconvError(
-                    f"spatial axis {i} has {small} output positions x {k} kernel taps, more than the "
+                    f"spatial axis {i} has {outputs} output positions x {k} kernel taps, more than the "
                     f"{MAP_LIMIT} an index map holds: split the input into tiles and ask about each")
         self.axes = tuple(
-            AxisMap(spec.big_spatial[i], spec.small_spatial[i], spec.kernel_spatial[i],
+            AxisMap(spec.direct_input_spatial[i], spec.direct_output_spatial[i], spec.kernel_spatial[i],
                     spec.strides[i], spec.dilations[i], spec.pads[i][0])
             for i in range(spec.ndim))
         self.groups = spec.conv_groups
-        self.big_per_group = spec.big_channels // self.groups
-        self.small_per_group = spec.small_channels // self.groups
+        self.input_per_group = spec.direct_input_channels // self.groups
+        self.output_per_group = spec.direct_output_channels // self.groups
         self.roles = layout.roles(spec)
 
     @cached_property
@@ -168,42 +169,42 @@ class IndexMaps:
         """Per spatial axis, ``taps[o, a]``: the input position output o reads through offset a."""
         return tuple(ax.taps for ax in self.axes)
 
-    # ---- canonical queries: each returns canonical rows for 'big', 'small' and 'kernel' ----
-    def _for_small(self, n, cs, o):
-        grp = cs // self.small_per_group
+    # ---- canonical queries: canonical rows of the direct input, output and kernel ----
+    def _for_direct_output(self, n, cs, o):
+        grp = cs // self.output_per_group
         spatial = _product(*[ax.kernel_offsets(oi) for ax, oi in zip(self.axes, o)])
-        cil = np.arange(self.big_per_group)
+        cil = np.arange(self.input_per_group)
         rows = _product_rows(spatial, cil[:, None])  # (a..., cil)
         a, cil = rows[:, :-1], rows[:, -1:]
         pos = np.array(o) * self._strides + a * self._dilations - self._befores
         t = len(rows)
-        return {"big": np.concatenate([_repeat(t, n), grp * self.big_per_group + cil, pos], axis=1),
-                "small": _repeat(t, n, cs, *o),
+        return {"direct_input": np.concatenate([_repeat(t, n), grp * self.input_per_group + cil, pos], axis=1),
+                "direct_output": _repeat(t, n, cs, *o),
                 "kernel": np.concatenate([_repeat(t, cs), cil, a], axis=1)}
 
-    def _for_big(self, n, cb, p):
-        grp, cil = divmod(cb, self.big_per_group)
+    def _for_direct_input(self, n, cb, p):
+        grp, cil = divmod(cb, self.input_per_group)
         per_axis = [ax.readers(pi) for ax, pi in zip(self.axes, p)]
         spatial = _product_rows(*[np.stack(oa, axis=1) for oa in per_axis])  # (o0, a0, o1, a1, ...)
         o, a = spatial[:, 0::2], spatial[:, 1::2]
-        cs = grp * self.small_per_group + np.arange(self.small_per_group)
+        cs = grp * self.output_per_group + np.arange(self.output_per_group)
         rows = _product_rows(np.concatenate([o, a], axis=1), cs[:, None])
         nd = self.spec.ndim
         o, a, cs = rows[:, :nd], rows[:, nd:2 * nd], rows[:, -1:]
         t = len(rows)
-        return {"big": _repeat(t, n, cb, *p),
-                "small": np.concatenate([_repeat(t, n), cs, o], axis=1),
+        return {"direct_input": _repeat(t, n, cb, *p),
+                "direct_output": np.concatenate([_repeat(t, n), cs, o], axis=1),
                 "kernel": np.concatenate([cs, _repeat(t, cil), a], axis=1)}
 
     def _for_kernel(self, cs, cil, a):
-        grp = cs // self.small_per_group
+        grp = cs // self.output_per_group
         spatial = _product(*[ax.output_positions(ai) for ax, ai in zip(self.axes, a)])
         rows = _product_rows(np.arange(self.spec.batch)[:, None], spatial)
         n, o = rows[:, :1], rows[:, 1:]
         pos = o * self._strides + np.array(a) * self._dilations - self._befores
         t = len(rows)
-        return {"big": np.concatenate([n, _repeat(t, grp * self.big_per_group + cil), pos], axis=1),
-                "small": np.concatenate([n, _repeat(t, cs), o], axis=1),
+        return {"direct_input": np.concatenate([n, _repeat(t, grp * self.input_per_group + cil), pos], axis=1),
+                "direct_output": np.concatenate([n, _repeat(t, cs), o], axis=1),
                 "kernel": _repeat(t, cs, cil, *a)}
 
     @property
@@ -223,8 +224,8 @@ class IndexMaps:
         """(role, canonical index) of the entry a query is about, after validating it."""
         spec = self.spec
         quantity = as_quantity(quantity)
-        index = check_entry(spec, quantity, index)
-        tensor = {"forward": "y", "filter_grad": "k", "input_grad": "x"}[quantity]
+        index = validate_entry(spec, quantity, index)
+        tensor = SHAPED_LIKE[quantity]
         canon = layout.index_from_user(spec, tensor, np.array([index], dtype=np.int64))[0].tolist()
         return index, self.roles[tensor], canon
 
@@ -232,10 +233,10 @@ class IndexMaps:
         """How many terms the entry has, without listing them."""
         _, role, canon = self.locate(quantity, index)
         rest = canon[2:]
-        if role == "small":
-            return self.big_per_group * int(np.prod([len(ax.kernel_offsets(o)) for ax, o in zip(self.axes, rest)]))
-        if role == "big":
-            return self.small_per_group * int(np.prod([len(ax.readers(p)[0]) for ax, p in zip(self.axes, rest)]))
+        if role == "direct_output":
+            return self.input_per_group * int(np.prod([len(ax.kernel_offsets(o)) for ax, o in zip(self.axes, rest)]))
+        if role == "direct_input":
+            return self.output_per_group * int(np.prod([len(ax.readers(p)[0]) for ax, p in zip(self.axes, rest)]))
         return self.spec.batch * int(np.prod([len(ax.output_positions(a)) for ax, a in zip(self.axes, rest)]))
 
     def terms(self, quantity: str, index) -> Terms:
@@ -248,8 +249,9 @@ class IndexMaps:
                 f"{entry_name(quantity, index)} has {total} terms, more than the {TERM_LIMIT} that are listed "
                 f"one by one: use its closed form (symconv.closed_form or the closed_form of `symconv which`)")
         index, role, canon = self.locate(quantity, index)
-        rows = {"big": self._for_big, "small": self._for_small, "kernel": self._for_kernel}[role](
-            canon[0], canon[1], canon[2:])
+        queries = {"direct_input": self._for_direct_input, "direct_output": self._for_direct_output,
+                   "kernel": self._for_kernel}
+        rows = queries[role](canon[0], canon[1], canon[2:])
         one, two = FACTORS[quantity]
         first = layout.index_to_user(spec, one, rows[self.roles[one]])
         second = layout.index_to_user(spec, two, rows[self.roles[two]])
@@ -258,120 +260,132 @@ class IndexMaps:
     def product_count(self) -> int:
         """Products in L = sum(g * y): one per (y entry, tap that reads a pixel)."""
         inside = math.prod(int((t >= 0).sum()) for t in self.taps)
-        return self.spec.batch * self.spec.small_channels * self.big_per_group * inside
+        return self.spec.batch * self.spec.direct_output_channels * self.input_per_group * inside
 
     def term_ceiling(self, quantity: str) -> int:
         """An upper bound on the products any one entry of the quantity sums (cheap: no maps).
 
         For one kernel offset, distinct outputs read distinct inputs, so an input entry has at
         most one reader per offset and output channel."""
-        role = self.roles[{"forward": "y", "filter_grad": "k", "input_grad": "x"}[quantity]]
+        role = self.roles[SHAPED_LIKE[quantity]]
         taps = math.prod(self.spec.kernel_spatial)
-        if role == "small":
-            return self.big_per_group * taps
-        if role == "big":
-            return self.small_per_group * taps
-        return self.spec.batch * math.prod(self.spec.small_spatial)
+        if role == "direct_output":
+            return self.input_per_group * taps
+        if role == "direct_input":
+            return self.output_per_group * taps
+        return self.spec.batch * math.prod(self.spec.direct_output_spatial)
 
     # ---- dense maps of a whole layer (spatial part; batch and channels are products) -------
     def forward_spatial(self) -> np.ndarray:
-        """(small spatial..., kernel spatial...) -> flat big spatial position, or -1 (padding)."""
+        """(output spatial..., kernel spatial...) -> flat input spatial position of the direct
+        convolution, or -1 (padding)."""
         nd = self.spec.ndim
-        size = int(np.prod(self.spec.small_spatial, dtype=object) * np.prod(self.spec.kernel_spatial, dtype=object))
+        size = int(np.prod(self.spec.direct_output_spatial, dtype=object)
+                   * np.prod(self.spec.kernel_spatial, dtype=object))
         if size > MAP_LIMIT:
             raise SymconvError(
                 f"the dense spatial map of this {self.spec.op} has {size} entries, more than {MAP_LIMIT}: "
                 f"use the per-axis taps (maps.taps) or per-entry terms")
         flat = np.zeros((1,) * (2 * nd), dtype=np.int64)
         valid = np.ones((1,) * (2 * nd), dtype=bool)
-        big = self.spec.big_spatial
+        sizes = self.spec.direct_input_spatial
         for i, t in enumerate(self.taps):
             shape = [1] * (2 * nd)
             shape[i], shape[nd + i] = t.shape
             t = t.reshape(shape)
-            flat = flat * big[i] + t
+            flat = flat * sizes[i] + t
             valid = valid & (t >= 0)
         return np.where(valid, flat, -1)
 
     def filter_grad_spatial(self) -> np.ndarray:
-        """(kernel spatial..., small spatial...) -> flat big spatial position, or -1."""
+        """(kernel spatial..., output spatial...) -> flat input spatial position, or -1."""
         nd = self.spec.ndim
         fwd = self.forward_spatial()
         return fwd.transpose(tuple(range(nd, 2 * nd)) + tuple(range(nd)))
 
     def input_grad_spatial(self):
-        """CSR map: big flat position p -> pairs (small flat, kernel flat) in
-        ``small[indptr[p]:indptr[p+1]]``, ``kernel[indptr[p]:indptr[p+1]]``."""
+        """CSR map: flat input position p -> pairs (output flat, kernel flat) in
+        ``output[indptr[p]:indptr[p+1]]``, ``kernel[indptr[p]:indptr[p+1]]``."""
         fwd = self.forward_spatial()
-        n_small = int(np.prod(self.spec.small_spatial))
-        flat = fwd.reshape(n_small, -1)
-        small_idx, kernel_idx = np.nonzero(flat >= 0)
-        big_idx = flat[small_idx, kernel_idx]
-        order = np.argsort(big_idx, kind="stable")
-        counts = np.bincount(big_idx, minlength=int(np.prod(self.spec.big_spatial)))
+        outputs = int(np.prod(self.spec.direct_output_spatial))
+        flat = fwd.reshape(outputs, -1)
+        output_idx, kernel_idx = np.nonzero(flat >= 0)
+        input_idx = flat[output_idx, kernel_idx]
+        order = np.argsort(input_idx, kind="stable")
+        counts = np.bincount(input_idx, minlength=int(np.prod(self.spec.direct_input_spatial)))
         indptr = np.concatenate([[0], np.cumsum(counts)])
-        return indptr, small_idx[order], kernel_idx[order]
+        return indptr, output_idx[order], kernel_idx[order]
 
     # ---- exact numeric evaluation through the maps ------------------------------------------
+    # The three bilinear maps of the direct convolution, in canonical order: each quantity of
+    # each op is one of them, picked by the role of the tensor it fills (``evaluate``).
     def _offsets(self):
         return itertools.product(*[range(k) for k in self.spec.kernel_spatial])
 
     def tap_index(self, offset) -> tuple:
-        """Open-mesh index of the big positions that every output reads through one kernel
+        """Open-mesh index of the input positions that every output reads through one kernel
         offset (-1 where the tap falls into padding)."""
         return np.ix_(*[t[:, a] for t, a in zip(self.taps, offset)])
 
-    def _gather(self, big_ext, offset):
-        """big_ext[:, :, taps(o, a)] for one kernel offset: (N, C, small spatial...)."""
-        return big_ext[(slice(None), slice(None)) + self.tap_index(offset)]
+    def _gather(self, padded_input, offset):
+        """padded_input[:, :, taps(o, a)] for one kernel offset: (N, C, output spatial...)."""
+        return padded_input[(slice(None), slice(None)) + self.tap_index(offset)]
 
     def _grouped(self, arr, per_group):
         return arr.reshape((arr.shape[0], self.groups, per_group) + arr.shape[2:])
 
     @staticmethod
-    def _with_spare_slot(big):
-        """big with one zero slot at the end of every spatial axis: position -1 reads it.
+    def _with_spare_slot(inputs):
+        """The input with one zero slot at the end of every spatial axis: position -1 reads it.
         (Allocated and copied, so that object arrays hold Python zeros, not NumPy ones.)"""
-        out = np.zeros(big.shape[:2] + tuple(n + 1 for n in big.shape[2:]), dtype=big.dtype)
-        out[(slice(None), slice(None)) + tuple(slice(0, n) for n in big.shape[2:])] = big
+        out = np.zeros(inputs.shape[:2] + tuple(n + 1 for n in inputs.shape[2:]), dtype=inputs.dtype)
+        out[(slice(None), slice(None)) + tuple(slice(0, n) for n in inputs.shape[2:])] = inputs
         return out
 
-    def direct(self, big, kernel):
-        """The direct convolution in canonical order: big (N,Cb,P..) x kernel -> small."""
-        big_ext = self._with_spare_slot(big)
-        kern = kernel.reshape((self.groups, self.small_per_group, self.big_per_group) + kernel.shape[2:])
-        out = np.zeros((big.shape[0], self.groups, self.small_per_group) + self.spec.small_spatial,
-                       dtype=np.result_type(big, kernel))
+    def direct(self, inputs, kernel):
+        """The direct convolution in canonical order: input (N, C_in, P...) x kernel -> output."""
+        padded = self._with_spare_slot(inputs)
+        kern = kernel.reshape((self.groups, self.output_per_group, self.input_per_group) + kernel.shape[2:])
+        out = np.zeros((inputs.shape[0], self.groups, self.output_per_group) + self.spec.direct_output_spatial,
+                       dtype=np.result_type(inputs, kernel))
         for offset in self._offsets():
-            window = self._grouped(self._gather(big_ext, offset), self.big_per_group)
+            window = self._grouped(self._gather(padded, offset), self.input_per_group)
             out += np.einsum("ngc...,gdc->ngd...", window, kern[(Ellipsis,) + offset])
-        return out.reshape((big.shape[0], self.spec.small_channels) + self.spec.small_spatial)
+        return out.reshape((inputs.shape[0], self.spec.direct_output_channels) + self.spec.direct_output_spatial)
 
-    def direct_transpose(self, small, kernel):
-        """The adjoint of ``direct`` in its first argument: small x kernel -> big."""
+    def direct_transpose(self, outputs, kernel):
+        """The adjoint of ``direct`` in its first argument: output x kernel -> input."""
         nd = self.spec.ndim
-        kern = kernel.reshape((self.groups, self.small_per_group, self.big_per_group) + kernel.shape[2:])
-        big_ext = np.zeros((small.shape[0], self.spec.big_channels) + tuple(b + 1 for b in self.spec.big_spatial),
-                           dtype=np.result_type(small, kernel))
-        grouped = self._grouped(small, self.small_per_group)
+        kern = kernel.reshape((self.groups, self.output_per_group, self.input_per_group) + kernel.shape[2:])
+        padded = np.zeros((outputs.shape[0], self.spec.direct_input_channels)
+                          + tuple(b + 1 for b in self.spec.direct_input_spatial), dtype=np.result_type(outputs, kernel))
+        grouped = self._grouped(outputs, self.output_per_group)
         for offset in self._offsets():
             contrib = np.einsum("ngd...,gdc->ngc...", grouped, kern[(Ellipsis,) + offset])
             idx = self.tap_index(offset)
             # For one offset, distinct outputs read distinct pixels; -1 (padding) hits the spare slot.
-            big_ext[(slice(None), slice(None)) + idx] += contrib.reshape(big_ext.shape[:2] + contrib.shape[3:])
-        return big_ext[(slice(None), slice(None)) + (slice(0, -1),) * nd]
+            padded[(slice(None), slice(None)) + idx] += contrib.reshape(padded.shape[:2] + contrib.shape[3:])
+        return padded[(slice(None), slice(None)) + (slice(0, -1),) * nd]
 
-    def kernel_grad(self, big, small):
-        """The adjoint of ``direct`` in the kernel: sum over batch and positions of small x big."""
-        big_ext = self._with_spare_slot(big)
-        grouped = self._grouped(small, self.small_per_group)
-        out = np.zeros((self.groups, self.small_per_group, self.big_per_group) + self.spec.kernel_spatial,
-                       dtype=np.result_type(big, small))
+    def kernel_grad(self, inputs, outputs):
+        """The adjoint of ``direct`` in the kernel: sum over batch and positions of output x input."""
+        padded = self._with_spare_slot(inputs)
+        grouped = self._grouped(outputs, self.output_per_group)
+        out = np.zeros((self.groups, self.output_per_group, self.input_per_group) + self.spec.kernel_spatial,
+                       dtype=np.result_type(inputs, outputs))
         for offset in self._offsets():
-            window = self._grouped(self._gather(big_ext, offset), self.big_per_group)
+            window = self._grouped(self._gather(padded, offset), self.input_per_group)
             out[(Ellipsis,) + offset] = np.einsum(
                 "ngcs,ngds->gdc", window.reshape(window.shape[:3] + (-1,)), grouped.reshape(grouped.shape[:3] + (-1,)))
-        return out.reshape((self.spec.small_channels, self.big_per_group) + self.spec.kernel_spatial)
+        return out.reshape((self.spec.direct_output_channels, self.input_per_group) + self.spec.kernel_spatial)
+
+    def bilinear(self, filled: str):
+        """(the map, the roles of its two arguments in order) that fills the tensor playing
+        role ``filled``: the direct convolution fills its output, its two adjoints its input and
+        its kernel."""
+        return {"direct_output": (self.direct, ("direct_input", "kernel")),
+                "direct_input": (self.direct_transpose, ("direct_output", "kernel")),
+                "kernel": (self.kernel_grad, ("direct_input", "direct_output"))}[filled]
 
     def evaluate(self, quantity: str, x=None, k=None, g=None) -> np.ndarray:
         """The exact value of y, dk or dx for the given tensors (spec layouts in and out).
@@ -383,25 +397,18 @@ class IndexMaps:
         """
         spec = self.spec
         quantity = as_quantity(quantity)
-        need = {"forward": ("x", "k"), "filter_grad": ("x", "g"), "input_grad": ("k", "g")}[quantity]
         given = {"x": x, "k": k, "g": g}
         inputs = {}
-        for name in need:
+        for name in INPUTS[quantity]:
             if given[name] is None:
                 raise SymconvError(f"{TENSOR_OF[quantity]} needs tensor {name}")
-            inputs[name] = _numeric(layout.check_array(spec, name, _as_array(given[name], name)), name)
+            inputs[name] = _numeric(layout.validated_array(spec, name, _as_array(given[name], name)), name)
         inputs = self._common_dtype(quantity, inputs)
-        canon = {name: layout.array_to_canonical(spec, name, arr) for name, arr in inputs.items()}
-        transpose = spec.kind == "transpose"
+        by_role = {spec.role(name): layout.array_to_canonical(spec, name, arr) for name, arr in inputs.items()}
+        filled = SHAPED_LIKE[quantity]
+        bilinear, arguments = self.bilinear(spec.role(filled))
         with np.errstate(over="ignore", invalid="ignore"):
-            if quantity == "forward":
-                result = (self.direct_transpose if transpose else self.direct)(canon["x"], canon["k"])
-                return layout.array_from_canonical(spec, "y", result)
-            if quantity == "filter_grad":
-                big, small = (canon["g"], canon["x"]) if transpose else (canon["x"], canon["g"])
-                return layout.array_from_canonical(spec, "k", self.kernel_grad(big, small))
-            result = (self.direct if transpose else self.direct_transpose)(canon["g"], canon["k"])
-            return layout.array_from_canonical(spec, "x", result)
+            return layout.array_from_canonical(spec, filled, bilinear(*(by_role[role] for role in arguments)))
 
     def _common_dtype(self, quantity, inputs: dict) -> dict:
         """float64 if any input is float; int64 while |a| * |b| * terms fits; else Python integers."""

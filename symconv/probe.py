@@ -34,10 +34,11 @@ from functools import lru_cache
 import numpy as np
 
 from . import layout
-from .backends.base import INPUTS, INVALID_OUTPUT, Call, Outcome
+from .backends.base import INVALID_OUTPUT, Call, Outcome
 from .errors import SymconvError
 from .indexmap import Terms, maps_for
-from .spec import FACTORS, TENSOR_OF, ConvSpec
+from .quantities import FACTORS, INPUTS, SHAPED_LIKE, TENSOR_OF
+from .spec import ConvSpec
 
 EXACT = 2**24                 # float32: every integer up to 2**24 is exact
 MISS_PROBABILITY = 2**-12     # default: a wrong entry escapes every verification probe at most this often
@@ -47,10 +48,6 @@ ID_LIMIT = 2**21              # id-valued tensors: at most this many entries (id
 HASH_RANGE = 2**16            # the second, hashed id ranges at least this wide
 LOCALISE_CALLS = 1000         # default budget: backend calls one quantity's localisation may spend
 LOCALISE_SECONDS = 60.0       # default budget: seconds one quantity's localisation may spend
-
-# The tensor that holds each quantity, as layout.py names it.
-LAYOUT_TENSOR = {"forward": "y", "filter_grad": "k", "input_grad": "x"}
-
 
 # ---- bounds -----------------------------------------------------------------------------
 
@@ -63,25 +60,26 @@ def term_bound(spec: ConvSpec, quantity: str) -> int:
     [576, 3136, 576]
     """
     maps = maps_for(spec)
-    role = layout.roles(spec)[LAYOUT_TENSOR[quantity]]
+    role = layout.roles(spec)[SHAPED_LIKE[quantity]]
     per_axis = []
     for axis, taps in zip(maps.axes, maps.taps):
         inside = taps >= 0
         if taps.size == 0 or not inside.any():
             return 0
-        if role == "small":
+        if role == "direct_output":
             per_axis.append(int(inside.sum(axis=1).max()))
         elif role == "kernel":
             per_axis.append(int(inside.sum(axis=0).max()))
         else:
-            per_axis.append(int(np.bincount(taps[inside], minlength=axis.big).max()))
-    channels = {"small": maps.big_per_group, "big": maps.small_per_group, "kernel": spec.batch}[role]
+            per_axis.append(int(np.bincount(taps[inside], minlength=axis.input_size).max()))
+    channels = {"direct_output": maps.input_per_group, "direct_input": maps.output_per_group,
+                "kernel": spec.batch}[role]
     return channels * math.prod(per_axis)
 
 
 def _weight_magnitude(spec: ConvSpec) -> int:
     """Freivalds weights w: |sum over C channels of w * value| <= C * 2**24 * w <= 2**53."""
-    channels = max(spec.big_channels, spec.small_channels, 1)
+    channels = max(spec.direct_input_channels, spec.direct_output_channels, 1)
     return max(1, min(2**15, 2**29 // channels))
 
 
@@ -242,15 +240,6 @@ def result_shape(spec: ConvSpec, quantity: str) -> tuple:
     return tuple(spec.shape_of(TENSOR_OF[quantity]))
 
 
-def _channels_last(spec: ConvSpec, tensor: str, array: np.ndarray) -> np.ndarray:
-    """Activations as (N, spatial..., C); kernels as (spatial..., C_big // groups, C_small)."""
-    if layout.roles(spec)[tensor] == "kernel":
-        if spec.kind == "depthwise":
-            return array.reshape(spec.kernel_spatial + (1, -1))
-        return array
-    return array if spec.channels_last else np.moveaxis(array, 1, -1)
-
-
 def _padded_spatial(array, nd):
     """One extra zero slot at the end of every spatial axis: tap -1 (padding) reads it."""
     out = np.zeros((array.shape[0],) + tuple(n + 1 for n in array.shape[1:1 + nd]) + array.shape[1 + nd:],
@@ -266,38 +255,38 @@ def row_sums(spec: ConvSpec, quantity: str, inputs: dict, observed: np.ndarray, 
     ``wide`` converts an input to float64 (a ProbeSet caches the conversion)."""
     maps = maps_for(spec)
     roles = layout.roles(spec)
-    nd, groups, per_big, per_small = spec.ndim, maps.groups, maps.big_per_group, maps.small_per_group
+    nd, groups, per_input, per_output = spec.ndim, maps.groups, maps.input_per_group, maps.output_per_group
     offsets = list(itertools.product(*[range(k) for k in spec.kernel_spatial]))
     wide = wide or (lambda array: np.asarray(array, dtype=np.float64))
-    t = {name: _channels_last(spec, name, wide(arr)) for name, arr in inputs.items()}
-    big = next((t[n] for n in t if roles[n] == "big"), None)
-    small = next((t[n] for n in t if roles[n] == "small"), None)
+    t = {name: layout.to_channels_last(spec, name, wide(arr)) for name, arr in inputs.items()}
+    inputs_ = next((t[n] for n in t if roles[n] == "direct_input"), None)
+    outputs = next((t[n] for n in t if roles[n] == "direct_output"), None)
     kernel = t.get("k")
-    obs = _channels_last(spec, LAYOUT_TENSOR[quantity], observed)
-    out_role = roles[LAYOUT_TENSOR[quantity]]
+    obs = layout.to_channels_last(spec, SHAPED_LIKE[quantity], observed)
+    out_role = roles[SHAPED_LIKE[quantity]]
     if kernel is not None:
-        kernel = kernel.reshape(spec.kernel_spatial + (per_big, groups, per_small))
-    if out_role == "small":
+        kernel = kernel.reshape(spec.kernel_spatial + (per_input, groups, per_output))
+    if out_role == "direct_output":
         lhs = np.einsum("...c,c->...", obs, weights)
-        v = np.einsum("...lgs,gs->...gl", kernel, weights.reshape(groups, per_small))
-        z = _padded_spatial(big @ v.reshape(len(offsets), -1).T, nd)
+        v = np.einsum("...lgs,gs->...gl", kernel, weights.reshape(groups, per_output))
+        z = _padded_spatial(inputs_ @ v.reshape(len(offsets), -1).T, nd)
         rhs = np.zeros(lhs.shape)
         for flat, offset in enumerate(offsets):
             rhs += z[(slice(None),) + maps.tap_index(offset) + (flat,)]
         return lhs, rhs
-    if out_role == "big":
+    if out_role == "direct_input":
         lhs = np.einsum("...c,c->...", obs, weights)
-        u = np.einsum("...lgs,gl->...gs", kernel, weights.reshape(groups, per_big))
-        z = small @ u.reshape(len(offsets), -1).T
+        u = np.einsum("...lgs,gl->...gs", kernel, weights.reshape(groups, per_input))
+        z = outputs @ u.reshape(len(offsets), -1).T
         rhs = np.zeros((lhs.shape[0],) + tuple(n + 1 for n in lhs.shape[1:]))
         for flat, offset in enumerate(offsets):
             rhs[(slice(None),) + maps.tap_index(offset)] += z[..., flat]
         return lhs, rhs[(slice(None),) + (slice(0, -1),) * nd]
     lhs = np.einsum("...ls,l->...s", obs, weights)
-    reduced = _padded_spatial(big.reshape(big.shape[:-1] + (groups, per_big)) @ weights, nd)
+    reduced = _padded_spatial(inputs_.reshape(inputs_.shape[:-1] + (groups, per_input)) @ weights, nd)
     gathered = np.stack([reduced[(slice(None),) + maps.tap_index(offset) + (slice(None),)]
                          for offset in offsets])
-    rows = small.reshape(-1, groups, per_small)
+    rows = outputs.reshape(-1, groups, per_output)
     gathered = gathered.reshape(len(offsets), -1, groups)
     rhs = np.stack([_tall_product(gathered[:, :, grp], rows[:, grp, :]) for grp in range(groups)], axis=1)
     return lhs, rhs.reshape(spec.kernel_spatial + (-1,))
@@ -317,8 +306,9 @@ def _tall_product(a: np.ndarray, b: np.ndarray, chunk: int = 256) -> np.ndarray:
 
 def _weight_axis(spec: ConvSpec, quantity: str) -> int:
     maps = maps_for(spec)
-    role = layout.roles(spec)[LAYOUT_TENSOR[quantity]]
-    return {"small": spec.small_channels, "big": spec.big_channels, "kernel": maps.big_per_group}[role]
+    role = layout.roles(spec)[SHAPED_LIKE[quantity]]
+    return {"direct_output": spec.direct_output_channels, "direct_input": spec.direct_input_channels,
+            "kernel": maps.input_per_group}[role]
 
 
 @dataclass
@@ -863,11 +853,11 @@ def read_pads(spec: ConvSpec, quantity: str, observations: list) -> PadReading:
         if not count:
             continue
         parts = {}
-        for name, rows in ((LAYOUT_TENSOR[quantity], np.tile(np.asarray(entry), (count, 1))),
+        for name, rows in ((SHAPED_LIKE[quantity], np.tile(np.asarray(entry), (count, 1))),
                            (one, first), (two, second)):
             canon = layout.index_from_user(spec, name, np.asarray(rows, dtype=np.int64))
             parts[roles[name]] = canon[:, 2:]
-        values = strides * parts["small"] + dilations * parts["kernel"] - parts["big"]
+        values = strides * parts["direct_output"] + dilations * parts["kernel"] - parts["direct_input"]
         for axis in range(nd):
             befores[axis].update(int(v) for v in np.unique(values[:, axis]))
     return PadReading(befores)
@@ -891,7 +881,7 @@ def explain_pads(spec: ConvSpec, reading: PadReading, out_spatial) -> tuple:
                 matches = set()
             continue
         observed_any = True
-        size, k = spec.big_spatial[axis], spec.kernel_spatial[axis]
+        size, k = spec.direct_input_spatial[axis], spec.kernel_spatial[axis]
         s, d = spec.strides[axis], spec.dilations[axis]
         out = out_spatial[axis]
         low = (out - 1) * s + effective_kernel(k, d) - size - before
@@ -910,12 +900,11 @@ def explain_pads(spec: ConvSpec, reading: PadReading, out_spatial) -> tuple:
 
 
 def out_spatial_of(spec: ConvSpec, quantity: str, shape) -> tuple:
-    """The spatial sizes of the small (output-position) side as seen in an observed shape."""
-    roles = layout.roles(spec)
-    if roles[LAYOUT_TENSOR[quantity]] == "small":
-        shape = tuple(shape)
-        return shape[1:-1] if spec.channels_last else shape[2:]
-    return spec.small_spatial
+    """The spatial sizes of the direct output (its positions) as seen in an observed shape."""
+    holder = SHAPED_LIKE[quantity]
+    if spec.role(holder) == "direct_output":
+        return tuple(tuple(shape)[axis] for axis in layout.spatial_axes(spec, holder))
+    return spec.direct_output_spatial
 
 
 # ---- tap probes: the padding a quantity uses, read from a few one-hot calls ------------------
@@ -948,7 +937,7 @@ def tap_observations(runner, spec: ConvSpec, quantity: str, path: str, rng, max_
     roles = layout.roles(spec)
     one, two = FACTORS[quantity]
     if quantity == "filter_grad":
-        lit = one if roles[one] == "small" else two
+        lit = one if roles[one] == "direct_output" else two
     else:
         lit = "k"
     ids_name = two if lit == one else one
@@ -1021,7 +1010,8 @@ def _lit_positions(spec, lit, limit) -> list:
     """Canonical indices to light, channel 0: the first, last and middle kernel tap (or output
     position), then the rest in order."""
     role = layout.roles(spec)[lit]
-    sizes = spec.kernel_spatial if role == "kernel" else (spec.small_spatial if role == "small" else spec.big_spatial)
+    sizes = {"kernel": spec.kernel_spatial, "direct_output": spec.direct_output_spatial,
+             "direct_input": spec.direct_input_spatial}[role]
     if 0 in sizes:
         return []
     corners = [tuple(0 for _ in sizes), tuple(s - 1 for s in sizes), tuple(s // 2 for s in sizes)]

@@ -8,7 +8,7 @@ convolution is the input gradient of the direct convolution with the same kernel
 is the direct input and x the direct output.  That table, ``DIRECT_ROLES``, is the one place
 where the op kinds differ below the spec.
 
->>> QUANTITY["filter_grad"].factors, QUANTITY["filter_grad"].holder
+>>> QUANTITY["filter_grad"].factors, QUANTITY["filter_grad"].shaped_like
 (('g', 'x'), 'k')
 >>> as_quantity("dk"), as_quantity("input_grad")
 ('filter_grad', 'input_grad')
@@ -25,8 +25,8 @@ from .errors import SymconvError, shown
 
 class Quantity(NamedTuple):
     name: str            # forward, filter_grad or input_grad
-    entry: str           # how its entries are written: y, dk or dx
-    holder: str          # the tensor whose shape and layout it has: y, k or x
+    tensor: str          # the tensor that holds it, as its entries are written: y, dk or dx
+    shaped_like: str     # the tensor whose shape and layout it has: y, k or x
     factors: tuple       # the two tensors each term multiplies, in the order terms list them
     inputs: tuple        # the tensors a backend receives to compute it, in that order
     words: str           # how a sentence names it
@@ -38,9 +38,13 @@ QUANTITY = {q.name: q for q in (
     Quantity("input_grad", "dx", "x", ("g", "k"), ("k", "g"), "the input gradient (dx)"),
 )}
 QUANTITIES = tuple(QUANTITY)
-# Entry names (y, dk, dx) and quantity names, both ways.
-ENTRY_OF = {q.name: q.entry for q in QUANTITY.values()}
-QUANTITY_OF = {q.entry: q.name for q in QUANTITY.values()}
+# Tensor names (y, dk, dx) and quantity names, both ways; each quantity's factors and inputs.
+TENSOR_OF = {q.name: q.tensor for q in QUANTITY.values()}
+QUANTITY_OF = {q.tensor: q.name for q in QUANTITY.values()}
+SHAPED_LIKE = {q.name: q.shaped_like for q in QUANTITY.values()}
+FACTORS = {q.name: q.factors for q in QUANTITY.values()}
+INPUTS = {q.name: q.inputs for q in QUANTITY.values()}
+WORDS = {q.name: q.words for q in QUANTITY.values()}
 # The upstream gradient g (dL/dy) and dy share y's shape and layout; dx shares x's, dk k's.
 LAYOUT_OF = {"x": "x", "k": "k", "y": "y", "g": "y", "dy": "y", "dx": "x", "dk": "k"}
 

@@ -13,7 +13,8 @@ import sympy
 from . import render, symbolic
 from .errors import SymconvError, shown
 from .indexmap import Terms, maps_for
-from .spec import TENSOR_OF, ConvSpec, check_empty, entry_name, parse_entry
+from .quantities import TENSOR_OF
+from .spec import ConvSpec, entry_name, parse_entry, require_nonempty
 
 # A bare tensor (every entry) is answered only up to this many products in all, and this many
 # entries: both are counted before anything is listed.
@@ -181,7 +182,7 @@ def which(spec, entry: str, **spec_fields):
         maps.count(quantity, index)  # validates the request now, not when first printed
         return Answer(spec, quantity, index)
     shape = spec.shape_of(TENSOR_OF[quantity])
-    check_empty(spec)
+    require_nonempty(spec)
     entries = math.prod(shape)
     if entries > BARE_ENTRY_LIMIT:
         raise SymconvError(

@@ -1,8 +1,9 @@
 """A plain NumPy convolution with explicit loops, written without the index maps.
 
 It pads (or, for negative pads, crops) the input, then walks every output position and every
-kernel offset and multiplies channel blocks, in channels-last order with TensorFlow's kernel
-layout.  Slow and obviously correct: tests check the index maps and formulas against it.  It
+kernel offset and multiplies channel blocks, in channels-last order with kernels (spatial...,
+in // groups, out) (``layout.to_channels_last`` moves a spec's arrays there and back).  Slow
+and obviously correct: tests check the index maps and formulas against it.  It
 also works on object arrays of SymPy symbols, which gives the literal symbolic derivation.
 """
 
@@ -12,13 +13,18 @@ import itertools
 
 import numpy as np
 
+from . import layout
+from .quantities import INPUTS, SHAPED_LIKE, as_quantity
 
-def pad_or_crop(x, pads):
-    """Zero-pad spatial axes (1..nd) by (before, after); negative amounts crop.  Padded
-    position p of an axis holds original position p - before (zero where that is outside),
-    so a crop larger than what is left of the axis still gives size + before + after."""
+
+def pad_or_crop(x, pads, axes=None):
+    """Zero-pad the spatial ``axes`` (default 1..nd, channels last) by (before, after); negative
+    amounts crop.  Padded position p of an axis holds original position p - before (zero where
+    that is outside), so a crop larger than what is left of the axis still gives size + before
+    + after."""
     out = x
-    for axis, (before, after) in enumerate(pads, start=1):
+    axes = range(1, len(pads) + 1) if axes is None else axes
+    for axis, (before, after) in zip(axes, pads):
         size = out.shape[axis]
         length = max(size + before + after, 0)
         lo, hi = max(-before, 0), min(size, length - before)   # original positions kept
@@ -33,18 +39,17 @@ def pad_or_crop(x, pads):
     return out
 
 
-def unpad(dxp, x_shape, pads):
+def unpad(dxp, x_shape, pads, axes=None):
     """Adjoint of pad_or_crop: the gradient for the original input (cropped pixels get 0)."""
     dx = np.zeros(x_shape, dtype=dxp.dtype)
-    src, dst = [slice(None)], [slice(None)]
-    for axis, (before, _) in enumerate(pads, start=1):
+    src, dst = [slice(None)] * len(x_shape), [slice(None)] * len(x_shape)
+    axes = range(1, len(pads) + 1) if axes is None else axes
+    for axis, (before, _) in zip(axes, pads):
         size, padded = x_shape[axis], dxp.shape[axis]
         lo = max(0, -before)                 # first input index that survives
         hi = min(size, padded - before)      # one past the last
-        dst.append(slice(lo, max(lo, hi)))
-        src.append(slice(lo + before, max(lo, hi) + before))
-    src.append(slice(None))
-    dst.append(slice(None))
+        dst[axis] = slice(lo, max(lo, hi))
+        src[axis] = slice(lo + before, max(lo, hi) + before)
     dx[tuple(dst)] = dxp[tuple(src)]
     return dx
 
@@ -102,64 +107,40 @@ def conv_input_grad(k, g, x_shape, strides, dilations, pads, groups):
 
 
 # ---- the spec's ops, in the spec's own layouts ---------------------------------------------
+# Each quantity of each op is one of the three loops above, picked by the part the tensor it
+# fills plays in the direct convolution (symconv.quantities); arrays are moved to the loops'
+# order and back by the spec's layout permutations.
 
-def _channels_last(spec, arr):
-    return arr if spec.channels_last else np.moveaxis(arr, 1, -1)
-
-
-def _spec_layout(spec, arr):
-    return arr if spec.channels_last else np.moveaxis(arr, -1, 1)
-
-
-def _channels_last_shape(spec, shape):
-    return tuple(shape) if spec.channels_last else (shape[0], *shape[2:], shape[1])
-
-
-def _plain_kernel(spec, k):
-    """A depthwise kernel (K..., C, M) as the grouped kernel (K..., 1, C*M), groups C."""
-    if spec.kind == "depthwise":
-        return k.reshape(k.shape[:-2] + (1, -1)), k.shape[-2]
-    return k, spec.groups
+def evaluate(spec, quantity, x=None, k=None, g=None):
+    """y, dk or dx for the spec (arrays in the spec's layouts)."""
+    quantity = as_quantity(quantity)
+    given = {"x": x, "k": k, "g": g}
+    by_role = {spec.role(name): layout.to_channels_last(spec, name, np.asarray(given[name]))
+               for name in INPUTS[quantity]}
+    filled = SHAPED_LIKE[quantity]
+    args = (spec.strides, spec.dilations, spec.pads, spec.conv_groups)
+    role = spec.role(filled)
+    if role == "direct_output":
+        out = conv_forward(by_role["direct_input"], by_role["kernel"], *args, spec.direct_output_spatial)
+    elif role == "direct_input":
+        shape = (spec.batch, *spec.direct_input_spatial, spec.direct_input_channels)
+        out = conv_input_grad(by_role["kernel"], by_role["direct_output"], shape, *args)
+    else:
+        shape = (*spec.kernel_spatial, spec.direct_input_channels // spec.conv_groups, spec.direct_output_channels)
+        out = conv_filter_grad(by_role["direct_input"], by_role["direct_output"], shape, *args)
+    return layout.from_channels_last(spec, filled, out)
 
 
 def forward(spec, x, k):
     """y for the spec (arrays in the spec's layouts)."""
-    kk, groups = _plain_kernel(spec, np.asarray(k))
-    args = (spec.strides, spec.dilations, spec.pads, groups)
-    if spec.kind == "transpose":  # y is the input gradient of the direct conv, g = x
-        y = conv_input_grad(kk, _channels_last(spec, np.asarray(x)),
-                            _channels_last_shape(spec, spec.y_shape), *args)
-    else:
-        out_spatial = _channels_last_shape(spec, spec.y_shape)[1:-1]
-        y = conv_forward(_channels_last(spec, np.asarray(x)), kk, *args, out_spatial)
-    return _spec_layout(spec, y)
+    return evaluate(spec, "forward", x=x, k=k)
 
 
 def filter_grad(spec, x, g):
     """dL/dk for L = sum(g * y)."""
-    plain, groups = _plain_kernel(spec, np.zeros(spec.k_shape, dtype=np.int8))
-    x, g = _channels_last(spec, np.asarray(x)), _channels_last(spec, np.asarray(g))
-    big, small = (g, x) if spec.kind == "transpose" else (x, g)
-    dk = conv_filter_grad(big, small, plain.shape, spec.strides, spec.dilations, spec.pads, groups)
-    return dk.reshape(spec.k_shape)
+    return evaluate(spec, "filter_grad", x=x, g=g)
 
 
 def input_grad(spec, k, g):
     """dL/dx for L = sum(g * y)."""
-    kk, groups = _plain_kernel(spec, np.asarray(k))
-    args = (spec.strides, spec.dilations, spec.pads, groups)
-    g = _channels_last(spec, np.asarray(g))
-    if spec.kind == "transpose":
-        out_spatial = _channels_last_shape(spec, spec.x_shape)[1:-1]
-        dx = conv_forward(g, kk, *args, out_spatial)
-    else:
-        dx = conv_input_grad(kk, g, _channels_last_shape(spec, spec.x_shape), *args)
-    return _spec_layout(spec, dx)
-
-
-def evaluate(spec, quantity, x=None, k=None, g=None):
-    if quantity == "forward":
-        return forward(spec, x, k)
-    if quantity == "filter_grad":
-        return filter_grad(spec, x, g)
-    return input_grad(spec, k, g)
+    return evaluate(spec, "input_grad", k=k, g=g)

@@ -6,6 +6,8 @@ import itertools
 
 import numpy as np
 
+from . import layout
+
 # Grids are drawn only while they stay readable.
 GRID_MAX_SIDE = 24
 GRID_MAX_SLICES = 6
@@ -20,10 +22,8 @@ def grid(spec, tensor: str, marked: np.ndarray, mark: str = "#") -> list[str]:
     spec's layout) shown as ``mark``; empty when the tensor is too large to draw."""
     shape = spec.shape_of(tensor)
     nd = spec.ndim
-    if spec.channels_last:
-        spatial_axes, other_axes = list(range(1, 1 + nd)), [0, nd + 1]
-    else:
-        spatial_axes, other_axes = list(range(2, 2 + nd)), [0, 1]
+    spatial_axes = list(layout.spatial_axes(spec, tensor))
+    other_axes = [spec.data_format.index("N"), layout.channel_axis(spec, tensor)]
     sizes = [shape[a] for a in spatial_axes]
     if nd > 1 and max(sizes[-2:]) > GRID_MAX_SIDE or nd == 1 and sizes[0] > 4 * GRID_MAX_SIDE:
         return []

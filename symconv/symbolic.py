@@ -29,7 +29,8 @@ from sympy import Add, Eq, IndexedBase, Integer, Mul, Piecewise, Sum, Symbol
 from . import layout
 from .errors import SymconvError
 from .indexmap import maps_for
-from .spec import FACTORS, ConvSpec, as_quantity, entry_name
+from .quantities import FACTORS, as_quantity
+from .spec import ConvSpec, entry_name
 
 BASES = {name: IndexedBase(name) for name in ("x", "k", "g", "y", "dk", "dx")}
 
@@ -124,7 +125,7 @@ def closed_form(spec: ConvSpec, quantity: str, index) -> sympy.Expr:
     maps = maps_for(spec)
     quantity = as_quantity(quantity)
     index, role, canon = maps.locate(quantity, index)
-    build = {"small": _closed_small, "big": _closed_big, "kernel": _closed_kernel}[role]
+    build = {"direct_output": _closed_output, "direct_input": _closed_input, "kernel": _closed_kernel}[role]
     ranges = _Ranges()
     parts = build(spec, maps, ranges, canon[0], canon[1], canon[2:])
     one, two = FACTORS[quantity]
@@ -134,20 +135,18 @@ def closed_form(spec: ConvSpec, quantity: str, index) -> sympy.Expr:
 
 
 def _user(spec, tensor, canon):
-    """Canonical components -> the tensor's own layout.  A small channel comes as the pair
-    (group, local index) so that a depthwise kernel can be indexed by (channel, multiplier)."""
-    per_group = spec.small_channels // spec.conv_groups
+    """Canonical components -> the tensor's own layout.  A direct-output channel comes as the
+    pair (group, local index): a depthwise kernel in HWCM is indexed by (channel, multiplier)."""
+    per_group = spec.direct_output_channels // spec.conv_groups
 
     def flat(c):
         return c[0] * per_group + c[1] if isinstance(c, tuple) else c
 
-    if layout.roles(spec)[tensor] == "kernel":
-        cs, cil, spatial = canon[0], canon[1], canon[2:]
-        if spec.kind == "depthwise":
-            return (*spatial, *cs)
-        return (*spatial, cil, flat(cs))
-    n, c, spatial = canon[0], flat(canon[1]), canon[2:]
-    return (n, *spatial, c) if spec.channels_last else (n, c, *spatial)
+    own = layout.of(spec, tensor)
+    by_letter = dict(zip(own.stored, (canon[axis] for axis in own.permutation)))
+    pair = by_letter.get("O")
+    split = dict(zip(layout.SPLIT_CHANNELS, pair)) if isinstance(pair, tuple) else {}
+    return tuple(split[letter] if letter in split else flat(by_letter[letter]) for letter in own.letters)
 
 
 def _positions(spec, o, a):
@@ -158,32 +157,32 @@ def _interval(values):
     return (values[0], values[-1]) if len(values) else (0, -1)
 
 
-def _closed_small(spec, maps, ranges, n, cs, o):
-    """Writers of one small entry: a box of kernel offsets times the group's big channels."""
-    grp = cs // maps.small_per_group
-    small_channel = (grp, cs - grp * maps.small_per_group)
+def _closed_output(spec, maps, ranges, n, cs, o):
+    """Writers of one direct-output entry: a box of kernel offsets times the group's input channels."""
+    grp = cs // maps.output_per_group
+    output_channel = (grp, cs - grp * maps.output_per_group)
     a = [ranges.add(name, *_interval(axis.kernel_offsets(oi)))
          for axis, oi, name in zip(maps.axes, o, OFFSET_DUMMIES[spec.ndim])]
-    cil = ranges.add("ci", 0, maps.big_per_group - 1)
-    return {"big": (n, grp * maps.big_per_group + cil, *_positions(spec, o, a)),
-            "small": (n, small_channel, *o), "kernel": (small_channel, cil, *a)}
+    cil = ranges.add("ci", 0, maps.input_per_group - 1)
+    return {"direct_input": (n, grp * maps.input_per_group + cil, *_positions(spec, o, a)),
+            "direct_output": (n, output_channel, *o), "kernel": (output_channel, cil, *a)}
 
 
 def _closed_kernel(spec, maps, ranges, cs, cil, a):
     """Uses of one kernel entry: a box of batch indices and output positions."""
-    grp = cs // maps.small_per_group
-    small_channel = (grp, cs - grp * maps.small_per_group)
+    grp = cs // maps.output_per_group
+    output_channel = (grp, cs - grp * maps.output_per_group)
     n = ranges.add("n", 0, spec.batch - 1)
     o = [ranges.add(name, *_interval(axis.output_positions(ai)))
          for axis, ai, name in zip(maps.axes, a, OUTPUT_DUMMIES[spec.ndim])]
-    return {"big": (n, grp * maps.big_per_group + cil, *_positions(spec, o, a)),
-            "small": (n, small_channel, *o), "kernel": (small_channel, cil, *a)}
+    return {"direct_input": (n, grp * maps.input_per_group + cil, *_positions(spec, o, a)),
+            "direct_output": (n, output_channel, *o), "kernel": (output_channel, cil, *a)}
 
 
-def _closed_big(spec, maps, ranges, n, cb, p):
-    """Readers of one big pixel.  Per axis the offsets a with s*o + d*a - before == p form an
+def _closed_input(spec, maps, ranges, n, cb, p):
+    """Readers of one direct-input pixel.  Per axis the offsets a with s*o + d*a - before == p form an
     arithmetic progression a0 + step*t, step = s / gcd(s, d); then o = (p + before - d*a) / s."""
-    grp, cil = divmod(cb, maps.big_per_group)
+    grp, cil = divmod(cb, maps.input_per_group)
     o, a = [], []
     for axis, pi, off_name, step_name in zip(maps.axes, p, OFFSET_DUMMIES[spec.ndim], STEP_DUMMIES[spec.ndim]):
         s, d = axis.stride, axis.dilation
@@ -195,8 +194,8 @@ def _closed_big(spec, maps, ranges, n, cb, p):
             ai = int(offsets[0]) + step * ranges.add(step_name, 0, len(offsets) - 1)
         a.append(ai)
         o.append(sympy.expand((pi + axis.before - d * ai) / Integer(s)))
-    small_channel = (grp, ranges.add("co", 0, maps.small_per_group - 1))
-    return {"big": (n, cb, *p), "small": (n, small_channel, *o), "kernel": (small_channel, cil, *a)}
+    output_channel = (grp, ranges.add("co", 0, maps.output_per_group - 1))
+    return {"direct_input": (n, cb, *p), "direct_output": (n, output_channel, *o), "kernel": (output_channel, cil, *a)}
 
 
 # ---- the literal route: build y, L = sum(g * y), differentiate -----------------------------
@@ -225,26 +224,29 @@ def forward_by_definition(spec: ConvSpec, x, k) -> np.ndarray:
     collects x at o), and every output channel pairs with the input channels of its group."""
     y = np.zeros(spec.y_shape, dtype=object)
     y[...] = Integer(0)
-    activation = lambda n, c, p: (n, *p, c) if spec.channels_last else (n, c, *p)
+    spatial = layout.spatial_letters(spec.ndim)
+    activation = lambda n, c, p: tuple({"N": n, "C": c, **dict(zip(spatial, p))}[a] for a in spec.data_format)
+    # The kernel's letters: O and I are y's and x's channels, one of them the direct output's
+    # (full) and the other the direct input's (within its group); C and M a depthwise kernel's
+    # channel and multiplier (y channel = channel*M + multiplier).
+    output_letter = {"y": "O", "x": "I"}[spec.tensor_with_role("direct_output")]
+    input_letter = {"O": "I", "I": "O"}[output_letter]
     groups = spec.conv_groups
-    per_big, per_small = spec.big_channels // groups, spec.small_channels // groups
-    for o in itertools.product(*map(range, spec.small_spatial)):
+    per_input, per_output = spec.direct_input_channels // groups, spec.direct_output_channels // groups
+    for o in itertools.product(*map(range, spec.direct_output_spatial)):
         for a in itertools.product(*map(range, spec.kernel_spatial)):
             p = tuple(s * oi + d * ai - b for oi, ai, s, d, (b, _) in zip(o, a, spec.strides, spec.dilations, spec.pads))
-            if not all(0 <= pi < size for pi, size in zip(p, spec.big_spatial)):
+            if not all(0 <= pi < size for pi, size in zip(p, spec.direct_input_spatial)):
                 continue
             for n in range(spec.batch):
-                for cs in range(spec.small_channels):
-                    group, local = divmod(cs, per_small)
-                    for cl in range(per_big):
-                        cb = group * per_big + cl
-                        # TensorFlow's kernel layouts: (a, big channel in group, small channel), and
-                        # for depthwise (a, channel, multiplier) with y channel = channel*M + multiplier
-                        kernel = k[(*a, cb, local)] if spec.kind == "depthwise" else k[(*a, cl, cs)]
-                        if spec.kind == "transpose":
-                            y[activation(n, cb, p)] += x[activation(n, cs, o)] * kernel
-                        else:
-                            y[activation(n, cs, o)] += x[activation(n, cb, p)] * kernel
+                for cs in range(spec.direct_output_channels):
+                    group, local = divmod(cs, per_output)
+                    for cl in range(per_input):
+                        cb = group * per_input + cl
+                        letters = {**dict(zip(spatial, a)), output_letter: cs, input_letter: cl, "C": cb, "M": local}
+                        kernel = k[tuple(letters[letter] for letter in spec.kernel_layout)]
+                        at = {"direct_input": activation(n, cb, p), "direct_output": activation(n, cs, o)}
+                        y[at[spec.role("y")]] += x[at[spec.role("x")]] * kernel
     return y
 
 
@@ -310,12 +312,12 @@ class GeneralFormulas:
 
     def substitute(self, spec: ConvSpec) -> dict:
         """Size symbols -> the spec's numbers (a groups=1, channels-last conv)."""
-        values = {self.sizes["N"]: spec.batch, self.sizes["C_in"]: spec.big_channels,
-                  self.sizes["C_out"]: spec.small_channels}
+        values = {self.sizes["N"]: spec.batch, self.sizes["C_in"]: spec.direct_input_channels,
+                  self.sizes["C_out"]: spec.direct_output_channels}
         for i in range(self.ndim):
-            for name, value in (("H", spec.big_spatial[i]), ("K", spec.kernel_spatial[i]),
+            for name, value in (("H", spec.direct_input_spatial[i]), ("K", spec.kernel_spatial[i]),
                                 ("S", spec.strides[i]), ("D", spec.dilations[i]),
-                                ("P", spec.pads[i][0]), ("OH", spec.small_spatial[i])):
+                                ("P", spec.pads[i][0]), ("OH", spec.direct_output_spatial[i])):
                 values[self.sizes[f"{name}{i}"]] = value
         return values
 

@@ -275,7 +275,7 @@ def _localise(result, runner, spec, quantity, path, verification, rng, entries, 
     if any(reading.state(axis) == "inconsistent" for axis in range(spec.ndim)):
         result.pads_line = f"implied pads unknown: no single padding explains the terms observed; the model's pads {model}"
         return
-    result.implied_pads, _ = probe.explain_pads(spec, reading, spec.small_spatial)
+    result.implied_pads, _ = probe.explain_pads(spec, reading, spec.direct_output_spatial)
     implied = pads_text(result.implied_pads)
     if [p and p[0] for p in result.implied_pads] == [b for b, _ in spec.pads]:
         result.pads_line = (f"implied pads {implied}, the same as the model's: the padding agrees; the difference "

@@ -273,7 +273,7 @@ def test_who_raised_decides_between_unsupported_and_a_bug_in_symconv():
     assert outcome.status == "unsupported" and outcome.error_type == "JSONDecodeError"
     assert outcome.raised_at.startswith("decoder.py:")
     from symconv import layout
-    adapter = _Raising(lambda spec, t: layout.check_array(spec, "x", np.zeros(2)), framework=("json",))
+    adapter = _Raising(lambda spec, t: layout.validated_array(spec, "x", np.zeros(2)), framework=("json",))
     outcome = adapter.execute(call)
     assert outcome.status == "error" and outcome.raised_at.startswith("layout.py:")
     result = check(spec, runner=LocalRunner(adapter), quantities=("forward",)).results[0]

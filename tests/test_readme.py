@@ -54,6 +54,10 @@ def test_readme_example(command, expected, status, tmp_path, request):
     assert argv[0] == "symconv", "README console examples run symconv"
     if "--backend" in argv:
         need_backend(request.config, argv[argv.index("--backend") + 1])
+    if argv[1] == "port":   # verified where both frameworks are installed: the output says so
+        from symconv.porting import FRAMEWORKS
+        for option in ("--from", "--to"):
+            need_backend(request.config, FRAMEWORKS[argv[argv.index(option) + 1]].backend)
     # Run where a reader would, with the repository's examples/ at hand, but write nowhere in it.
     (tmp_path / "examples").symlink_to(ROOT / "examples")
     env = {**os.environ, "PYTHONWARNINGS": "ignore", "TF_CPP_MIN_LOG_LEVEL": "3"}

@@ -65,7 +65,7 @@ BAD = [
     (dict(input_shape="1x3x3x4", kernel_shape="1x1x2x3", groups=2), r"groups must divide the kernel's out-channels, got 2 and 3"),
     (dict(op="depthwise_conv2d", kernel_shape="1x1x2x1"), r"depthwise kernel in-channels must equal input channels, got 2 and 1"),
     (dict(op="depthwise_conv2d", groups=2), r"groups does not apply to depthwise_conv2d"),
-    (dict(op="conv2d_transpose", kernel_shape="1x1x1x2"), r"transposed kernel's last dimension must equal input channels, got 2 and 1"),
+    (dict(op="conv2d_transpose", kernel_shape="1x1x1x2"), r"transposed kernel's in-channels \(I in HWOI\) must equal input channels, got 2 and 1"),
     (dict(op="conv2d_transpose", output_shape_request="1x10x10x1"), r"does not convolve back to the input's spatial size"),
     (dict(output_shape_request="1x3x3x1"), r"output shape can only be given for transposed convolutions"),
     (dict(input_shape="100000x100000x100000x1"), r"input shape has more than 2\*\*31 elements"),

@@ -11,16 +11,15 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from .. import conventions, layout, reference
 from ..errors import shorten
-from ..spec import TENSOR_OF, ConvSpec, format_padding
+from ..quantities import INPUTS, SHAPED_LIKE, TENSOR_OF  # noqa: F401  INPUTS: backends import it from here
+from ..spec import ConvSpec, format_padding
 
-# Inputs each quantity takes, in the order backends receive them.
-INPUTS = {"forward": ("x", "k"), "filter_grad": ("x", "g"), "input_grad": ("k", "g")}
 # The error type of an output that is not a finite real array.
 INVALID_OUTPUT = "InvalidOutput"
 # Errors that are never a backend's refusal of a case (an exception is; these are not answers).
@@ -219,61 +218,80 @@ def checked_output(call: Call, value) -> Outcome:
 # ---- padding a framework cannot take ------------------------------------------------------
 
 def valid_equivalent(spec: ConvSpec) -> ConvSpec | None:
-    """The same convolution as VALID on the big tensor padded by the spec's pads (None when
-    the pads crop the big tensor away entirely)."""
-    big = [s + b + a for s, (b, a) in zip(spec.big_spatial, spec.pads)]
-    if min(big) < 1:
+    """The same convolution as VALID on the direct input padded by the spec's pads (None when
+    the pads crop the direct input away entirely)."""
+    sizes = [s + b + a for s, (b, a) in zip(spec.direct_input_spatial, spec.pads)]
+    if min(sizes) < 1:
         return None
-    n, c = spec.batch, spec.big_channels
-    shape = (n, *big, c) if spec.channels_last else (n, c, *big)
-    common = dict(strides=spec.strides, dilations=spec.dilations, padding="VALID",
-                  data_format=spec.data_format, groups=spec.groups)
-    if spec.kind == "transpose":
-        return ConvSpec(spec.op, spec.input_shape, spec.kernel_shape, output_shape_request=shape, **common)
-    return ConvSpec(spec.op, shape, spec.kernel_shape, **common)
+    shape = spec.activation_shape(spec.batch, spec.direct_input_channels, sizes)
+    # The direct input is x, or the transposed convolution's y, whose size is asked for.
+    given = {"x": "input_shape", "y": "output_shape_request"}[spec.tensor_with_role("direct_input")]
+    return replace(spec, padding="VALID", convention=conventions.DEFAULT, **{given: shape})
+
+
+def _padded_tensor(spec: ConvSpec) -> str:
+    return spec.tensor_with_role("direct_input")
 
 
 def pad_big(spec: ConvSpec, array: np.ndarray) -> np.ndarray:
-    """Zero-pad (negative: crop) a big-side tensor by the spec's pads."""
-    cl = array if spec.channels_last else np.moveaxis(array, 1, -1)
-    out = reference.pad_or_crop(cl, spec.pads)
-    return out if spec.channels_last else np.moveaxis(out, -1, 1)
+    """Zero-pad (negative: crop) the direct input (x, or a transposed convolution's y) by the
+    spec's pads."""
+    return reference.pad_or_crop(array, spec.pads, layout.spatial_axes(spec, _padded_tensor(spec)))
 
 
 def unpad_big(spec: ConvSpec, array: np.ndarray) -> np.ndarray:
-    """The adjoint of ``pad_big``: the interior back in the big tensor's shape (cropped
+    """The adjoint of ``pad_big``: the interior back in the direct input's shape (cropped
     pixels get zero)."""
-    cl = array if spec.channels_last else np.moveaxis(array, 1, -1)
-    big_shape = spec.y_shape if spec.kind == "transpose" else spec.x_shape
-    shape = big_shape if spec.channels_last else (big_shape[0], *big_shape[2:], big_shape[1])
-    out = reference.unpad(cl, shape, spec.pads)
-    return out if spec.channels_last else np.moveaxis(out, -1, 1)
+    tensor = _padded_tensor(spec)
+    return reference.unpad(array, spec.shape_of(tensor), spec.pads, layout.spatial_axes(spec, tensor))
 
 
 class PaddedRun:
-    """Runs a spec through its VALID equivalent: big-side inputs padded, big-side outputs
-    unpadded.  ``inner(valid_spec, tensors)`` does the actual call."""
+    """Runs a spec through its VALID equivalent: direct-input tensors padded, direct-input
+    outputs unpadded.  ``inner(valid_spec, tensors)`` does the actual call."""
 
     def __init__(self, spec: ConvSpec):
         self.spec = spec
         self.valid = valid_equivalent(spec)
-        self.roles = layout.roles(spec)
 
     def __call__(self, quantity: str, tensors: dict, inner):
         if self.valid is None:
             raise Unavailable(f"pads {format_padding(self.spec.pads)} crop the whole input away")
-        padded = {name: pad_big(self.spec, np.asarray(arr)) if self.roles[name] == "big" else arr
+        padded = {name: pad_big(self.spec, np.asarray(arr)) if self.spec.role(name) == "direct_input" else arr
                   for name, arr in tensors.items()}
         out = np.asarray(inner(self.valid, padded))
-        result = {"forward": "y", "filter_grad": "k", "input_grad": "x"}[quantity]
-        if self.roles[result] == "big" and out.shape == tuple(self.valid.shape_of(result)):
+        result = SHAPED_LIKE[quantity]
+        if self.spec.role(result) == "direct_input" and out.shape == tuple(self.valid.shape_of(result)):
             out = unpad_big(self.spec, out)
         return out
 
     def note(self) -> str:
-        big = "y" if self.spec.kind == "transpose" else "x"
-        return (f"{big} zero-padded (negative: cropped) by symconv to pads {format_padding(self.spec.pads)}, "
-                f"then padding='VALID'")
+        return (f"{_padded_tensor(self.spec)} zero-padded (negative: cropped) by symconv to pads "
+                f"{format_padding(self.spec.pads)}, then padding='VALID'")
+
+
+class Relaid:
+    """Runs a spec through the same convolution in the layouts a framework takes (its own
+    kernel layout, say): inputs moved there by the layouts' permutations, the output moved
+    back.  ``inner(native_spec, tensors)`` does the actual call."""
+
+    def __init__(self, spec: ConvSpec, native: ConvSpec):
+        self.spec, self.native = spec, native
+
+    @classmethod
+    def to_kernel_layout(cls, spec: ConvSpec, framework: str) -> "Relaid | None":
+        """A Relaid to the framework's own kernel layout (a name of spec.KERNEL_LAYOUTS), or
+        None when the spec is in it already."""
+        native = spec.with_layouts(kernel_layout=framework)
+        return None if native == spec else cls(spec, native)
+
+    def __call__(self, quantity: str, tensors: dict, inner):
+        moved = {name: layout.convert(self.spec, self.native, name, arr) for name, arr in tensors.items()}
+        out = inner(self.native, moved)
+        return layout.convert(self.native, self.spec, SHAPED_LIKE[quantity], np.asarray(out))
+
+    def note(self) -> str:
+        return f"k moved from {self.spec.kernel_layout} to {self.native.kernel_layout} by symconv"
 
 
 def native_padding(spec: ConvSpec, explicit_ok: bool, native_same: str = conventions.DEFAULT):

@@ -24,9 +24,9 @@ import numpy as np
 
 from .. import conventions, layout
 from ..conventions import effective_kernel
-from .base import INPUTS, Backend, Unavailable
+from ..quantities import INPUTS, SHAPED_LIKE
+from .base import Backend, Unavailable
 
-RESULT = {"forward": "y", "filter_grad": "k", "input_grad": "x"}
 FUNCTIONS_KEPT = 256
 
 
@@ -57,7 +57,7 @@ def native_same(spec):
 
 def plan_for(spec, quantity) -> Plan:
     dims = tuple(layout.letters(spec, t) for t in ("x", "k", "y"))
-    if spec.kind != "transpose":
+    if not spec.transposed:
         op = "conv_general_dilated"
         native = native_same(spec)
         if native is not None:
@@ -86,7 +86,8 @@ def plan_for(spec, quantity) -> Plan:
 def transposed_padding(spec):
     """What lax.conv_transpose takes for the spec: 'SAME' or 'VALID' where JAX's own output
     size is the spec's, else the explicit pads of the dilated input."""
-    sizes = list(zip(spec.big_spatial, spec.small_spatial, spec.kernel_spatial, spec.strides, spec.dilations))
+    sizes = list(zip(spec.direct_input_spatial, spec.direct_output_spatial, spec.kernel_spatial, spec.strides,
+                     spec.dilations))
     if native_same(spec) == "SAME" and all(big == small * s for big, small, _, s, _ in sizes):
         return "SAME"
     if spec.padding == "VALID" and all(big == small * s + max(effective_kernel(k, d) - s, 0)
@@ -143,7 +144,7 @@ class JaxBackend(Backend):
                                self._device) for name in INPUTS[quantity]]
         with jax.default_matmul_precision("highest"):
             out = np.asarray(function(*args))
-        return layout.from_stored_view(spec, RESULT[quantity], out)
+        return layout.from_stored_view(spec, SHAPED_LIKE[quantity], out)
 
     def _forward(self, spec):
         """f(x, k) -> y in the spec's layouts (k as its stored view)."""

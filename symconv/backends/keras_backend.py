@@ -1,8 +1,9 @@
 """The ``keras`` backend: keras.layers.Conv1D/2D/3D, DepthwiseConv2D and Conv1D/2D/3DTranspose
 (Keras 3 on TensorFlow) with the probe as their weights; gradients by tf.GradientTape.
 
-Keras takes only 'same' and 'valid'; any other padding is run as 'valid' on the big tensor
-padded by symconv, and the path says so.  A transposed layer's output length is set through
+Keras takes only 'same' and 'valid'; any other padding is run as 'valid' on the direct input
+padded by symconv, and a kernel in another layout than TensorFlow's is moved there by symconv;
+the path says so.  A transposed layer's output length is set through
 ``output_padding`` where Keras can express it.
 """
 
@@ -13,12 +14,16 @@ import os
 import numpy as np
 
 from ..conventions import effective_kernel
-from .base import PaddedRun, Unavailable, native_padding
+from ..spec import DATA_FORMATS
+from .base import PaddedRun, Relaid, Unavailable, native_padding
 from .tf_backend import OnTensorFlow
 
-LAYERS = {("conv", 1): "Conv1D", ("conv", 2): "Conv2D", ("conv", 3): "Conv3D",
-          ("depthwise", 2): "DepthwiseConv2D", ("transpose", 1): "Conv1DTranspose",
-          ("transpose", 2): "Conv2DTranspose", ("transpose", 3): "Conv3DTranspose"}
+LAYERS = {"conv1d": "Conv1D", "conv2d": "Conv2D", "conv3d": "Conv3D", "depthwise_conv2d": "DepthwiseConv2D",
+          "conv1d_transpose": "Conv1DTranspose", "conv2d_transpose": "Conv2DTranspose",
+          "conv3d_transpose": "Conv3DTranspose"}
+# Keras names the two data formats of each rank.
+KERAS_FORMATS = {fmt: name for formats in DATA_FORMATS.values()
+                 for fmt, name in zip(formats, ("channels_last", "channels_first"))}
 
 
 def output_padding(spec, padding: str):
@@ -27,12 +32,12 @@ def output_padding(spec, padding: str):
     it (an explicit output_padding must satisfy 0 <= output_padding < stride)."""
     defaults, explicit = True, []
     for axis in range(spec.ndim):
-        size, k, s, d = (spec.small_spatial[axis], spec.kernel_spatial[axis], spec.strides[axis],
+        size, k, s, d = (spec.direct_output_spatial[axis], spec.kernel_spatial[axis], spec.strides[axis],
                          spec.dilations[axis])
         ke = effective_kernel(k, d)
         default = size * s if padding == "same" else size * s + max(ke - s, 0)
-        defaults &= spec.big_spatial[axis] == default
-        extra = spec.big_spatial[axis] - ((size - 1) * s + ke - 2 * (ke // 2 if padding == "same" else 0))
+        defaults &= spec.direct_input_spatial[axis] == default
+        extra = spec.direct_input_spatial[axis] - ((size - 1) * s + ke - 2 * (ke // 2 if padding == "same" else 0))
         explicit.append(extra if 0 <= extra < s else None)
     if defaults:
         return True, None
@@ -61,8 +66,11 @@ class KerasBackend(OnTensorFlow):
         return padding, padded
 
     def describe(self, spec, quantity, path):
+        relaid = Relaid.to_kernel_layout(spec, "keras")
+        if relaid is not None:
+            return f"{relaid.note()}: {self.describe(relaid.native, quantity, path)}"
         padding, padded = self._setup(spec)
-        text = f"keras.layers.{LAYERS[(spec.kind, spec.ndim)]}(padding='{padding}')"
+        text = f"keras.layers.{LAYERS[spec.op]}(padding='{padding}')"
         if quantity != "forward":
             text = f"tf.GradientTape over {text}"
         return f"{padded.note()}: {text}" if padded is not None else text
@@ -78,6 +86,9 @@ class KerasBackend(OnTensorFlow):
         self.keras = keras
 
     def run(self, spec, quantity, path, tensors):
+        relaid = Relaid.to_kernel_layout(spec, "keras")
+        if relaid is not None:
+            return relaid(quantity, tensors, lambda native, t: self.run(native, quantity, path, t))
         padding, padded = self._setup(spec)
         with self.device():
             if padded is not None:
@@ -89,18 +100,18 @@ class KerasBackend(OnTensorFlow):
         if key in self._layers:
             return self._layers[key]
         layers = self.keras.layers
-        fmt = "channels_last" if spec.channels_last else "channels_first"
+        fmt = KERAS_FORMATS[spec.data_format]
         common = dict(kernel_size=spec.kernel_spatial, strides=spec.strides, padding=padding, data_format=fmt,
                       dilation_rate=spec.dilations, use_bias=False)
-        name = LAYERS[(spec.kind, spec.ndim)]
+        name = LAYERS[spec.op]
         if spec.kind == "depthwise":
             layer = layers.DepthwiseConv2D(depth_multiplier=spec.kernel_shape[-1], **common)
-        elif spec.kind == "transpose":
+        elif spec.transposed:
             if spec.groups != 1:
                 raise Unavailable(f"keras.layers.{name} has no groups argument")
             possible, extra = output_padding(spec, padding)
             if not possible:
-                raise Unavailable(f"keras.layers.{name} cannot produce output size {spec.big_spatial} "
+                raise Unavailable(f"keras.layers.{name} cannot produce output size {spec.direct_input_spatial} "
                                   f"(it needs 0 <= output_padding < stride)")
             layer = getattr(layers, name)(filters=spec.kernel_shape[-2], output_padding=extra, **common)
         else:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import layout
+from .. import conventions, layout
 from ..conventions import effective_kernel
 from .base import Backend, PaddedRun, Unavailable
 from .variants import THREADS, VariantOption
@@ -40,16 +40,27 @@ class Plan:
     text: str
 
 
+# ONNX's own SAME modes and the convention each one is (onnx/defs/nn/defs.cc, Conv auto_pad).
+NATIVE_SAME = (("SAME_UPPER", "tf"), ("SAME_LOWER", "same_lower"))
+
+
+def native_same(spec):
+    """The auto_pad that computes the spec's SAME natively, or None."""
+    if spec.padding != "SAME":
+        return None
+    return next((mode for mode, rule in NATIVE_SAME if conventions.runs_as(spec.convention, rule)), None)
+
+
 def node_attributes(spec):
     """The Conv/ConvTranspose attributes that say the spec's padding, or None when ONNX
     cannot (negative pads)."""
     attrs = {"kernel_shape": list(spec.kernel_spatial), "strides": list(spec.strides),
              "dilations": list(spec.dilations), "group": spec.conv_groups}
-    same = {"tf": "SAME_UPPER", "same_lower": "SAME_LOWER"}
-    if spec.padding == "SAME" and spec.convention in same:
-        attrs["auto_pad"] = same[spec.convention]
-        if spec.kind == "transpose":
-            attrs["output_shape"] = list(spec.big_spatial)
+    same = native_same(spec)
+    if same is not None:
+        attrs["auto_pad"] = same
+        if spec.transposed:
+            attrs["output_shape"] = list(spec.direct_input_spatial)
         return attrs
     if any(b < 0 or a < 0 for b, a in spec.pads):
         return None
@@ -57,11 +68,11 @@ def node_attributes(spec):
         attrs["auto_pad"] = "VALID"
     else:
         attrs["pads"] = [b for b, _ in spec.pads] + [a for _, a in spec.pads]
-    if spec.kind == "transpose":
+    if spec.transposed:
         attrs["output_padding"] = [
-            (big + b + a - effective_kernel(k, d)) % s
-            for big, (b, a), k, s, d in zip(spec.big_spatial, spec.pads, spec.kernel_spatial, spec.strides,
-                                            spec.dilations)]
+            (size + b + a - effective_kernel(k, d)) % s
+            for size, (b, a), k, s, d in zip(spec.direct_input_spatial, spec.pads, spec.kernel_spatial, spec.strides,
+                                             spec.dilations)]
     return attrs
 
 
@@ -101,7 +112,7 @@ class OnnxRuntimeBackend(Backend):
         if attrs is None:
             padded = PaddedRun(spec)
             attrs = node_attributes(padded.valid) if padded.valid is not None else {}
-        op = "ConvTranspose" if spec.kind == "transpose" else "Conv"
+        op = "ConvTranspose" if spec.transposed else "Conv"
         text = f"onnxruntime {op}({_attribute_text(attrs)})"
         if padded is not None:
             text = f"{padded.note()}: {text}"
@@ -141,7 +152,7 @@ class OnnxRuntimeBackend(Backend):
         onnx, ort = self.onnx, self.ort
         helper, FLOAT = onnx.helper, onnx.TensorProto.FLOAT
         attrs = node_attributes(spec)
-        op = "ConvTranspose" if spec.kind == "transpose" else "Conv"
+        op = "ConvTranspose" if spec.transposed else "Conv"
         x_shape = layout.array_to_canonical(spec, "x", np.zeros(spec.x_shape, np.int8)).shape
         k_shape = layout.array_to_canonical(spec, "k", np.zeros(spec.k_shape, np.int8)).shape
         graph = helper.make_graph(

@@ -58,8 +58,8 @@ def default_timeout(spec) -> float:
     >>> round(default_timeout(ConvSpec("conv2d", "1x224x224x3", "7x7x3x64", strides=2, padding="SAME")), 1)
     43.1
     """
-    steps = spec.batch * math.prod(spec.small_spatial) * math.prod(spec.kernel_spatial)
-    products = steps * spec.small_channels * (spec.big_channels // spec.conv_groups)
+    steps = spec.batch * math.prod(spec.direct_output_spatial) * math.prod(spec.kernel_spatial)
+    products = steps * spec.direct_output_channels * (spec.direct_input_channels // spec.conv_groups)
     seconds = BASE_TIMEOUT + steps / STEPS_PER_SECOND + products / PRODUCTS_PER_SECOND
     return round(min(seconds, MAX_DEFAULT_TIMEOUT), 1)
 

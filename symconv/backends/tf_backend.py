@@ -4,7 +4,9 @@ Forward: tf.nn.conv1d/2d/3d, depthwise_conv2d, conv1d/2d/3d_transpose.  Gradient
 paths: ``raw``, the backprop ops themselves (Conv2DBackpropFilter/Input, Conv3DBackprop*V2,
 DepthwiseConv2dNativeBackprop*; 1-D through the 2-D ops on a unit-height view, as TensorFlow
 itself does; for a transposed convolution dx is the direct convolution), and ``tape``,
-tf.GradientTape over the forward op.  TensorFlow is imported by ``load``, never at import.
+tf.GradientTape over the forward op.  TensorFlow takes kernels in its own layouts (HWIO, depthwise
+HWCM, transposed HWOI): a spec in another kernel layout runs with its kernel moved there by
+symconv, and the path says so.  TensorFlow is imported by ``load``, never at import.
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..layout import spatial_letters
+from ..quantities import INPUTS
 from ..spec import format_padding
-from .base import INPUTS, Backend, PaddedRun, Unavailable, native_padding
+from .base import Backend, PaddedRun, Relaid, Unavailable, native_padding
 from .variants import THREADS, VariantOption
 
 # TF_ENABLE_ONEDNN_OPTS is read when TensorFlow is imported: a variant that sets it runs in a
@@ -23,26 +27,27 @@ from .variants import THREADS, VariantOption
 ONEDNN = VariantOption("onednn", "oneDNN", "TF_ENABLE_ONEDNN_OPTS for TensorFlow (default: TensorFlow's own)",
                        at_start=True, environment="TF_ENABLE_ONEDNN_OPTS")
 
-FORWARD_OPS = {("conv", 1): "tf.nn.conv1d", ("conv", 2): "tf.nn.conv2d", ("conv", 3): "tf.nn.conv3d",
-               ("depthwise", 2): "tf.nn.depthwise_conv2d", ("transpose", 1): "tf.nn.conv1d_transpose",
-               ("transpose", 2): "tf.nn.conv2d_transpose", ("transpose", 3): "tf.nn.conv3d_transpose"}
-RAW_OPS = {("conv", 1): ("Conv2DBackpropFilter", "Conv2DBackpropInput"),
-           ("conv", 2): ("Conv2DBackpropFilter", "Conv2DBackpropInput"),
-           ("conv", 3): ("Conv3DBackpropFilterV2", "Conv3DBackpropInputV2"),
-           ("depthwise", 2): ("DepthwiseConv2dNativeBackpropFilter", "DepthwiseConv2dNativeBackpropInput"),
-           ("transpose", 1): ("Conv2DBackpropFilter", "tf.nn.conv1d"),
-           ("transpose", 2): ("Conv2DBackpropFilter", "tf.nn.conv2d"),
-           ("transpose", 3): ("Conv3DBackpropFilterV2", "tf.nn.conv3d")}
+FORWARD_OPS = {op: f"tf.nn.{op}" for op in ("conv1d", "conv2d", "conv3d", "depthwise_conv2d", "conv1d_transpose",
+                                             "conv2d_transpose", "conv3d_transpose")}
+RAW_OPS = {"conv1d": ("Conv2DBackpropFilter", "Conv2DBackpropInput"),
+           "conv2d": ("Conv2DBackpropFilter", "Conv2DBackpropInput"),
+           "conv3d": ("Conv3DBackpropFilterV2", "Conv3DBackpropInputV2"),
+           "depthwise_conv2d": ("DepthwiseConv2dNativeBackpropFilter", "DepthwiseConv2dNativeBackpropInput"),
+           "conv1d_transpose": ("Conv2DBackpropFilter", "tf.nn.conv1d"),
+           "conv2d_transpose": ("Conv2DBackpropFilter", "tf.nn.conv2d"),
+           "conv3d_transpose": ("Conv3DBackpropFilterV2", "tf.nn.conv3d")}
 
 
 @dataclass(frozen=True)
 class Plan:
     """How one (spec, quantity, path) is run: the padding handed to TensorFlow, or None with
-    ``padded`` when symconv pads the big tensor itself."""
+    ``padded`` when symconv pads the direct input itself; ``relaid`` when symconv moves the kernel
+    to TensorFlow's layout."""
 
     padding: object
     padded: PaddedRun | None
     text: str
+    relaid: Relaid | None = None
 
 
 def padding_text(padding) -> str:
@@ -102,13 +107,16 @@ class TFBackend(OnTensorFlow):
         return {"raw": ["raw"], "tape": ["tape"], "both": ["raw", "tape"]}[self.grad_path]
 
     def op_name(self, spec, quantity, path) -> str:
-        key = (spec.kind, spec.ndim)
         if quantity == "forward" or path == "tape":
-            return FORWARD_OPS[key]
-        name = RAW_OPS[key][0 if quantity == "filter_grad" else 1]
+            return FORWARD_OPS[spec.op]
+        name = RAW_OPS[spec.op][0 if quantity == "filter_grad" else 1]
         return name if name.startswith("tf.") else f"tf.raw_ops.{name}"
 
     def plan(self, spec, quantity, path) -> Plan:
+        relaid = Relaid.to_kernel_layout(spec, "tf")
+        if relaid is not None:
+            inner = self.plan(relaid.native, quantity, path)
+            return Plan(inner.padding, inner.padded, f"{relaid.note()}: {inner.text}", relaid)
         padding = native_padding(spec, explicit_ok=spec.ndim == 2)
         padded = None if padding is not None else PaddedRun(spec)
         op = self.op_name(spec, quantity, path)
@@ -129,6 +137,8 @@ class TFBackend(OnTensorFlow):
     # ---- TensorFlow --------------------------------------------------------------------------
     def run(self, spec, quantity, path, tensors):
         plan = self.plan(spec, quantity, path)
+        if plan.relaid is not None:
+            return plan.relaid(quantity, tensors, lambda native, t: self.run(native, quantity, path, t))
         with self.device():
             if plan.padded is not None:
                 return plan.padded(quantity, tensors, lambda valid, t: self._call(valid, quantity, path, t, "VALID"))
@@ -162,15 +172,16 @@ class TFBackend(OnTensorFlow):
 
     # ---- the ops ---------------------------------------------------------------------------
     def _full(self, values, fmt):
-        """Per-spatial-axis values -> the full-rank list in the data format."""
-        return [1, *values, 1] if fmt.endswith("C") else [1, 1, *values]
+        """Per-spatial-axis values -> the full-rank list in the data format (1 at N and C)."""
+        by_letter = dict(zip(spatial_letters(len(fmt) - 2), values))
+        return [by_letter.get(letter, 1) for letter in fmt]
 
     def _padding_args(self, padding, fmt):
         """(padding, explicit_paddings) for raw ops; the nested list for tf.nn."""
         if isinstance(padding, str):
             return padding, [], padding
-        pairs = [[int(b), int(a)] for b, a in padding]
-        nested = [[0, 0], *pairs, [0, 0]] if fmt.endswith("C") else [[0, 0], [0, 0], *pairs]
+        by_letter = dict(zip(spatial_letters(len(fmt) - 2), ([int(b), int(a)] for b, a in padding)))
+        nested = [by_letter.get(letter, [0, 0]) for letter in fmt]
         return "EXPLICIT", [v for pair in nested for v in pair], nested
 
     def _forward(self, spec, padding):
@@ -180,7 +191,7 @@ class TFBackend(OnTensorFlow):
         if spec.kind == "depthwise":
             return lambda x, k: tf.nn.depthwise_conv2d(x, k, strides=self._full(strides, fmt), padding=pad,
                                                        data_format=fmt, dilations=dil)
-        if spec.kind == "transpose":
+        if spec.transposed:
             op = {1: tf.nn.conv1d_transpose, 2: tf.nn.conv2d_transpose, 3: tf.nn.conv3d_transpose}[nd]
             out = list(spec.y_shape)
             return lambda x, k: op(x, k, output_shape=out, strides=strides if nd < 3 else self._full(strides, fmt),
@@ -221,7 +232,7 @@ class TFBackend(OnTensorFlow):
     def _raw(self, spec, quantity, padding):
         tf, nd, fmt = self.tf, spec.ndim, spec.data_format
         raw = tf.raw_ops
-        transpose = spec.kind == "transpose"
+        transpose = spec.transposed
         if transpose and quantity == "input_grad":
             _, _, pad = self._padding_args(padding, fmt)
             direct = self._direct(spec, pad)
@@ -250,8 +261,8 @@ class TFBackend(OnTensorFlow):
     def _raw_1d(self, spec, quantity, padding):
         """1-D gradients through the 2-D backprop ops on a unit-height view."""
         tf, fmt = self.tf, spec.data_format
-        fmt2 = "NHWC" if fmt == "NWC" else "NCHW"
-        axis = 1 if fmt == "NWC" else 2
+        fmt2 = fmt.replace("W", "HW")   # a unit height before the width
+        axis = fmt2.index("H")
         pad2 = padding if isinstance(padding, str) else ((0, 0), *padding)
         pad, explicit, _ = self._padding_args(pad2, fmt2)
         common = dict(strides=self._full([1, *spec.strides], fmt2), padding=pad, explicit_paddings=explicit,
@@ -261,12 +272,14 @@ class TFBackend(OnTensorFlow):
         x_shape.insert(axis, 1)
         up = lambda t: tf.expand_dims(t, axis)
         if quantity == "filter_grad":
-            big, small = ("g", "x") if spec.kind == "transpose" else ("x", "g")
+            # The direct convolution's filter gradient: its input is x, or a transposed one's g.
+            direct_input = spec.tensor_with_role("direct_input")
+            inputs, outputs = {"x": ("x", "g"), "y": ("g", "x")}[direct_input]
 
             def filter_grad(x, g):
                 t = {"x": x, "g": g}
-                return tf.raw_ops.Conv2DBackpropFilter(input=up(t[big]), filter_sizes=k_shape,
-                                                       out_backprop=up(t[small]), **common)[0]
+                return tf.raw_ops.Conv2DBackpropFilter(input=up(t[inputs]), filter_sizes=k_shape,
+                                                       out_backprop=up(t[outputs]), **common)[0]
             return filter_grad
         return lambda k, g: tf.squeeze(tf.raw_ops.Conv2DBackpropInput(
             input_sizes=x_shape, filter=tf.expand_dims(k, 0), out_backprop=up(g), **common), axis)

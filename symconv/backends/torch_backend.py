@@ -35,7 +35,8 @@ import numpy as np
 
 from .. import conventions, layout
 from ..conventions import effective_kernel
-from .base import INPUTS, Backend, PaddedRun, Unavailable
+from ..quantities import INPUTS, SHAPED_LIKE
+from .base import Backend, PaddedRun, Unavailable
 from .variants import THREADS, VariantOption
 
 MKLDNN = VariantOption("mkldnn", "mkldnn", "torch.backends.mkldnn for PyTorch (default: on where available)")
@@ -44,7 +45,6 @@ DETERMINISTIC = VariantOption("deterministic", "deterministic algorithms",
 CUDNN_BENCHMARK = VariantOption("cudnn_benchmark", "cuDNN benchmark",
                                 "torch.backends.cudnn.benchmark for PyTorch on a GPU (default off)")
 
-RESULT = {"forward": "y", "filter_grad": "k", "input_grad": "x"}
 PLANS_KEPT = 4096
 
 
@@ -67,7 +67,7 @@ def transposed_padding(spec):
     for axis in range(spec.ndim):
         before = spec.pads[axis][0]
         s, d = spec.strides[axis], spec.dilations[axis]
-        op = spec.big_spatial[axis] - ((spec.small_spatial[axis] - 1) * s - 2 * before
+        op = spec.direct_input_spatial[axis] - ((spec.direct_output_spatial[axis] - 1) * s - 2 * before
                                        + effective_kernel(spec.kernel_spatial[axis], d))
         if before < 0 or not 0 <= op < max(s, d):
             return None
@@ -124,7 +124,7 @@ class TorchBackend(Backend):
         return {"raw": ["raw"], "tape": ["autograd"], "both": ["raw", "autograd"]}[self.grad_path]
 
     def op_name(self, spec) -> str:
-        op = "conv_transpose" if spec.kind == "transpose" else "conv"
+        op = "conv_transpose" if spec.transposed else "conv"
         return f"torch.nn.functional.{op}{spec.ndim}d"
 
     def plan(self, spec, quantity, path) -> Plan:
@@ -137,7 +137,7 @@ class TorchBackend(Backend):
 
     def _plan(self, spec, quantity, path) -> Plan:
         raw = quantity != "forward" and path == "raw"
-        if spec.kind == "transpose":
+        if spec.transposed:
             native = transposed_padding(spec)
             native = None if native is None else (native[0], native[1], None)
         else:
@@ -245,7 +245,7 @@ class TorchBackend(Backend):
         exceptions would seem to come from this module)."""
         F, aten, nd = self.torch.nn.functional, self.torch.ops.aten, spec.ndim
         stride, dilation, groups = list(spec.strides), list(spec.dilations), spec.conv_groups
-        if spec.kind == "transpose":
+        if spec.transposed:
             op = getattr(aten, f"conv_transpose{nd}d")
             padding, extra = list(plan.padding), list(plan.output_padding)
             return lambda x, w: op(x, w, None, stride, padding, extra, groups, dilation)
@@ -272,14 +272,14 @@ class TorchBackend(Backend):
             x, w = (given["x"], source) if target == "k" else (source, given["k"])
             y = forward(x, w)
             out = torch.autograd.grad(y, source, grad_outputs=given["g"])[0]
-        return self._array(spec, RESULT[quantity], out)
+        return self._array(spec, SHAPED_LIKE[quantity], out)
 
     def _raw(self, spec, quantity, plan, given):
         torch = self.torch
         nd = spec.ndim
         x = given.get("x", self._zeros(spec, "x"))
         w = given.get("k", self._zeros(spec, "k"))
-        transposed = spec.kind == "transpose"
+        transposed = spec.transposed
         mask = [quantity == "input_grad", quantity == "filter_grad", False]
         grads = torch.ops.aten.convolution_backward(
             given["g"], x, w, None, list(spec.strides), list(plan.padding), list(spec.dilations), transposed,

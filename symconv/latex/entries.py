@@ -19,7 +19,8 @@ from ..display import ShownMath
 from ..errors import SymconvError
 from ..indexmap import maps_for
 from ..proof import Term
-from ..spec import FACTORS, TENSOR_OF, ConvSpec, check_entry
+from ..quantities import FACTORS, TENSOR_OF
+from ..spec import ConvSpec, validate_entry
 from .document import require
 from .printing import SEP, display, term_pieces, terms_pieces
 
@@ -70,7 +71,7 @@ class EntryReading(ShownMath):
 def read_entry(spec: ConvSpec, result, quantity: str, index: tuple, tensors: dict | None) -> EntryReading:
     """Instantiate the derived closed form at one entry and check it against the index maps
     (product by product) and against ``symbolic.closed_form`` (the compact form shown)."""
-    index = check_entry(spec, quantity, index)
+    index = validate_entry(spec, quantity, index)
     closed = result.closed[quantity]
     values = free_values(result, quantity, index)
     at_entry = tuple(t.xreplace(values) for t in closed.terms)

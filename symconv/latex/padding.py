@@ -36,10 +36,10 @@ def padding_display(spec: ConvSpec, axis: int) -> tuple:
 
 def padding_chain(spec: ConvSpec, axis: int) -> tuple:
     """(rows of the chain for an align* display, what was checked) for one axis."""
-    size, k = spec.big_spatial[axis], spec.kernel_spatial[axis]
+    size, k = spec.direct_input_spatial[axis], spec.kernel_spatial[axis]
     s, d = spec.strides[axis], spec.dilations[axis]
     before, after = spec.pads[axis]
-    small = spec.small_spatial[axis]
+    small = spec.direct_output_spatial[axis]
     step = f"padding, axis {axis}"
     lines = []
     if spec.padding != "SAME":

@@ -7,6 +7,8 @@ group), and differentiating splits each channel delta in two.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import sympy
 
 from .. import conventions, proof
@@ -51,7 +53,7 @@ def _settings_text(spec: ConvSpec) -> str:
 def _general_geometry(geometry):
     """The same kind of convolution with every size a symbol."""
     return proof.symbolic_geometry(geometry.kind, geometry.ndim, geometry.channels_last, True,
-                                   grouped=geometry.grouped)
+                                   grouped=geometry.grouped, kernel_layout=geometry.kernel_layout)
 
 
 def _derivation_displays(doc: Document, deriv: proof.Derivation, skip_definition: bool = True):
@@ -104,8 +106,7 @@ def _compare_spec(spec: ConvSpec, compare: str | None):
     if compare is None or compare == spec.convention:
         return None
     conventions.get(compare)
-    return ConvSpec(spec.op, spec.input_shape, spec.kernel_shape, spec.strides, spec.dilations, spec.padding,
-                    compare, spec.data_format, spec.groups, spec.output_shape_request)
+    return replace(spec, convention=compare)
 
 
 def build_spec_document(spec: ConvSpec, entries=(), values=None, compare=None, title=None) -> Document:
@@ -127,7 +128,7 @@ def build_spec_document(spec: ConvSpec, entries=(), values=None, compare=None, t
     doc.section("The convolution")
     doc.text(f"{_settings_text(spec)}.")
     doc.text(_tensor_table(spec, result))
-    if spec.kind == "transpose":
+    if spec.transposed:
         doc.text("A transposed convolution is the input gradient of the direct convolution that maps "
                  "$y$'s shape to $x$'s shape with the same kernel; sizes, padding and the formulas below "
                  "are those of that direct convolution, whose input side is $y$.")
@@ -147,7 +148,7 @@ def build_spec_document(spec: ConvSpec, entries=(), values=None, compare=None, t
         for axis in range(spec.ndim):
             tex, checked = padding_display(s, axis)
             axis_name = proof.axis_names(spec.ndim)[axis]
-            doc.text(f"Axis {axis_name} (input size {s.big_spatial[axis]}, kernel {s.kernel_spatial[axis]}, "
+            doc.text(f"Axis {axis_name} (input size {s.direct_input_spatial[axis]}, kernel {s.kernel_spatial[axis]}, "
                      f"stride {s.strides[axis]}, dilation {s.dilations[axis]}):")
             doc.math(tex, checked)
 

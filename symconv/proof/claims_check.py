@@ -19,11 +19,13 @@ import numpy as np
 from sympy import Symbol
 
 from .. import claims as claims_mod
+from .. import layout
 from ..conventions import effective_kernel
 from ..display import Shown, ShownMath
 from ..errors import SymconvError
 from ..indexmap import IndexMaps
-from ..spec import ConvSpec, TENSOR_OF
+from ..quantities import SHAPED_LIKE
+from ..spec import ConvSpec, parse_kernel_layout
 from .engine import reference_derivation
 from .formulas import TERM_LIMIT, Budget, Formula, StepFailed, compile_formula, product_estimate, value_of
 from .normal_form import MAX_NORMAL_TERMS, normal_form, normal_form_size, same_formula
@@ -123,18 +125,16 @@ def spec_sizes(spec: ConvSpec) -> dict:
     """The claim language's size values for one spec."""
     sizes = {}
     for r in range(spec.ndim):
-        sizes.update({f"H{r}": spec.big_spatial[r], f"K{r}": spec.kernel_spatial[r], f"S{r}": spec.strides[r],
-                      f"D{r}": spec.dilations[r], f"P{r}": spec.pads[r][0], f"OH{r}": spec.small_spatial[r]})
-    channel = lambda shape: shape[-1] if spec.channels_last else shape[1]
-    sizes.update({"N": spec.batch, "CI": channel(spec.x_shape), "CO": channel(spec.y_shape)})
+        sizes.update({f"H{r}": spec.direct_input_spatial[r], f"K{r}": spec.kernel_spatial[r],
+                      f"S{r}": spec.strides[r], f"D{r}": spec.dilations[r], f"P{r}": spec.pads[r][0],
+                      f"OH{r}": spec.direct_output_spatial[r]})
+    sizes.update({"N": spec.batch, "CI": spec.x_shape[layout.channel_axis(spec, "x")],
+                  "CO": spec.y_shape[layout.channel_axis(spec, "y")]})
     return sizes
 
 
 def _spatial(spec: ConvSpec, tensor: str, idx: tuple) -> tuple:
-    nd = spec.ndim
-    if tensor == "k":
-        return idx[:nd]
-    return idx[1:1 + nd] if spec.channels_last else idx[2:]
+    return tuple(idx[axis] for axis in layout.spatial_axes(spec, tensor))
 
 
 def _shapes(spec: ConvSpec, full: bool) -> dict:
@@ -169,7 +169,7 @@ def _spatial_table(spec: ConvSpec, quantity: str) -> dict:
     table = {}
     for pos in zip(*np.nonzero(fwd >= 0)):
         o, a = tuple(map(int, pos[:nd])), tuple(map(int, pos[nd:]))
-        p = tuple(int(v) for v in np.unravel_index(int(fwd[pos]), spec.big_spatial))
+        p = tuple(int(v) for v in np.unravel_index(int(fwd[pos]), spec.direct_input_spatial))
         key, m = {"forward": (o, (("k", a), ("x", p))), "filter_grad": (a, (("g", o), ("x", p))),
                   "input_grad": (p, (("g", o), ("k", a)))}[quantity]
         slot = table.setdefault(key, {})
@@ -178,10 +178,12 @@ def _spatial_table(spec: ConvSpec, quantity: str) -> dict:
 
 
 def _full_entry(spec, quantity, entry):
-    tensor = TENSOR_OF[quantity]
-    if tensor == "dk":
-        return tuple(entry) + (0, 0)
-    return (0, *entry, 0) if spec.channels_last else (0, 0, *entry)
+    """A spatial-only entry with batch and channels 0, in the spec's layout."""
+    tensor = SHAPED_LIKE[quantity]
+    full = [0] * len(spec.shape_of(tensor))
+    for axis, value in zip(layout.spatial_axes(spec, tensor), entry):
+        full[axis] = value
+    return tuple(full)
 
 
 def display_sizes(sizes: dict, ndim: int) -> dict:
@@ -280,9 +282,9 @@ def compare_formula(formula: Formula, tensor: str, lhs: tuple, cases, full: bool
     return n_cases, n_entries, None
 
 
-def _reference(claim, kind: str, channels_last: bool):
+def _reference(claim, kind: str, channels_last: bool, kernel_layout: str | None = None):
     """(reference formula, hypotheses box, tensor shapes, derivation) for a claim's left side."""
-    result = reference_derivation(kind, claim.ndim, channels_last, claim.full)
+    result = reference_derivation(kind, claim.ndim, channels_last, claim.full, kernel_layout=kernel_layout)
     closed = result.closed[claim.quantity]
     mapping = {}
     for ref, mine in zip(closed.lhs.indices, claim.lhs):
@@ -294,15 +296,18 @@ def _reference(claim, kind: str, channels_last: bool):
     return closed.expr().xreplace(mapping), box, shapes, result
 
 
-def proof_family(kind: str, ndim: int, channels_last: bool, full: bool) -> str:
+def proof_family(kind: str, ndim: int, channels_last: bool, full: bool, kernel_layout: str | None = None) -> str:
     """The convolutions a symbolic proof covers, in words."""
     op = {"conv": "convolution", "transpose": "transposed convolution", "depthwise": "depthwise convolution"}[kind]
-    layout = ("channels last" if channels_last else "channels first") if full else "batch 1, one channel"
-    return (f"every {ndim}-D {op} (groups 1, {layout}) of any sizes: every input size, kernel size, stride, "
+    layouts = ("channels last" if channels_last else "channels first") if full else "batch 1, one channel"
+    if full and kernel_layout is not None:
+        layouts += f", kernel {kernel_layout}"
+    return (f"every {ndim}-D {op} (groups 1, {layouts}) of any sizes: every input size, kernel size, stride, "
             f"dilation and output size >= 1 and every pad")
 
 
-def attempt_proof(claim, kind: str = "conv", channels_last: bool = True, grouped: bool = False):
+def attempt_proof(claim, kind: str = "conv", channels_last: bool = True, grouped: bool = False,
+                  kernel_layout: str | None = None):
     """Try to prove a claim for all sizes: its normal form must equal that of the closed form
     derived (and checked step by step) from the forward definition.  Returns (proven, lines)."""
     if kind == "depthwise" or grouped:
@@ -313,7 +318,7 @@ def attempt_proof(claim, kind: str = "conv", channels_last: bool = True, grouped
     if terms > MAX_NORMAL_TERMS:
         return False, [f"no proof attempted: the claim multiplies out into {terms} terms, more than the "
                        f"{MAX_NORMAL_TERMS} that are compared term by term"]
-    found = _reference(claim, kind, channels_last)
+    found = _reference(claim, kind, channels_last, kernel_layout)
     if found is None:
         return False, ["no proof attempted: the left side does not match the derived closed form's indices"]
     reference, box, shapes, result = found
@@ -326,7 +331,8 @@ def attempt_proof(claim, kind: str = "conv", channels_last: bool = True, grouped
         return False, lines + ["no proof: the claim uses something outside the normal form (an 'or', a '!=' "
                                "or a bracket that is not a conjunction)"]
     if same_formula(mine, theirs, box):
-        return True, lines + [f"the claim equals it for {proof_family(kind, claim.ndim, channels_last, claim.full)}: "
+        family_words = proof_family(kind, claim.ndim, channels_last, claim.full, kernel_layout)
+        return True, lines + [f"the claim equals it for {family_words}: "
                               f"with ranges and 'outside the shape is 0' written "
                               f"as conditions, its {len(mine)} term(s) match the derived ones one to one, up to "
                               f"renaming summation indices, with each condition implied by the other side's "
@@ -381,6 +387,7 @@ def prove_claim(claim, spec: ConvSpec | None = None, bound: int | None = None) -
     if isinstance(claim, str):
         claim = claims_mod.parse_claim(claim, spec.ndim if spec is not None else None)
     grouped = False
+    kernel_layout = None
     if spec is None:
         kind, channels_last = "conv", True
         bound = DEFAULT_BOUND[(claim.ndim, claim.full)] if bound is None else bound
@@ -397,7 +404,7 @@ def prove_claim(claim, spec: ConvSpec | None = None, bound: int | None = None) -
         if spec.ndim != claim.ndim:
             raise SymconvError(f"claim has {claim.ndim} spatial axes, the spec {spec.ndim}")
         if not claim.full and (spec.batch != 1 or any(spec_sizes(spec)[c] != 1 for c in ("CI", "CO"))
-                               or spec.kernel_shape[-1] * spec.kernel_shape[-2] != 1):
+                               or math.prod(spec.kernel_shape) != math.prod(spec.kernel_spatial)):
             raise SymconvError(f"spatial-only indices need batch 1 and one channel in and out; this spec has "
                                f"input {spec.x_shape} and kernel {spec.kernel_shape}: write full indices")
         if spec.is_empty:
@@ -412,12 +419,13 @@ def prove_claim(claim, spec: ConvSpec | None = None, bound: int | None = None) -
         if count > MAX_ENTRIES:
             raise SymconvError(f"the left side {claim.tensor}[{','.join(map(str, claim.lhs))}] covers {count} entries "
                                f"of this spec, more than {MAX_ENTRIES}: write integers for some of its indices")
-        kind, channels_last = spec.kind, spec.channels_last
+        kind, channels_last = spec.kind, layout.channel_axis(spec, "x") == spec.ndim + 1
         grouped = kind != "depthwise" and spec.groups != 1
+        kernel_layout = None if spec.kernel_layout == parse_kernel_layout(None, spec.op) else spec.kernel_layout
         cases = [Case(spec_sizes(spec), spec)]
         scope = f"every entry of {claim.tensor} for {spec.describe()}"
     _refuse_expansion(claim, cases[0].sizes)
-    proven, proof = attempt_proof(claim, kind, channels_last, grouped)
+    proven, proof = attempt_proof(claim, kind, channels_last, grouped, kernel_layout)
     n_cases, n_entries, bad = compare_formula(compile_formula(claim.rhs), claim.tensor, claim.lhs, cases, claim.full)
     if n_entries == 0:
         raise SymconvError(f"the left side {claim.tensor}[{','.join(map(str, claim.lhs))}] is outside "

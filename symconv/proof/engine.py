@@ -358,10 +358,12 @@ def derive(geometry: Geometry) -> DerivationResult:
 
 
 @lru_cache(maxsize=64)
-def reference_derivation(kind: str, ndim: int, channels_last: bool, full: bool, grouped: bool = False) \
-        -> DerivationResult:
-    """The derivation with the claim language's size symbols (cached)."""
-    return derive(symbolic_geometry(kind, ndim, channels_last, full, names="claims", grouped=grouped))
+def reference_derivation(kind: str, ndim: int, channels_last: bool, full: bool, grouped: bool = False,
+                         kernel_layout: str | None = None) -> DerivationResult:
+    """The derivation with the claim language's size symbols (cached); ``kernel_layout`` the
+    kernel's letters (None: TensorFlow's)."""
+    return derive(symbolic_geometry(kind, ndim, channels_last, full, names="claims", grouped=grouped,
+                                    kernel_layout=kernel_layout))
 
 
 # ---- any number of axes: the one-axis derivation on every axis -------------------------------------

@@ -16,8 +16,9 @@ import sympy
 from sympy import Integer, KroneckerDelta, Symbol
 
 from .. import claims as claims_mod
+from .. import layout
 from ..errors import SymconvError
-from ..spec import ConvSpec
+from ..spec import KERNEL_LAYOUTS, ConvSpec
 from .formulas import Term, index, size
 
 AXIS_NAMES = {1: ("W",), 2: ("H", "W"), 3: ("D", "H", "W")}
@@ -43,7 +44,8 @@ class Geometry:
     convolution), ``kernel``, ``stride``, ``dilation``, ``pad`` (before) and ``small``
     (its output); ``batch``, ``c_in`` and ``c_out`` (depthwise: channels and multiplier;
     transpose: x's and y's channels; grouped: per group) and ``groups``.  ``full`` False
-    drops batch and channels.
+    drops batch and channels.  ``kernel_layout``: the kernel's letters (``OIHW``, ...; None:
+    TensorFlow's, spatial axes first), for a spec's geometry.
     """
 
     kind: str
@@ -60,6 +62,7 @@ class Geometry:
     c_in: object = Integer(1)
     c_out: object = Integer(1)
     groups: object = Integer(1)
+    kernel_layout: str | None = None
 
     @property
     def grouped(self) -> bool:
@@ -128,7 +131,23 @@ class Geometry:
         return (n, *spatial, c) if self.channels_last else (n, c, *spatial)
 
     def kernel_entry(self, kern, first, second):
-        return tuple(kern) + ((first, second) if self.full else ())
+        """A kernel entry from its spatial indices and its two channel indices in TensorFlow's
+        order (in, out; transposed: out, in; depthwise: channel, multiplier), in the layout."""
+        return self._in_kernel_layout(tuple(kern), (first, second), lambda c, m: c * self.c_out + m, Integer(0))
+
+    def _in_kernel_layout(self, spatial, channels, merged, unit):
+        """Spatial values and the two channel values in TensorFlow's order, arranged in the
+        kernel layout; ``merged(channel, multiplier)`` and ``unit`` give O and I where a
+        depthwise kernel is written as its grouped convolution's (I = 1)."""
+        if not self.full:
+            return spatial
+        if self.kernel_layout is None:
+            return spatial + channels
+        tf = KERNEL_LAYOUTS["tf"][self.kind].format(layout.spatial_letters(self.ndim))
+        values = dict(zip(tf, spatial + channels))
+        if not set(self.kernel_layout) <= set(values):
+            values.update(O=merged(*channels), I=unit)
+        return tuple(values[letter] for letter in self.kernel_layout)
 
     def _kernel_channels(self, ci, co, q):
         if self.kind == "transpose":
@@ -173,7 +192,7 @@ class Geometry:
         if tensor == "k":
             first, second = {"transpose": (self.c_out, groups * self.c_in), "depthwise": (self.c_in, self.c_out),
                              "conv": (self.c_in, groups * self.c_out)}[self.kind]
-            return tuple(self.kernel) + ((first, second) if self.full else ())
+            return self._in_kernel_layout(tuple(self.kernel), (first, second), lambda c, m: c * m, Integer(1))
         on_small = (tensor == "x") == (self.kind == "transpose")
         spatial = self.small if on_small else self.big
         if tensor == "x":
@@ -216,10 +235,11 @@ class Geometry:
 
 
 def symbolic_geometry(kind: str, ndim: int, channels_last: bool = True, full: bool = True,
-                      names: str = "pretty", grouped: bool = False) -> Geometry:
+                      names: str = "pretty", grouped: bool = False, kernel_layout: str | None = None) -> Geometry:
     """A geometry with every size a symbol.  ``names='pretty'`` gives H, K_H, s_H, ...
     (for documents); ``names='claims'`` gives the claim language's H0, K0, S0, ...
-    ``grouped`` adds a symbolic number of groups G (channels then count per group).
+    ``grouped`` adds a symbolic number of groups G (channels then count per group);
+    ``kernel_layout`` the kernel's letters (None: TensorFlow's).
     """
     if names == "claims":
         sym = claims_mod.size_symbol
@@ -241,19 +261,20 @@ def symbolic_geometry(kind: str, ndim: int, channels_last: bool = True, full: bo
     if not (grouped and full and kind != "depthwise"):
         groups = Integer(1)
     return Geometry(kind, ndim, channels_last, full, big, kernel, stride, dilation, pad, small, batch, c_in, c_out,
-                    groups)
+                    groups, kernel_layout)
 
 
 def spec_geometry(spec: ConvSpec, full: bool = True) -> Geometry:
     """The geometry of one spec, sizes as integers."""
     nums = lambda t: tuple(Integer(v) for v in t)
-    groups = spec.groups if spec.kind != "depthwise" else 1
-    if spec.kind == "depthwise":
-        c_in, c_out = spec.kernel_shape[-2], spec.kernel_shape[-1]
-    elif spec.kind == "transpose":
-        c_in, c_out = spec.kernel_shape[-1] // groups, spec.kernel_shape[-2]
+    x_channels = spec.x_shape[layout.channel_axis(spec, "x")]
+    y_channels = spec.y_shape[layout.channel_axis(spec, "y")]
+    if spec.kind == "depthwise":   # channel and multiplier
+        groups, c_in, c_out = 1, x_channels, y_channels // x_channels
     else:
-        c_in, c_out = spec.kernel_shape[-2], spec.kernel_shape[-1] // groups
-    return Geometry(spec.kind, spec.ndim, spec.channels_last, full, nums(spec.big_spatial), nums(spec.kernel_spatial),
-                    nums(spec.strides), nums(spec.dilations), nums(b for b, _ in spec.pads),
-                    nums(spec.small_spatial), Integer(spec.batch), Integer(c_in), Integer(c_out), Integer(groups))
+        groups, c_in, c_out = spec.groups, x_channels // spec.groups, y_channels // spec.groups
+    channels_last = layout.channel_axis(spec, "x") == spec.ndim + 1
+    return Geometry(spec.kind, spec.ndim, channels_last, full, nums(spec.direct_input_spatial),
+                    nums(spec.kernel_spatial), nums(spec.strides), nums(spec.dilations), nums(b for b, _ in spec.pads),
+                    nums(spec.direct_output_spatial), Integer(spec.batch), Integer(c_in), Integer(c_out),
+                    Integer(groups), spec.kernel_layout)

@@ -20,8 +20,9 @@ def altered(spec, strides=None, dilations=None, befores=None):
     strides = tuple(strides or spec.strides)
     dilations = tuple(dilations or spec.dilations)
     befores = tuple(befores if befores is not None else [b for b, _ in spec.pads])
-    spatial_in = spec.x_shape[1:-1] if spec.channels_last else spec.x_shape[2:]
-    spatial_out = spec.y_shape[1:-1] if spec.channels_last else spec.y_shape[2:]
+    spatial = [spec.data_format.index(a) for a in spec.data_format if a not in "NC"]
+    spatial_in = [spec.x_shape[a] for a in spatial]
+    spatial_out = [spec.y_shape[a] for a in spatial]
     pads = []
     for n, o, k, s, d, b in zip(spatial_in, spatial_out, spec.kernel_shape, strides, dilations, befores):
         pads.append((b, (o - 1) * s + (k - 1) * d + 1 - n - b))

@@ -1,0 +1,47 @@
+"""symconv port: one layer as the exact equivalent code in another framework, verified."""
+
+import json
+
+from ..cli import add_spec_arguments
+
+HELP = "write a layer as the exact equivalent code in another framework, and verify it by running both"
+EPILOG = ("The layer's options are in the --from framework's terms: its data format and kernel layout are the "
+          "defaults (tf, jax: channels last, HWIO; torch, onnx: channels first, OIHW). exit status: 0 written "
+          "(and, where both frameworks are installed, verified); 1 the two frameworks differ; 2 bad usage")
+DEFAULT_LAYOUTS = {"tf": (0, "tf"), "jax": (0, "tf"), "torch": (1, "torch"), "onnx": (1, "torch")}
+
+
+def configure(parser):
+    from ..porting import FRAMEWORKS
+    add_spec_arguments(parser)
+    group = parser.add_argument_group("frameworks")
+    group.add_argument("--from", dest="source", metavar="FW", default="tf",
+                       help=f"the framework the layer comes from: {', '.join(FRAMEWORKS)} (default tf)")
+    group.add_argument("--to", dest="target", metavar="FW", required=True,
+                       help=f"the framework to write it for: {', '.join(FRAMEWORKS)}")
+    verify = group.add_mutually_exclusive_group()
+    verify.add_argument("--verify", dest="verify", action="store_true", default=None,
+                        help="run both frameworks on exact integer probes and compare every output entry "
+                             "(default: when both are installed)")
+    verify.add_argument("--no-verify", dest="verify", action="store_false", help="print the code alone")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the probes (default 0)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.epilog = EPILOG
+
+
+def run(args) -> int:
+    from ..porting import framework, port
+    from ..spec import DATA_FORMATS, OPS, ConvSpec
+    from ..values import random_generator
+    source = framework(args.source, "from")
+    random_generator(args.seed)  # refuse a bad seed before anything runs
+    fmt_index, kernel_layout = DEFAULT_LAYOUTS[source.name]
+    data_format = args.data_format
+    if data_format is None and args.op in OPS:
+        data_format = DATA_FORMATS[OPS[args.op].ndim][fmt_index]
+    spec = ConvSpec(args.op, args.input, args.kernel, strides=args.strides, dilations=args.dilations,
+                    padding=args.padding, convention=args.convention, data_format=data_format, groups=args.groups,
+                    output_shape_request=args.output_shape, kernel_layout=args.kernel_layout or kernel_layout)
+    ported = port(spec, to=args.target, source=source.name, verify=args.verify, seed=args.seed)
+    print(json.dumps(ported.to_json()) if args.json else ported.text())
+    return ported.exit_status

@@ -1,0 +1,167 @@
+"""``port``: the exact equivalent of one convolution layer in another framework, as code, verified.
+
+A layer is a ConvSpec in the source framework's terms (its data format, kernel layout, padding
+and SAME convention).  ``port`` writes runnable code for the target framework: the kernel moved
+to the target's layout, the padding said as the target can say it (an explicit asymmetric pad
+where the target pads symmetrically, a crop for negative pads, a transposed convolution's
+output padding), and functions that move the source's arrays in and the output back.  Where
+both frameworks are installed it runs both on exact integer probes (float32 integers whose
+every sum stays within 2**24, as ``check`` draws them) and compares every output entry
+exactly: the source through symconv's backend for it, the target through the code printed.
+
+>>> import symconv
+>>> stem = symconv.ConvSpec("conv2d", "1x224x224x3", "7x7x3x64", strides=2, padding="SAME")
+>>> ported = symconv.port(stem, to="torch", verify=False)
+>>> print(next(line for line in ported.code.splitlines() if "F." in line and "import" not in line))
+    x = F.pad(x, (2, 3, 2, 3))
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import numpy as np
+
+from ..errors import SymconvError, shown
+from ..spec import DATA_FORMATS, ConvSpec, require_spec
+
+TARGET_MODULES = {"torch": ".to_torch", "jax": ".to_jax", "onnx": ".to_onnx", "tf": ".to_tf"}
+
+
+class Framework(NamedTuple):
+    name: str             # as --from/--to name it
+    words: str            # as sentences name it
+    kernel_layout: str    # its kernel layouts (a name in spec.KERNEL_LAYOUTS), or None: any
+    channels_first: bool | None   # its data format (None: any, as the source has it)
+    backend: str          # the symconv backend that runs its own op
+    modules: tuple        # what must be importable to run it
+
+
+FRAMEWORKS = {f.name: f for f in (
+    Framework("tf", "TensorFlow", "tf", False, "tf", ("tensorflow",)),
+    Framework("torch", "PyTorch", "torch", True, "torch", ("torch",)),
+    Framework("jax", "JAX", None, None, "jax", ("jax",)),
+    Framework("onnx", "ONNX Runtime", "onnx", True, "onnxruntime", ("onnx", "onnxruntime")),
+)}
+
+
+def framework(name, field_name: str) -> Framework:
+    if not isinstance(name, str) or name.strip().lower() not in FRAMEWORKS:
+        raise SymconvError(f"{field_name} must be one of {', '.join(FRAMEWORKS)}, got {shown(name)}")
+    return FRAMEWORKS[name.strip().lower()]
+
+
+def installed(fw: Framework) -> bool:
+    return all(importlib.util.find_spec(m) is not None for m in fw.modules)
+
+
+def target_spec(spec: ConvSpec, target: Framework) -> ConvSpec:
+    """The same convolution in the target framework's layouts."""
+    data_format = None if target.channels_first is None else DATA_FORMATS[spec.ndim][int(target.channels_first)]
+    return spec.with_layouts(data_format=data_format, kernel_layout=target.kernel_layout)
+
+
+# ---- moving arrays between layouts, as code ------------------------------------------------------
+
+def moves(spec: ConvSpec, other: ConvSpec, tensor: str) -> list:
+    """The steps that turn spec's array of ``tensor`` into other's: ("reshape", shape) and
+    ("permute", axes), identities left out (a depthwise kernel's C, M are merged to I = 1,
+    O = C*M before a permutation and split after it)."""
+    from .. import layout
+    mine, theirs = layout.of(spec, tensor), layout.of(other, tensor)
+    steps = []
+    if mine.stored_shape != tuple(spec.shape_of(tensor)):
+        steps.append(("reshape", mine.stored_shape))
+    axes = tuple(mine.stored.index(letter) for letter in theirs.stored)
+    if axes != tuple(range(len(axes))):
+        steps.append(("permute", axes))
+    if theirs.stored_shape != tuple(other.shape_of(tensor)):
+        steps.append(("reshape", tuple(other.shape_of(tensor))))
+    return steps
+
+
+def layout_words(spec: ConvSpec, tensor: str) -> str:
+    from .. import layout
+    return f"{'x'.join(map(str, spec.shape_of(tensor)))} ({layout.of(spec, tensor).letters})"
+
+
+def pads_words(spec: ConvSpec) -> str:
+    return ", ".join(f"{b}:{a}" for b, a in spec.pads)
+
+
+# ---- the result ---------------------------------------------------------------------------------
+
+@dataclass
+class Port:
+    """One layer ported: the code, and what running both frameworks showed (``verified`` True:
+    every output entry agreed exactly on every probe; False: some differed; None: not run)."""
+
+    spec: ConvSpec
+    source: str
+    target: str
+    code: str
+    verified: bool | None = None
+    verification: str = ""
+    details: dict = field(default_factory=dict)
+
+    def text(self) -> str:
+        lines = [self.code.rstrip()]
+        if self.verification:
+            lines += ["", *(f"# {line}" for line in self.verification.splitlines())]
+        return "\n".join(lines)
+
+    def __repr__(self):
+        return self.text()
+
+    def to_json(self) -> dict:
+        return {"spec": self.spec.describe(), "from": self.source, "to": self.target, "code": self.code,
+                "verified": self.verified, "verification": self.verification or None, **self.details}
+
+    @property
+    def exit_status(self) -> int:
+        """0 verified (or not asked to verify), 1 the frameworks differ, 3 asked but could not verify."""
+        if self.verified is None and self.verification.startswith("not verified:") and "failed" in self.verification:
+            return 3
+        return 1 if self.verified is False else 0
+
+
+def port(spec: ConvSpec, to: str, source: str = "tf", *, verify: bool | None = None, seed: int = 0) -> Port:
+    """The layer ``spec`` (in the ``source`` framework's terms) as code for framework ``to``
+    (tf, torch, jax or onnx); verified by running both on exact integer probes when ``verify``
+    is True, or by default when both frameworks are installed."""
+    import importlib
+    require_spec(spec)
+    src, dst = framework(source, "from"), framework(to, "to")
+    if src is dst:
+        raise SymconvError(f"from and to must be two frameworks, got {src.name} twice")
+    if verify is not None and not isinstance(verify, bool):
+        raise SymconvError(f"verify must be True, False or None, got {shown(verify)}")
+    if spec.is_empty:
+        raise SymconvError(f"the output of this {spec.op} is empty (shape {spec.y_shape}): nothing to port")
+    writer = importlib.import_module(TARGET_MODULES[dst.name], __name__)
+    code = writer.write(spec, target_spec(spec, dst), src)
+    result = Port(spec, src.name, dst.name, code)
+    missing = [fw.words for fw in (src, dst) if not installed(fw)]
+    if verify is None:
+        verify = not missing
+    if verify:
+        if missing:
+            raise SymconvError(f"verifying needs {' and '.join(missing)}, which {'is' if len(missing) == 1 else 'are'} "
+                               f"not installed: leave out --verify to print the code alone")
+        from .running import run_both
+        run_both(result, src, dst, seed)
+    else:
+        result.verification = (f"not verified: {' and '.join(missing)} not installed" if missing else
+                               "not verified (verify=False)")
+    return result
+
+
+def entries_count(spec: ConvSpec) -> int:
+    return math.prod(spec.y_shape)
+
+
+def as_float32(array) -> np.ndarray:
+    return np.ascontiguousarray(np.asarray(array, dtype=np.float32))
