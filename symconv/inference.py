@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import probe
+from . import taps as tap_probes
 from .backends import Variant, open_runner
 from .budget import require_memory
 from .diagnose import with_geometry
@@ -54,17 +54,17 @@ def _infer_quantity(runner, spec, quantity, path, rng) -> Inferred:
     if reason:
         return Inferred(quantity, described, "skipped", None, [], [reason])
     before = runner.calls[(quantity, path)]
-    taps = probe.tap_observations(runner, spec, quantity, path, rng)
+    taps = tap_probes.tap_observations(runner, spec, quantity, path, rng)
     calls = runner.calls[(quantity, path)] - before
     if taps.failed is not None:
         failed = taps.failed
         status = {"skipped": "skipped", "unsupported": "unsupported"}.get(failed.status, "error")
         what = f"{failed.error_type}: {failed.message}" if failed.error_type else failed.message
         return Inferred(quantity, described, status, None, [], [what], calls)
-    reading = probe.read_pads(spec, quantity, taps.observations)
+    reading = tap_probes.read_pads(spec, quantity, taps.observations)
     expected_shape = tuple(spec.shape_of(TENSOR_OF[quantity]))
-    out_spatial = probe.out_spatial_of(spec, quantity, taps.shape if taps.shape is not None else expected_shape)
-    pads, names = probe.explain_pads(spec, reading, out_spatial)
+    out_spatial = tap_probes.out_spatial_of(spec, quantity, taps.shape if taps.shape is not None else expected_shape)
+    pads, names = tap_probes.explain_pads(spec, reading, out_spatial)
     result = Inferred(quantity, described, "ok", pads, names, [], calls)
     notes = result.notes
     if taps.shape is not None and tuple(taps.shape) != expected_shape:

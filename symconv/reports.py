@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from . import probe, render
+from . import localisation, probe, render
 from .backends import Variant
 from .diagnose import Diagnosis, Garbage
 from .indexmap import Terms
@@ -114,7 +114,7 @@ def _joined(partners) -> str:
 class Localisation:
     """What the entry-by-entry search spent, and why it stopped (None: it finished)."""
 
-    budget: probe.Budget
+    budget: localisation.Budget
     entries: int = 0
     resolved: int = 0
 

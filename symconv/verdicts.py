@@ -21,14 +21,14 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from . import probe, render
+from . import localisation, probe, render, taps, verification
 from .backends import Variant, open_runner
 from .backends.base import INPUTS
 from .budget import require_memory
 from .diagnose import EVIDENCE_ENTRIES, diagnose, impossible_values, slot_evidence
 from .errors import SymconvError, shown
 from .indexmap import maps_for
-from .probe import lit_and_ids
+from .localisation import one_hot_and_id_valued
 from .progress import Progress, ProgressRunner
 from .reports import CheckReport, Localisation, Mismatch, QuantityResult, backend_label, pads_text, variant_of
 from .spec import QUANTITIES, ConvSpec, as_quantity
@@ -62,7 +62,7 @@ def check(spec: ConvSpec, backend: str | None = None, *, impl: str | None = None
                            f"got {shown(quantities)}")
     quantities = [as_quantity(q) for q in quantities]
     rng = random_generator(seed)
-    probe.Budget(max_calls, max_seconds)  # refuse a bad budget up front
+    localisation.Budget(max_calls, max_seconds)  # refuse a bad budget up front
     # Refuse a case too large up front: too many products to probe exactly, or too many bytes.
     counts = [probe.ProbePlan.for_quantity(spec, quantity, miss_probability).probes for quantity in quantities]
     require_memory(spec, "check", max(counts, default=1))
@@ -119,13 +119,13 @@ def quantity_verdict(runner, spec: ConvSpec, quantity: str, path: str, probes,
 def _start(runner, spec, quantity, path, probes, miss_probability) -> tuple:
     backend = runner.backend
     result = QuantityResult(quantity, backend.describe(spec, quantity, path), "ok", "",
-                            probe.result_shape(spec, quantity))
+                            verification.result_shape(spec, quantity))
     before = runner.calls[(quantity, path)]
     reason = backend.skip_reason(spec, quantity, path)
     if reason:
         result.status, result.message = "skipped", reason
         return result, path, None, before
-    pending = probe.start_verification(runner, spec, quantity, path, probes, miss_probability)
+    pending = verification.start_verification(runner, spec, quantity, path, probes, miss_probability)
     return result, path, pending, before
 
 
@@ -218,10 +218,10 @@ def _evidence(result, runner, spec, quantity, path, verification, rng, budget, s
     while diagnosis.accepted:
         candidate = diagnosis.accepted[0]
         evidence, why = slot_evidence(runner, spec, quantity, path, verification, candidate, rng,
-                                      probe.Budget(4, budget[1]), shown)
+                                      localisation.Budget(4, budget[1]), shown)
         if evidence is not None:
             slot = render.index_text(*evidence.slot)
-            other = lit_and_ids(spec, quantity)[1]
+            other = one_hot_and_id_valued(spec, quantity)[1]
             result.evidence = f"observed with {slot} alone lit and {other} holding ids, as the diagnosis predicts"
             result.mismatches = [Mismatch(quantity, e, expected, observed, differing, only_slot=evidence.slot)
                                  for e, expected, observed, differing in evidence.items]
@@ -252,10 +252,10 @@ def _pads_after_diagnosis(result, spec) -> None:
 def _localise(result, runner, spec, quantity, path, verification, rng, entries, budget) -> None:
     """No hypothesis explains it: recover the terms of each wrong entry, within the budget."""
     values = {e: _first_difference(spec, quantity, verification, e) for e in entries}
-    spent = probe.Budget(*budget)
+    spent = localisation.Budget(*budget)
     if hasattr(runner, "stage"):
         runner.stage(f"localising {len(entries)} {quantity} entries (budget {spent.describe()})")
-    found = probe.localise(runner, spec, quantity, path, verification, entries, rng, spent)
+    found = localisation.localise(runner, spec, quantity, path, verification, entries, rng, spent)
     result.localisation = Localisation(spent, len(entries), sum(item.observed is not None for item in found))
     for item in found:
         result.mismatches.append(Mismatch(quantity, item.entry, item.expected, item.observed, item.differing_slots,
@@ -271,11 +271,11 @@ def _localise(result, runner, spec, quantity, path, verification, rng, entries, 
     for index in map(tuple, agreeing.tolist()):
         terms = maps.terms(quantity, index)
         resolved.append((index, terms.first, terms.second))
-    reading = probe.read_pads(spec, quantity, resolved)
+    reading = taps.read_pads(spec, quantity, resolved)
     if any(reading.state(axis) == "inconsistent" for axis in range(spec.ndim)):
         result.pads_line = f"implied pads unknown: no single padding explains the terms observed; the model's pads {model}"
         return
-    result.implied_pads, _ = probe.explain_pads(spec, reading, spec.direct_output_spatial)
+    result.implied_pads, _ = taps.explain_pads(spec, reading, spec.direct_output_spatial)
     implied = pads_text(result.implied_pads)
     if [p and p[0] for p in result.implied_pads] == [b for b, _ in spec.pads]:
         result.pads_line = (f"implied pads {implied}, the same as the model's: the padding agrees; the difference "

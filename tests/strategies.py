@@ -1,11 +1,12 @@
-"""Hypothesis strategies: valid ConvSpecs over every op, layout, padding, convention and groups."""
+"""Hypothesis strategies: valid ConvSpecs over every op, data format, kernel layout, padding,
+convention and groups."""
 
 from hypothesis import assume
 from hypothesis import strategies as st
 
 from symconv import conventions
 from symconv.errors import SymconvError
-from symconv.spec import DATA_FORMATS, OPS, ConvSpec
+from symconv.spec import DATA_FORMATS, KERNEL_LAYOUTS, OPS, ConvSpec
 
 
 @st.composite
@@ -34,8 +35,10 @@ def specs(draw, ops=tuple(OPS), max_size=9, max_kernel=4, max_stride=4, max_dila
     else:  # transpose: input is the small side, kernel (spatial..., big // groups, small)
         c_in, kernel = groups * per_in, (*ks, per_out, groups * per_in)
     shape = (batch, *spatial, c_in) if fmt.endswith("C") else (batch, c_in, *spatial)
+    kernel_layout, kernel = draw(kernel_layouts(nd, kind, kernel))
     try:
-        spec = ConvSpec(op, shape, kernel, tuple(strides), tuple(dilations), padding, convention, fmt, groups)
+        spec = ConvSpec(op, shape, kernel, tuple(strides), tuple(dilations), padding, convention, fmt, groups,
+                        kernel_layout=kernel_layout)
     except SymconvError:
         assume(False)
     assume(allow_empty or not spec.is_empty)
@@ -43,3 +46,20 @@ def specs(draw, ops=tuple(OPS), max_size=9, max_kernel=4, max_stride=4, max_dila
         from symconv.symbolic import literal_size
         assume(literal_size(spec) <= max_elements)
     return spec
+
+
+@st.composite
+def kernel_layouts(draw, nd, kind, tf_kernel):
+    """(kernel layout letters, the kernel's shape in it) for a kernel given in TensorFlow's layout:
+    TensorFlow's own most of the time, PyTorch's, or a random permutation of the letters."""
+    spatial = "DHW"[3 - nd:]
+    tf = KERNEL_LAYOUTS["tf"][kind].format(spatial)
+    sizes = dict(zip(tf, tf_kernel))
+    choice = draw(st.sampled_from(["tf", "tf", "torch", "shuffled"]))
+    if choice == "tf":
+        return tf, tuple(tf_kernel)
+    if "C" in sizes:   # a depthwise kernel as its grouped convolution's, I = 1
+        sizes = {**sizes, "I": 1, "O": sizes["C"] * sizes["M"]}
+    letters = KERNEL_LAYOUTS["torch"][kind].format(spatial) if choice == "torch" else \
+        "".join(draw(st.permutations(spatial + "IO")))
+    return letters, tuple(sizes[a] for a in letters)

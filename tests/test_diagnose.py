@@ -7,7 +7,8 @@ import os
 import numpy as np
 import pytest
 
-from symconv import ConvSpec, probe
+from symconv import ConvSpec, localisation, probe
+from symconv.indexmap import maps_for
 from symconv.backends import open_runner
 from symconv.backends.base import Backend, Call, Outcome
 from symconv.backends.functions import FunctionsBackend
@@ -15,7 +16,8 @@ from symconv.backends.runner import LocalRunner
 from symconv import check, infer
 from symconv.cli import main
 from symconv.diagnose import HYPOTHESES, Context, diagnose, with_geometry
-from symconv.probe import ProbeResult, ProbeSet
+from symconv.probe import ProbeSet
+from symconv.verification import ProbeResult
 
 IMPLS = os.path.join(os.path.dirname(__file__), "impls")
 LAYER = dict(input_shape="1x56x56x64", kernel_shape="3x3x64x64")   # ResNet-50 layer1 conv2
@@ -158,7 +160,7 @@ def test_every_hypothesis_explains_its_own_prediction_and_none_the_model():
         for quantity in QUANTITIES:
             plan = probe.ProbePlan.for_quantity(spec, quantity)
             inputs = [probes.inputs(quantity, j) for j in range(plan.probes)]
-            model = [probe.maps_for(spec).evaluate(quantity, **{n: a.astype(np.int64) for n, a in i.items()})
+            model = [maps_for(spec).evaluate(quantity, **{n: a.astype(np.int64) for n, a in i.items()})
                      for i in inputs]
             truth = [ProbeResult(i, m.astype(np.float64)) for i, m in zip(inputs, model)]
             assert diagnose(spec, quantity, truth, np.random.default_rng(1)).accepted == [], (spec, quantity)
@@ -180,19 +182,19 @@ def _functions(forward):
 
 def test_a_scale_an_offset_padding_read_as_one_and_valid_for_same_are_named():
     spec = ConvSpec("conv2d", "1x6x6x3", "3x3x3x2", padding="SAME")
-    maps = probe.maps_for(spec)
+    maps = maps_for(spec)
     scaled = check(spec, runner=_functions(lambda x, k, s: 2 * maps.evaluate("forward", x=x, k=k) - 3)).results[0]
     assert scaled.diagnosis.accepted[0].sentence == "the forward (y) is exactly 2 times the model minus 3"
     valid = ConvSpec("conv2d", "1x8x8x3", "3x3x3x2", padding="VALID")   # x padded by hand with ones
 
     def padded_with_ones(x, k, s):
-        return probe.maps_for(valid).evaluate("forward", x=np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)),
+        return maps_for(valid).evaluate("forward", x=np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)),
                                                                   constant_values=1), k=k)
     ones = check(spec, runner=_functions(padded_with_ones)).results[0]
     assert [c.name for c in ones.diagnosis.accepted] == ["padding_value"]
     assert ones.diagnosis.accepted[0].sentence == ("the forward (y) is exactly the model with the padding read as 1 "
                                                    "instead of 0")
-    unpadded = check(spec, runner=_functions(lambda x, k, s: probe.maps_for(
+    unpadded = check(spec, runner=_functions(lambda x, k, s: maps_for(
         ConvSpec("conv2d", "1x6x6x3", "3x3x3x2", padding="VALID")).evaluate("forward", x=x, k=k))).results[0]
     assert unpadded.status == "error" and unpadded.message.startswith("wrong output shape")
     assert [c.summary for c in unpadded.diagnosis.accepted] == ["padding VALID instead of SAME"]
@@ -201,7 +203,7 @@ def test_a_scale_an_offset_padding_read_as_one_and_valid_for_same_are_named():
 def test_a_wrong_output_shape_is_an_error_and_may_still_be_named():
     spec = ConvSpec("conv2d", "1x6x6x2", "2x2x2x2", padding="SAME")   # tf: 6x6 out; torch's pads give 5x5
     torch = ConvSpec("conv2d", "1x6x6x2", "2x2x2x2", padding="SAME", convention="torch")
-    backend = FunctionsBackend({"forward": lambda x, k, s: probe.maps_for(torch).evaluate("forward", x=x, k=k)})
+    backend = FunctionsBackend({"forward": lambda x, k, s: maps_for(torch).evaluate("forward", x=x, k=k)})
     result = check(spec, runner=LocalRunner(backend)).results[0]
     assert result.status == "error"
     assert result.message == "wrong output shape: expected (1, 6, 6, 2), got (1, 5, 5, 2)"
@@ -299,7 +301,7 @@ def test_infer_does_not_read_pads_cleanly_from_garbage():
     spec = ConvSpec("conv2d", "2x4x4x1", "1x2x1x1", strides=(1, 3), padding="VALID")
 
     def forward(x, k, s):
-        y = probe.maps_for(s).evaluate("forward", x=x, k=k)
+        y = maps_for(s).evaluate("forward", x=x, k=k)
         y[:, 1] = np.nan  # half the outputs are garbage
         return y
     report = infer(spec, runner=LocalRunner(FunctionsBackend({"forward": forward})))
@@ -317,7 +319,7 @@ def test_infer_names_outputs_that_fit_no_padding():
     spec = ConvSpec("conv2d", "1x5x5x1", "3x3x1x1", padding="SAME")
 
     def forward(x, k, s):
-        y = probe.maps_for(s).evaluate("forward", x=x, k=k)
+        y = maps_for(s).evaluate("forward", x=x, k=k)
         y[0, 2, 2, 0] = 0  # one output reads nothing
         return y
     reading = infer(spec, runner=LocalRunner(FunctionsBackend({"forward": forward}))).quantities["forward"]

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from symconv import CONVENTIONS, ConvSpec, SymconvError, probe
+from symconv import CONVENTIONS, ConvSpec, SymconvError, localisation, probe, verification
+from symconv import taps as tap_probes
 from symconv.backends import open_runner
 from symconv.indexmap import maps_for
 from symconv.spec import QUANTITIES, TENSOR_OF
@@ -74,21 +75,21 @@ def test_the_row_check_equals_the_channel_reduction_of_the_exact_model(spec, see
     for quantity in QUANTITIES:
         inputs = probes.inputs(quantity, 0)
         model = maps_for(spec).evaluate(quantity, **{n: v.astype(np.int64) for n, v in inputs.items()})
-        weights = rng.integers(-1000, 1000, probe._weight_axis(spec, quantity)).astype(np.float64)
-        lhs, rhs = probe.row_sums(spec, quantity, inputs, model.astype(np.float32), weights)
+        weights = rng.integers(-1000, 1000, verification.weight_axis(spec, quantity)).astype(np.float64)
+        lhs, rhs = verification.row_sums(spec, quantity, inputs, model.astype(np.float32), weights)
         assert np.array_equal(lhs, rhs), quantity
         wrong = model.astype(np.float32)
         wrong[np.unravel_index(rng.integers(wrong.size), wrong.shape)] += 1
-        mask, _ = probe.compare(spec, probe.ProbePlan.for_quantity(spec, quantity), inputs, wrong, rng)
+        mask, _ = verification.compare(spec, probe.ProbePlan.for_quantity(spec, quantity), inputs, wrong, rng)
         assert mask.sum() == 1, quantity
 
 
 def localised(impl, spec, quantity, entry):
     with open_runner(impl=os.path.join(IMPLS, impl)) as runner:
         probes = probe.ProbeSet(spec, np.random.default_rng(3))
-        verification, failed, _ = probe.verify(runner, spec, quantity, "op", probes)
-        assert failed is None and verification.mismatch[entry]
-        (item,) = probe.localise(runner, spec, quantity, "op", verification, [entry], np.random.default_rng(4))
+        verified, failed, _ = verification.verify(runner, spec, quantity, "op", probes)
+        assert failed is None and verified.mismatch[entry]
+        (item,) = localisation.localise(runner, spec, quantity, "op", verified, [entry], np.random.default_rng(4))
         return item, runner.calls[(quantity, "op")]
 
 
@@ -123,10 +124,10 @@ def test_tap_probes_read_the_pads_of_every_convention_from_the_numpy_backend(con
     spec = ConvSpec("conv2d", "1x5x7x2", "3x2x2x2", strides=(2, 3), padding="SAME", convention=convention)
     with open_runner("numpy") as runner:
         for quantity in QUANTITIES:
-            taps = probe.tap_observations(runner, spec, quantity, "op", np.random.default_rng(0))
+            taps = tap_probes.tap_observations(runner, spec, quantity, "op", np.random.default_rng(0))
             assert taps.failed is None and not taps.garbage
-            reading = probe.read_pads(spec, quantity, taps.observations)
-            pads, names = probe.explain_pads(spec, reading, probe.out_spatial_of(spec, quantity, taps.shape))
+            reading = tap_probes.read_pads(spec, quantity, taps.observations)
+            pads, names = tap_probes.explain_pads(spec, reading, tap_probes.out_spatial_of(spec, quantity, taps.shape))
             assert pads == [list(p) for p in spec.pads], quantity
             assert convention in names
 
@@ -134,7 +135,7 @@ def test_tap_probes_read_the_pads_of_every_convention_from_the_numpy_backend(con
 def test_an_axis_that_reads_only_padding_is_reported_unobserved():
     spec = ConvSpec("conv1d", "1x1x1", "1x1x1", strides=3, padding="5:5")  # every window sits in padding
     with open_runner("numpy") as runner:
-        taps = probe.tap_observations(runner, spec, "forward", "op", np.random.default_rng(0))
-    reading = probe.read_pads(spec, "forward", taps.observations)
+        taps = tap_probes.tap_observations(runner, spec, "forward", "op", np.random.default_rng(0))
+    reading = tap_probes.read_pads(spec, "forward", taps.observations)
     assert taps.failed is None and reading.state(0) == "unobserved"
-    assert probe.explain_pads(spec, reading, spec.small_spatial) == ([None], [])
+    assert tap_probes.explain_pads(spec, reading, spec.small_spatial) == ([None], [])

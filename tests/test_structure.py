@@ -12,8 +12,7 @@ MAX_LINES = 600
 # A module over MAX_LINES states why in its docstring with these words.
 REASON = "longer than 600 lines because"
 # Known exceptions outside the proofs' modules, each to be fixed where it lives.
-LONG_MODULES = {"symconv/probe.py": "probing, verification and localisation: to be split by concern",
-                "symconv/diagnose.py": "the hypotheses registry with its reporting: to be split"}
+LONG_MODULES: dict = {}
 NAME_BRANCHES = {"symconv/explanation.py": "explain shows the default reading beside another: to compare with "
                                        "conventions.DEFAULT instead of the literal name"}
 
