@@ -83,8 +83,9 @@ import sympy
 from sympy import IndexedBase, Integer, KroneckerDelta, Piecewise, Sum, Symbol
 
 from .errors import SymconvError
+from .quantities import QUANTITY_OF
 
-OUTPUT_TENSORS = {"y": "forward", "dk": "filter_grad", "dx": "input_grad"}
+OUTPUT_TENSORS = QUANTITY_OF   # y, dk, dx -> forward, filter_grad, input_grad
 INPUT_TENSORS = ("x", "k", "g")
 FUNCTIONS = ("sum", "delta", "min", "max")
 RESERVED = set(OUTPUT_TENSORS) | set(INPUT_TENSORS) | set(FUNCTIONS) | {"and"}

@@ -26,10 +26,11 @@ from fractions import Fraction
 import numpy as np
 
 from . import query, render, values
-from .backends.base import INPUTS, Call
+from .backends.base import Call
+from .conventions import DEFAULT
 from .errors import SymconvError, shorten
 from .indexmap import maps_for
-from .quantities import QUANTITIES, TENSOR_OF
+from .quantities import INPUTS, QUANTITIES, TENSOR_OF
 from .spec import ConvSpec, entry_name, require_nonempty, require_spec
 
 # Listing every entry is for small cases: beyond this, ask `symconv which --entry`.
@@ -38,12 +39,6 @@ LINE_WIDTH = 120
 DEFAULTS = {"x": "1, 2, 3, ... (row-major)", "k": "all ones", "g": "all ones"}
 # A backend computes in float64: values it is given and results it must match stay within this.
 FLOAT_EXACT = 2**53
-
-
-def parse_values(text, spec: ConvSpec, tensor: str) -> np.ndarray:
-    """``'1,2,3'`` (or a sequence) -> an exact array of the tensor's shape; one value fills it
-    (integers of any size and fractions stay exact: ``symconv.values``)."""
-    return values.parse_values(text, spec.shape_of(tensor), tensor)
 
 
 def default_tensor(spec: ConvSpec, tensor: str) -> np.ndarray:
@@ -111,13 +106,18 @@ class Explanation:
     tensors: dict
     given: tuple
     model: Reading
-    tf_reading: Reading | None = None
+    default_reading: Reading | None = None   # SAME under the default convention, beside another's
     backend: dict | None = None
     backend_rows: dict = field(default_factory=dict)
 
     @property
     def sections(self) -> dict:
         return self.model.sections
+
+    @property
+    def tf_reading(self) -> Reading | None:
+        """The default convention's reading (TensorFlow's: ``conventions.DEFAULT``)."""
+        return self.default_reading
 
     def to_json(self) -> dict:
         """Strict JSON (no NaN or Infinity): see ``json_safe``; ``notes`` says what was rewritten."""
@@ -126,8 +126,8 @@ class Explanation:
                "tensors": {n: [_plain(v) for v in a.reshape(-1)] for n, a in self.tensors.items()},
                "defaults": {n: DEFAULTS[n] for n in self.tensors if n not in self.given},
                **self.model.sections}
-        if self.tf_reading is not None:
-            out["tf_reading"] = self.tf_reading.as_json()
+        if self.default_reading is not None:
+            out[f"{DEFAULT}_reading"] = self.default_reading.as_json()
         if self.backend is not None:
             out["backend"] = self.backend
         notes = set()
@@ -142,29 +142,30 @@ class Explanation:
             note = "" if name in self.given else f"   (default: {DEFAULTS[name]})"
             flat = ", ".join(str(_plain(v)) for v in array.reshape(-1))
             lines.append(f"{name} = [{flat}]{note}")
-        side = self.tf_reading is not None and self.tf_reading.spec.y_shape == self.spec.y_shape
-        if self.tf_reading is not None:
+        default = self.default_reading
+        side = default is not None and default.spec.y_shape == self.spec.y_shape
+        if default is not None:
             own = ", ".join(f"{b}:{a}" for b, a in self.spec.pads)
-            pads = ", ".join(f"{b}:{a}" for b, a in self.tf_reading.spec.pads)
-            lines.append(f"each entry under {self.spec.convention} (pads {own}); beside it, the tf reading of SAME "
-                         f"(pads {pads}), as TensorFlow resolves SAME today")
+            pads = ", ".join(f"{b}:{a}" for b, a in default.spec.pads)
+            lines.append(f"each entry under {self.spec.convention} (pads {own}); beside it, the {DEFAULT} reading of "
+                         f"SAME (pads {pads}), as TensorFlow resolves SAME today")
         for quantity in QUANTITIES:
             lines.append(f"{quantity} ({TENSOR_OF[quantity]}):")
-            tf_rows = self.tf_reading.sections[quantity] if side else None
+            default_rows = default.sections[quantity] if side else None
             width = max(len(r["entry"]) for r in self.sections[quantity]) if self.sections[quantity] else 0
             for i, row in enumerate(self.sections[quantity]):
                 parts = [f"  {row['entry']:<{width}} = {_formula_value(row)}"]
-                if tf_rows is not None:
-                    parts.append(f"tf: {_formula_value(tf_rows[i])}")
-                for _, values in self.backend_rows.get(quantity, []):
-                    parts.append(f"backend: {values[i]}" + ("" if values[i] == row["value"] else "  DIFFERS"))
+                if default_rows is not None:
+                    parts.append(f"{DEFAULT}: {_formula_value(default_rows[i])}")
+                for _, values, agrees in self.backend_rows.get(quantity, []):
+                    parts.append(f"backend: {values[i]}" + ("" if agrees[i] else "  DIFFERS"))
                 joined = "    | ".join(parts)
                 lines.append(joined if len(joined) <= LINE_WIDTH else
                              "\n".join([parts[0]] + [f"  {'':<{width}}   {p}" for p in parts[1:]]))
-        if self.tf_reading is not None and not side:
-            lines.append(f"the tf reading (output shape {'x'.join(map(str, self.tf_reading.spec.y_shape))}):")
+        if default is not None and not side:
+            lines.append(f"the {DEFAULT} reading (output shape {'x'.join(map(str, default.spec.y_shape))}):")
             for quantity in QUANTITIES:
-                lines.extend(f"  {r['entry']} = {_formula_value(r)}" for r in self.tf_reading.sections[quantity])
+                lines.extend(f"  {r['entry']} = {_formula_value(r)}" for r in default.sections[quantity])
         if self.backend is not None:
             lines.append(f"backend {self.backend['name']}:")
             for result in self.backend["results"]:
@@ -202,17 +203,18 @@ def explain(spec: ConvSpec, x=None, k=None, g=None, *, backend: str | None = Non
     require_spec(spec)
     _size_guard(spec)
     given = {n: v for n, v in (("x", x), ("k", k), ("g", g)) if v is not None}
-    tensors = {n: parse_values(given[n], spec, n) if n in given else default_tensor(spec, n) for n in ("x", "k", "g")}
+    tensors = {n: values.parse_values(given[n], spec.shape_of(n), n) if n in given else default_tensor(spec, n)
+               for n in ("x", "k", "g")}
     story = Explanation(spec, tensors, tuple(given), reading(spec, tensors))
-    if spec.padding == "SAME" and spec.convention != "tf":
-        tf_spec = replace(spec, convention="tf")
-        tf_tensors = dict(tensors)
-        if tf_spec.y_shape != spec.y_shape:  # g has y's shape: refill it for the tf reading
+    if spec.padding == "SAME" and spec.convention != DEFAULT:
+        default_spec = replace(spec, convention=DEFAULT)
+        default_tensors = dict(tensors)
+        if default_spec.y_shape != spec.y_shape:  # g has y's shape: refill it for the default reading
             try:
-                tf_tensors["g"] = parse_values(given["g"], tf_spec, "g")
+                default_tensors["g"] = values.parse_values(given["g"], default_spec.y_shape, "g")
             except (KeyError, SymconvError):
-                tf_tensors["g"] = default_tensor(tf_spec, "g")
-        story.tf_reading = reading(tf_spec, tf_tensors)
+                default_tensors["g"] = default_tensor(default_spec, "g")
+        story.default_reading = reading(default_spec, default_tensors)
     if backend is not None or impl is not None or runner is not None:
         _run_backend(story, backend, impl, variant, grad_path, isolate, timeout, runner)
     return story
@@ -220,7 +222,7 @@ def explain(spec: ConvSpec, x=None, k=None, g=None, *, backend: str | None = Non
 
 def _float_exact(story) -> None:
     """A backend is given float64 tensors and compared exactly: refuse values it cannot hold."""
-    readings = [story.model] + ([story.tf_reading] if story.tf_reading is not None else [])
+    readings = [story.model] + ([story.default_reading] if story.default_reading is not None else [])
     numbers = [v for a in story.tensors.values() for v in a.reshape(-1).tolist()]
     numbers += [row["value"] for r in readings for rows in r.sections.values() for row in rows]
     for number in numbers:
@@ -280,7 +282,9 @@ def _backend_result(runner, spec, quantity, path, story) -> dict:
                                               f"Inf), e.g. {entry_name(quantity, first)} = {values[first]}")
         return result
     observed = [_plain(float(v)) for v in values.reshape(-1)]
-    model = [row["value"] for row in story.sections[quantity]]
-    result.update(values=observed, agrees=observed == model)
-    story.backend_rows.setdefault(quantity, []).append((result["path"], observed))
+    # Exact: each float64 value as the rational it is, against the model's exact integer or fraction.
+    agrees = [Fraction(float(v)) == Fraction(row["value"])
+              for v, row in zip(values.reshape(-1), story.sections[quantity])]
+    result.update(values=observed, agrees=all(agrees))
+    story.backend_rows.setdefault(quantity, []).append((result["path"], observed, agrees))
     return result

@@ -23,15 +23,15 @@ import numpy as np
 
 from . import localisation, probe, render, taps, verification
 from .backends import Variant, open_runner
-from .backends.base import INPUTS
 from .budget import require_memory
 from .diagnose import EVIDENCE_ENTRIES, diagnose, impossible_values, slot_evidence
 from .errors import SymconvError, shown
 from .indexmap import maps_for
 from .localisation import one_hot_and_id_valued
 from .progress import Progress, ProgressRunner
+from .quantities import INPUTS, QUANTITIES, as_quantity
 from .reports import CheckReport, Localisation, Mismatch, QuantityResult, backend_label, pads_text, variant_of
-from .spec import QUANTITIES, ConvSpec, as_quantity
+from .spec import ConvSpec
 from .values import random_generator
 
 MAX_MISMATCHES = 20

@@ -17,7 +17,7 @@ import numpy as np
 
 from .. import conventions, layout, reference
 from ..errors import shorten
-from ..quantities import INPUTS, SHAPED_LIKE, TENSOR_OF  # noqa: F401  INPUTS: backends import it from here
+from ..quantities import INPUTS, SHAPED_LIKE, TENSOR_OF  # noqa: F401  INPUTS: from here too, for third parties
 from ..spec import ConvSpec, format_padding
 
 # The error type of an output that is not a finite real array.

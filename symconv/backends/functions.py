@@ -11,7 +11,8 @@ import os
 import numpy as np
 
 from ..errors import SymconvError
-from .base import INPUTS, Backend
+from ..quantities import INPUTS
+from .base import Backend
 
 
 class FunctionsBackend(Backend):

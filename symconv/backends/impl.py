@@ -16,7 +16,8 @@ import sys
 import numpy as np
 
 from ..errors import SymconvError
-from .base import INPUTS, Backend, Unavailable
+from ..quantities import INPUTS
+from .base import Backend, Unavailable
 
 
 class ImplBackend(Backend):

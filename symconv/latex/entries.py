@@ -8,13 +8,12 @@ overflow) or, beyond that, with the loop reference's exact evaluation.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import numpy as np
 import sympy
 
-from .. import proof, reference, symbolic
+from .. import proof, reference, symbolic, values
 from ..display import ShownMath
 from ..errors import SymconvError
 from ..indexmap import maps_for
@@ -169,22 +168,13 @@ def _sympy_sum_pieces(expr) -> list:
 
 
 def tensor_values(spec: ConvSpec, tensor: str, text) -> np.ndarray | None:
-    """``'1,2,3,...'`` (flat, row-major in the spec's layout) -> the tensor's values: int64 when
-    they fit, else Python integers (exact at any size); None stays None."""
+    """``'1,2,3,...'`` (flat, row-major in the spec's layout) -> the tensor's exact values, as
+    ``symconv.values.parse_values`` reads them (one value fills the tensor), integers only: int64
+    when they fit, else Python integers; None stays None."""
     if text is None:
         return None
-    if isinstance(text, np.ndarray):
-        items = [int(v) for v in text.reshape(-1)]
-    else:
-        parts = [p for p in re.split(r"[\s,]+", str(text).strip()) if p]
-        if not all(re.fullmatch(r"[-+]?\d+", p) for p in parts):
-            raise SymconvError(f"--{tensor} must be integers separated by commas, got {str(text)[:40]!r}")
-        if any(len(p.lstrip("+-")) > 4000 for p in parts):
-            raise SymconvError(f"--{tensor} has an integer of more than 4000 digits")
-        items = [int(p) for p in parts]
-    shape = spec.shape_of(tensor)
-    if len(items) != int(np.prod(shape)):
-        raise SymconvError(f"--{tensor} needs {int(np.prod(shape))} values (shape {shape}, row-major), "
-                           f"got {len(items)}")
-    fits = all(-2**63 <= v < 2**63 for v in items)
-    return np.array(items, dtype=np.int64 if fits else object).reshape(shape)
+    array = values.parse_values(text, spec.shape_of(tensor), tensor)
+    fraction = next((v for v in array.reshape(-1).tolist() if not isinstance(v, int)), None)
+    if fraction is not None:
+        raise SymconvError(f"{tensor} values in a derivation document must be integers, got {fraction}")
+    return array

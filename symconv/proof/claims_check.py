@@ -24,7 +24,7 @@ from ..conventions import effective_kernel
 from ..display import Shown, ShownMath
 from ..errors import SymconvError
 from ..indexmap import IndexMaps
-from ..quantities import SHAPED_LIKE
+from ..quantities import QUANTITY_OF, SHAPED_LIKE
 from ..spec import ConvSpec, parse_kernel_layout
 from .engine import reference_derivation
 from .formulas import TERM_LIMIT, Budget, Formula, StepFailed, compile_formula, product_estimate, value_of
@@ -257,7 +257,7 @@ def _entries(claim_lhs: tuple, shape: tuple):
 def compare_formula(formula: Formula, tensor: str, lhs: tuple, cases, full: bool, budget: Budget | None = None):
     """Compare a formula with the index maps at every matching entry of every case, in order.
     Returns (number of cases, number of entries, first Counterexample or None)."""
-    quantity = {"y": "forward", "dk": "filter_grad", "dx": "input_grad"}[tensor]
+    quantity = QUANTITY_OF[tensor]
     budget = budget or Budget()
     n_cases = n_entries = 0
     size_symbols = {}
@@ -268,7 +268,7 @@ def compare_formula(formula: Formula, tensor: str, lhs: tuple, cases, full: bool
         values = {size_symbols.setdefault(k, claims_mod.size_symbol(k)): v for k, v in case.sizes.items()}
         out_shape = spec.shape_of(tensor)
         if not full:
-            out_shape = _spatial(spec, {"dk": "k", "dx": "x", "y": "g"}[tensor], out_shape)
+            out_shape = _spatial(spec, tensor, out_shape)
         table = _spatial_table(spec, quantity) if not full and spec.kind == "conv" else None
         maps = IndexMaps(spec) if table is None else None
         for entry, free in _entries(lhs, out_shape):
@@ -410,7 +410,7 @@ def prove_claim(claim, spec: ConvSpec | None = None, bound: int | None = None) -
         if spec.is_empty:
             raise SymconvError(f"the output of this {spec.op} is empty: no entry to check")
         shape = spec.shape_of(claim.tensor)
-        shape = shape if claim.full else _spatial(spec, {"dk": "k", "dx": "x", "y": "g"}[claim.tensor], shape)
+        shape = shape if claim.full else _spatial(spec, claim.tensor, shape)
         outside = [(e, s) for e, s in zip(claim.lhs, shape) if not isinstance(e, Symbol) and not 0 <= int(e) < s]
         if outside:
             raise SymconvError(f"the left side {claim.tensor}[{','.join(map(str, claim.lhs))}] is outside "
