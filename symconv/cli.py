@@ -26,6 +26,7 @@ class _Parser(argparse.ArgumentParser):
 
 def add_spec_arguments(parser: argparse.ArgumentParser, op: bool = True) -> None:
     """The options that describe a convolution (shared by every command)."""
+    from .conventions import DEFAULT
     from .spec import OPS
     if op:
         parser.add_argument("op", metavar="OP", help=f"one of {', '.join(OPS)}")
@@ -40,8 +41,8 @@ def add_spec_arguments(parser: argparse.ArgumentParser, op: bool = True) -> None
     group.add_argument("--dilations", metavar="D", default="1", help="one integer or one per spatial axis")
     group.add_argument("--padding", metavar="P", default="VALID",
                        help="SAME, VALID or before:after per spatial axis, e.g. 1:2,0:1 (negative crops)")
-    group.add_argument("--convention", metavar="C", default="tf",
-                       help="how SAME is resolved: tf, same_lower, legacy_eigen, torch (default tf)")
+    group.add_argument("--convention", metavar="C", default=DEFAULT,
+                       help=f"how SAME is resolved: tf, same_lower, legacy_eigen, torch (default {DEFAULT})")
     group.add_argument("--data-format", metavar="F", default=None,
                        help="NWC/NCW, NHWC/NCHW or NDHWC/NCDHW (default channels last)")
     group.add_argument("--groups", metavar="G", default="1", help="grouped convolution (default 1)")

@@ -20,9 +20,9 @@ def test_symbolic_derivation_of_dk_collapses_to_the_in_bounds_sum():
     geometry = proof.symbolic_geometry("conv", 1, full=False)
     result = proof.derive(geometry)
     (term,) = result.closed["filter_grad"].terms
-    S, D, P, W = geometry.stride[0], geometry.dilation[0], geometry.pad[0], geometry.big[0]
+    S, D, P, W = geometry.stride[0], geometry.dilation[0], geometry.pad[0], geometry.input_size[0]
     pos = S * i + D * a - P
-    assert term.limits == ((i, 0, geometry.small[0] - 1),)
+    assert term.limits == ((i, 0, geometry.output_size[0] - 1),)
     assert term.conditions == ((pos, 0, W - 1),)
     assert sympy.expand(term.product - g[i] * x[pos]) == 0
     rules = [s.rule for s in result.steps("filter_grad")]

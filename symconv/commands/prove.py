@@ -13,6 +13,7 @@ HELP = "prove, check or refute a claim about y, dk or dx; without --claim, the f
 
 
 def configure(parser):
+    from ..conventions import DEFAULT
     from ..spec import OPS
     parser.add_argument("op", metavar="OP", nargs="?", default=None,
                         help=f"check the claim on one convolution: one of {', '.join(OPS)} (with --input, --kernel)")
@@ -32,11 +33,13 @@ def configure(parser):
                         help="facts report: also write the symbolic-size derivation document")
     group = parser.add_argument_group("convolution (only with OP)")
     group.add_argument("--input", metavar="SHAPE", help="input shape in the data format, e.g. 1x3x3x1")
-    group.add_argument("--kernel", metavar="SHAPE", help="kernel shape in TensorFlow's layout, e.g. 3x3x1x8")
+    group.add_argument("--kernel", metavar="SHAPE", help="kernel shape in the kernel layout, e.g. 3x3x1x8")
+    group.add_argument("--kernel-layout", metavar="L", default=None,
+                       help="the kernel's layout: HWIO (the default), OIHW, any permutation, tf or torch")
     group.add_argument("--strides", metavar="S", default="1")
     group.add_argument("--dilations", metavar="D", default="1")
     group.add_argument("--padding", metavar="P", default="VALID", help="SAME, VALID or before:after per axis")
-    group.add_argument("--convention", metavar="C", default="tf", help="how SAME is resolved (default tf)")
+    group.add_argument("--convention", metavar="C", default=DEFAULT, help=f"how SAME is resolved (default {DEFAULT})")
     group.add_argument("--data-format", metavar="F", default=None)
     group.add_argument("--groups", metavar="G", default="1")
     group.add_argument("--output-shape", metavar="SHAPE", default=None)

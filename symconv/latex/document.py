@@ -56,7 +56,7 @@ class Document:
                 f"\\end{{document}}\n")
 
 
-def require(step: str, ok: bool, why: str):
+def require(step: str, ok: bool, why: str = ""):
     """Raise StepFailed naming the step unless ``ok``: nothing is written past a failed check."""
     if not ok:
-        raise StepFailed(f"step '{step}' failed: {why}")
+        raise StepFailed(f"step '{step}' failed{': ' + why if why else ''}")

@@ -24,7 +24,7 @@ def _spec_symbols_tex(geometry) -> str:
     """Which sizes the symbols stand for, with the spec's numbers (for the general form)."""
     general = _general_geometry(geometry)
     pairs = []
-    for field in ("big", "kernel", "stride", "dilation", "pad", "small"):
+    for field in ("input_size", "kernel", "stride", "dilation", "pad", "output_size"):
         for sym, value in zip(getattr(general, field), getattr(geometry, field)):
             pairs.append(f"{symbol_tex(sym)} = {value}")
     for field in ("batch", "c_in", "c_out") + (("groups",) if geometry.grouped else ()):
@@ -198,7 +198,7 @@ def build_spec_document(spec: ConvSpec, entries=(), values=None, compare=None, t
 
 def _size_map(general_geometry, geometry) -> dict:
     mapping = {}
-    for field in ("big", "kernel", "stride", "dilation", "pad", "small"):
+    for field in ("input_size", "kernel", "stride", "dilation", "pad", "output_size"):
         mapping.update(dict(zip(getattr(general_geometry, field), getattr(geometry, field))))
     for field in ("batch", "c_in", "c_out", "groups"):
         mapping[getattr(general_geometry, field)] = getattr(geometry, field)

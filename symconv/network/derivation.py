@@ -20,6 +20,8 @@ import numpy as np
 import sympy
 
 from ..errors import SymconvError
+from ..latex.document import require
+from ..proof import StepFailed  # noqa: F401  a failed step raises it
 from . import affine as affine_mod
 from . import compose
 from .axes import Groups
@@ -28,15 +30,6 @@ from .graph import AxisLayer
 MAX_LAYERS = 8
 MAX_TUPLES = 200_000
 AXIS_NAMES = {1: ["w"], 2: ["h", "w"], 3: ["z", "h", "w"]}
-
-
-class StepFailed(AssertionError):
-    """A displayed equality did not hold: the derivation is not written."""
-
-
-def verify(step: str, ok: bool, why: str = ""):
-    if not ok:
-        raise StepFailed(f"step '{step}' failed{': ' + why if why else ''}")
 
 
 def tex_text(text: str) -> str:
@@ -144,7 +137,7 @@ def document(answer) -> str:
             a = np.arange(k)[None, :]
             p = s * o + d * a - b
             expected = np.where((p >= 0) & (p < t.in_size), p, -1)
-            verify(f"index rule of {node.name}", np.array_equal(expected, t.taps), "the table differs")
+            require(f"index rule of {node.name}", np.array_equal(expected, t.taps), "the table differs")
 
     # Step 2: the composition, symbolically.
     p = sympy.symbols(f"p0:{L + 1}", integer=True)
@@ -159,7 +152,7 @@ def document(answer) -> str:
     for l in range(L):
         J.append(J[-1] * s_sym[l])
     closed = J[L] * p[L] + sum(J[l] * (d_sym[l] * a[l] - b_sym[l]) for l in range(L))
-    verify("composition", sympy.expand(expr - closed) == 0, "substitution does not give the closed form")
+    require("composition", sympy.expand(expr - closed) == 0, "substitution does not give the closed form")
     body.append(r"\section*{Composition}")
     body.append("Substituting each rule into the one below it, for any strides, dilations and pads "
                 "(checked by SymPy):")
@@ -180,9 +173,9 @@ def document(answer) -> str:
         offset = -sum(int((J[l] * b_sym[l]).subs(subs)) for l in range(L))
         size = 1 + sum(c * (k - 1) for c, (k, _, _, _) in zip(coeffs, windows))
         rebuilt = stride * p[L] + sum(c * a[l] for l, c in enumerate(coeffs)) + offset
-        verify(f"composition with numbers ({names[i]})", sympy.expand(numeric - rebuilt) == 0)
+        require(f"composition with numbers ({names[i]})", sympy.expand(numeric - rebuilt) == 0)
         summ = summary[i]
-        verify(f"affine summary ({names[i]})", summ is not None and (summ.stride, summ.offset, summ.size) ==
+        require(f"affine summary ({names[i]})", summ is not None and (summ.stride, summ.offset, summ.size) ==
                (stride, offset, size), f"{summ} != {(stride, offset, size)}")
         o = canon[1 + i] if answer.node.shape.spatial else 0
         z = sympy.Symbol("z")
@@ -195,7 +188,7 @@ def document(answer) -> str:
         for offsets in itertools.product(*[range(k) for k, _, _, _ in windows]):
             j = sum(c * x for c, x in zip(coeffs, offsets))
             by_hand[j] = by_hand.get(j, 0) + 1
-        verify(f"generating function ({names[i]})", interior == by_hand)
+        require(f"generating function ({names[i]})", interior == by_hand)
         tuples = int(np.prod([k for k, _, _, _ in windows]))
         if tuples > MAX_TUPLES:
             raise SymconvError(f"axis {names[i]} has {tuples} tuples of kernel offsets, more than the "
@@ -215,9 +208,9 @@ def document(answer) -> str:
         expected = np.multiply.outer(expected, vec)
     expected = np.multiply.outer(expected, channels)
     got = compose.dense(answer.terms, inp.shape.spatial, inp.shape.channels)
-    verify("exact counts against the trace", np.array_equal(got, expected))
+    require("exact counts against the trace", np.array_equal(got, expected))
     total = int(expected.sum())
-    verify("total paths", total == answer.paths)
+    require("total paths", total == answer.paths)
 
     for i, windows, sizes, coeffs, stride, offset, size, o, product, interior, exact, base in blocks:
         name = names[i]

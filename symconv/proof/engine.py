@@ -323,7 +323,7 @@ def derive(geometry: Geometry) -> DerivationResult:
     >>> result.closed["filter_grad"].expr()
     Sum(Piecewise((g[i]*x[a*d_W + i*s_W - p_W], (a*d_W + i*s_W - p_W >= 0) & (W >= a*d_W + i*s_W - p_W + 1)), (0, True)), (i, 0, O_W - 1))
     """
-    numeric = all(getattr(s, "is_Integer", False) for s in geometry.big + geometry.kernel)
+    numeric = all(getattr(s, "is_Integer", False) for s in geometry.input_size + geometry.kernel)
     derivations, closed = {}, {}
     y_entry, definition = geometry.definition()
     _, y_ranges = geometry.tensor_indices("g")
@@ -371,9 +371,9 @@ def reference_derivation(kind: str, ndim: int, channels_last: bool, full: bool, 
 def axis_mapping(one: Geometry, many: Geometry, axis: int) -> dict:
     """The one-axis geometry's sizes and indices (and primed indices) -> those of ``axis``."""
     mapping = {}
-    for field in ("big", "kernel", "stride", "dilation", "pad", "small"):
+    for field in ("input_size", "kernel", "stride", "dilation", "pad", "output_size"):
         mapping[getattr(one, field)[0]] = getattr(many, field)[axis]
-    for field in ("out_idx", "kernel_idx", "big_idx"):
+    for field in ("out_idx", "kernel_idx", "input_idx"):
         src, dst = getattr(one, field)[0], getattr(many, field)[axis]
         mapping[src], mapping[primed(src)] = dst, primed(dst)
     return mapping

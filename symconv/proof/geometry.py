@@ -1,8 +1,8 @@
 """Geometry: the sizes and index symbols of one convolution, and its forward definition.
 
 Every op is described as the direct convolution behind it (see ``symconv.spec``): per spatial
-axis an input size (``big``), a kernel size, stride, dilation, pad before and an output size
-(``small``).  A transposed convolution's y is that convolution's input side.  Channels come in
+axis an input size (``input_size``), a kernel size, stride, dilation, pad before and an
+output size (``output_size``).  A transposed convolution's y is that convolution's input side.  Channels come in
 three shapes: plain (x channel ``c_i``, y channel ``c_o``), depthwise (y channel ``c*M + m``
 reads x channel ``c``) and grouped (group ``q``: x channel ``q*C_i + c_i``, y channel
 ``q*C_o + c_o``, ``C_i`` and ``C_o`` counted per group).
@@ -24,7 +24,7 @@ from .formulas import Term, index, size
 AXIS_NAMES = {1: ("W",), 2: ("H", "W"), 3: ("D", "H", "W")}
 OUT_LETTERS = ("i", "j", "l")
 KERNEL_LETTERS = ("a", "b", "e")
-BIG_LETTERS = {"D": "z", "H": "h", "W": "w"}
+INPUT_LETTERS = {"D": "z", "H": "h", "W": "w"}
 
 
 def axis_names(ndim: int) -> tuple:
@@ -40,8 +40,8 @@ def _letters(base: tuple, ndim: int, fallback: str) -> tuple:
 class Geometry:
     """One convolution's shape, with sizes as SymPy symbols or integers.
 
-    ``kind`` is conv, depthwise or transpose; per axis: ``big`` (input of the direct
-    convolution), ``kernel``, ``stride``, ``dilation``, ``pad`` (before) and ``small``
+    ``kind`` is conv, depthwise or transpose; per axis: ``input_size`` (of the
+    direct convolution), ``kernel``, ``stride``, ``dilation``, ``pad`` (before) and ``output_size``
     (its output); ``batch``, ``c_in`` and ``c_out`` (depthwise: channels and multiplier;
     transpose: x's and y's channels; grouped: per group) and ``groups``.  ``full`` False
     drops batch and channels.  ``kernel_layout``: the kernel's letters (``OIHW``, ...; None:
@@ -52,12 +52,12 @@ class Geometry:
     ndim: int
     channels_last: bool
     full: bool
-    big: tuple
+    input_size: tuple
     kernel: tuple
     stride: tuple
     dilation: tuple
     pad: tuple
-    small: tuple
+    output_size: tuple
     batch: object = Integer(1)
     c_in: object = Integer(1)
     c_out: object = Integer(1)
@@ -78,9 +78,9 @@ class Geometry:
         return tuple(index(c) for c in _letters(KERNEL_LETTERS, self.ndim, "a"))
 
     @property
-    def big_idx(self):
+    def input_idx(self):
         if self.ndim <= 3:
-            return tuple(index(BIG_LETTERS[a]) for a in AXIS_NAMES[self.ndim])
+            return tuple(index(INPUT_LETTERS[a]) for a in AXIS_NAMES[self.ndim])
         return tuple(index(f"h{r}") for r in range(self.ndim))
 
     @property
@@ -172,9 +172,9 @@ class Geometry:
                 ranges[ci] = (Integer(0), self.c_in - 1)
                 ranges[co] = (Integer(0), self.c_out - 1)
             return self.kernel_entry(self.kernel_idx, *self._kernel_channels(ci, co, q)), ranges
-        on_small = (tensor == "x") == (self.kind == "transpose")
-        spatial = self.out_idx if on_small else self.big_idx
-        sizes = self.small if on_small else self.big
+        on_output = (tensor == "x") == (self.kind == "transpose")   # a transposed convolution's x: output side
+        spatial = self.out_idx if on_output else self.input_idx
+        sizes = self.output_size if on_output else self.input_size
         ranges.update({v: (Integer(0), s - 1) for v, s in zip(spatial, sizes)})
         if tensor == "x":
             if self.full:
@@ -193,8 +193,8 @@ class Geometry:
             first, second = {"transpose": (self.c_out, groups * self.c_in), "depthwise": (self.c_in, self.c_out),
                              "conv": (self.c_in, groups * self.c_out)}[self.kind]
             return self._in_kernel_layout(tuple(self.kernel), (first, second), lambda c, m: c * m, Integer(1))
-        on_small = (tensor == "x") == (self.kind == "transpose")
-        spatial = self.small if on_small else self.big
+        on_output = (tensor == "x") == (self.kind == "transpose")
+        spatial = self.output_size if on_output else self.input_size
         if tensor == "x":
             channels = groups * self.c_in
         else:
@@ -211,25 +211,25 @@ class Geometry:
         k = sympy.IndexedBase("k")[self.kernel_entry(kern, *self._kernel_channels(ci, co, q))]
         if self.kind == "transpose":
             out = self.out_idx
-            limits += [(o, Integer(0), s - 1) for o, s in zip(out, self.small)]
+            limits += [(o, Integer(0), s - 1) for o, s in zip(out, self.output_size)]
             limits += [(a, Integer(0), K - 1) for a, K in zip(kern, self.kernel)]
             if self.full:
                 limits.append((ci, Integer(0), self.c_in - 1))
-            deltas = [KroneckerDelta(p, r) for p, r in zip(self.big_idx, self.positions(out, kern))]
+            deltas = [KroneckerDelta(p, r) for p, r in zip(self.input_idx, self.positions(out, kern))]
             x = sympy.IndexedBase("x")[self.activation(n, out, self.x_channel(ci, q))]
             return sympy.IndexedBase("y")[y_idx], Term(tuple(limits), (), (*deltas, x, k))
         limits += [(a, Integer(0), K - 1) for a, K in zip(kern, self.kernel)]
         if self.full and self.kind == "conv":
             limits.append((ci, Integer(0), self.c_in - 1))
         pos = self.positions(self.out_idx, kern)
-        conditions = tuple((p, Integer(0), H - 1) for p, H in zip(pos, self.big))
+        conditions = tuple((p, Integer(0), H - 1) for p, H in zip(pos, self.input_size))
         x = sympy.IndexedBase("x")[self.activation(n, pos, self.x_channel(ci, q))]
         return sympy.IndexedBase("y")[y_idx], Term(tuple(limits), conditions, (x, k))
 
     def sizes(self) -> list:
         """Every size symbol (or number), field by field: for matching two geometries."""
         out = []
-        for field in ("big", "kernel", "stride", "dilation", "pad", "small"):
+        for field in ("input_size", "kernel", "stride", "dilation", "pad", "output_size"):
             out += list(getattr(self, field))
         return out + [self.batch, self.c_in, self.c_out, self.groups]
 
@@ -244,24 +244,25 @@ def symbolic_geometry(kind: str, ndim: int, channels_last: bool = True, full: bo
     if names == "claims":
         sym = claims_mod.size_symbol
         per_axis = lambda kind_: tuple(sym(f"{kind_}{r}") for r in range(ndim))
-        big, kernel, stride, dilation, pad, small = (per_axis(k) for k in ("H", "K", "S", "D", "P", "OH"))
+        names_ = ("H", "K", "S", "D", "P", "OH")
+        input_size, kernel, stride, dilation, pad, output_size = (per_axis(k) for k in names_)
         batch, c_in, c_out, groups = sym("N"), sym("CI"), sym("CO"), sym("G")
     else:
         axes = axis_names(ndim)
-        big = tuple(size(a) for a in axes)
+        input_size = tuple(size(a) for a in axes)
         kernel = tuple(size(f"K_{a}") for a in axes)
         stride = tuple(size(f"s_{a}") for a in axes)
         dilation = tuple(size(f"d_{a}") for a in axes)
         pad = tuple(size(f"p_{a}", signed=True) for a in axes)
-        small = tuple(size(f"O_{a}") for a in axes)
+        output_size = tuple(size(f"O_{a}") for a in axes)
         batch, groups = size("N"), size("G")
         c_in, c_out = (size("C"), size("M")) if kind == "depthwise" else (size("C_i"), size("C_o"))
     if not full:
         batch = c_in = c_out = Integer(1)
     if not (grouped and full and kind != "depthwise"):
         groups = Integer(1)
-    return Geometry(kind, ndim, channels_last, full, big, kernel, stride, dilation, pad, small, batch, c_in, c_out,
-                    groups, kernel_layout)
+    return Geometry(kind, ndim, channels_last, full, input_size, kernel, stride, dilation, pad, output_size, batch,
+                    c_in, c_out, groups, kernel_layout)
 
 
 def spec_geometry(spec: ConvSpec, full: bool = True) -> Geometry:

@@ -31,7 +31,8 @@ def transposed_form(ndim: int, full: bool):
     ci, co = geometry.channel_idx
     flipped = tuple(index(a.name + "'") for a in geometry.kernel_idx)
     out = geometry.out_idx
-    K, S, D, P, H, OH = geometry.kernel, geometry.stride, geometry.dilation, geometry.pad, geometry.big, geometry.small
+    K, S, D, P = geometry.kernel, geometry.stride, geometry.dilation, geometry.pad
+    H, OH = geometry.input_size, geometry.output_size
     before = tuple(d * (k - 1) - p for d, k, p in zip(D, K, P))
     after = tuple(h - 1 + p - s * (o - 1) for h, p, s, o in zip(H, P, S, OH))
     # g~[n, t, co] = sum_o delta(t, S*o + before) g[n, o, co]: g dilated by S, padded by (before, after)
@@ -40,8 +41,8 @@ def transposed_form(ndim: int, full: bool):
     if full:
         limits.append((co, Integer(0), geometry.c_out - 1))
     limits += [(o, Integer(0), oh - 1) for o, oh in zip(out, OH)]
-    big = geometry.big_idx
-    deltas = tuple(KroneckerDelta(h + d * a, s * o + b) for h, d, a, s, o, b in zip(big, D, flipped, S, out, before))
+    inputs = geometry.input_idx
+    deltas = tuple(KroneckerDelta(h + d * a, s * o + b) for h, d, a, s, o, b in zip(inputs, D, flipped, S, out, before))
     g = sympy.IndexedBase("g")[geometry.activation(n, out, co)]
     k = sympy.IndexedBase("k")[geometry.kernel_entry(tuple(kk - 1 - a for kk, a in zip(K, flipped)), ci, co)]
     start = Term(tuple(limits), (), deltas + (g, k))
@@ -62,7 +63,7 @@ def transposed_form(ndim: int, full: bool):
                  "a' -> K-1-a maps 0..K-1 onto itself (checked: the ends swap)")
     # each delta: h + D*(K-1-a) == S*o + D*(K-1) - P  <=>  h == S*o + D*a - P
     simplified = []
-    for f, h, pos in zip(reindexed.factors[:ndim], big, geometry.positions(out, plain)):
+    for f, h, pos in zip(reindexed.factors[:ndim], inputs, geometry.positions(out, plain)):
         if sympy.expand((f.args[0] - f.args[1]) - (h - pos)) != 0:
             deriv.fail("delta", f"{f} is not delta({h}, {pos})")
         simplified.append(KroneckerDelta(h, pos))
