@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import probe, render
+from . import notebook, plot, probe, render
 from .backends import Variant, open_runner
 from .backends.base import INPUTS
 from .budget import require_memory
@@ -285,6 +285,10 @@ class CheckReport:
 
     def __repr__(self):
         return self.text()
+
+    def _repr_html_(self): return notebook.check_html(self)  # noqa: E704
+
+    def plot(self, path=None): return plot.check_picture(self, path)  # noqa: E704
 
 
 def _backend_label(runner) -> str:
@@ -679,6 +683,8 @@ class InferReport:
 
     def __repr__(self):
         return self.text()
+
+    def _repr_html_(self): return notebook.infer_html(self)  # noqa: E704
 
 
 def infer(spec: ConvSpec, backend: str | None = None, *, impl: str | None = None, variant: Variant | None = None,
