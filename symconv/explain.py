@@ -23,8 +23,13 @@ import itertools
 import math
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
+
+if TYPE_CHECKING:
+    from .backends import Variant
 
 from . import notebook, plot, query, render, symbolic, term_text, values
 from .backends.base import INPUTS, Call
@@ -42,6 +47,8 @@ ASKED_TERM_LIMIT = 200_000
 SHOWN_VALUES = 1000
 LINE_WIDTH = 120
 DEFAULTS = {"x": "1, 2, 3, ... (row-major)", "k": "all ones", "g": "all ones"}
+# Tensor values: flat row-major text ('1,2,3'), a sequence or an array, one value filling all.
+Values = str | ArrayLike | None
 # A backend computes in float64: values it is given and results it must match stay within this.
 FLOAT_EXACT = 2**53
 
@@ -269,8 +276,9 @@ def _formula_value(row, short: str | None = None) -> str:
     return f"{shown_formula} = {row['value']}" if row["expression"] != "0" else "0"
 
 
-def explain(spec: ConvSpec, x=None, k=None, g=None, *, entries=None, backend: str | None = None,
-            impl: str | None = None, variant=None, grad_path: str = "raw", isolate: bool = False,
+def explain(spec: ConvSpec, x: Values = None, k: Values = None, g: Values = None, *,
+            entries: str | Sequence[str] | None = None, backend: str | None = None, impl: str | None = None,
+            variant: Variant | None = None, grad_path: str = "raw", isolate: bool = False,
             timeout: float | None = None, runner=None) -> Explanation:
     """Every entry's formula and value for the given tensors (flat row-major values or
     arrays; defaults as in the module notes), the tf reading beside another convention's,

@@ -18,7 +18,7 @@ g[i]       y[i]        dk (times x), dx (times k)
 
 >>> from symconv import ConvSpec
 >>> spec = ConvSpec("conv2d", "1x5x5x1", "3x3x1x1", strides=2, padding="SAME")
->>> r = readers(spec, "x[0,2,2,0]")
+>>> r = readers(spec, "x[0,1,1,0]")
 >>> r.counts()
 {'forward': 4, 'filter_grad': 4}
 >>> r.feeds[0].listed()[:2]

@@ -32,8 +32,9 @@ MAX_SIDE = 24
 CROP_SIDE = 12
 # At most this many panels (groups of slices with the same cells) are drawn.
 MAX_SLICES = 6
-# Cells kept around the marked ones when cropping.
+# Cells kept around the marked ones when cropping, and the least a cropped side shows.
 MARGIN = 1
+MIN_CROP = 7
 
 # Cell codes, in increasing precedence: a cell marked twice shows the later code.
 INSIDE, PADDING, PADDING_TAP, READ, MODEL_ONLY, BACKEND_ONLY = range(6)
@@ -100,14 +101,17 @@ def _range_text(values) -> str:
     return "{" + ",".join(map(str, values)) + "}"
 
 
-def _crop(marked, first: int, last: int, side: int, crop: int) -> tuple:
+def _crop(marked: np.ndarray, first: int, last: int, side: int, crop: int) -> tuple:
     """(first, last) shown on one axis: everything when it fits in ``side``, else the marked
-    span with a margin, at most ``crop`` long."""
+    span with a margin (widened to ``MIN_CROP`` around a small span), at most ``crop`` long."""
     if last - first + 1 <= side:
         return first, last
-    if not marked:
+    if not len(marked):
         return first, first + crop - 1
-    lo, hi = max(min(marked) - MARGIN, first), min(max(marked) + MARGIN, last)
+    lo, hi = int(marked.min()) - MARGIN, int(marked.max()) + MARGIN
+    grow = max(MIN_CROP - (hi - lo + 1), 0)
+    lo, hi = lo - grow // 2, hi + grow - grow // 2
+    lo, hi = max(lo, first), min(hi, last)
     return lo, min(hi, lo + crop - 1)
 
 
@@ -126,30 +130,38 @@ def panels(spec, tensor: str, marks: dict, pads=None, values=None, name: str | N
     frame_pads = [(0, 0)] * (2 - len(grid_axes)) + [
         (max(b, 0), max(a, 0)) for b, a in (pads[-len(grid_axes):] if pads is not None else [(0, 0)] * len(grid_axes))]
     frame = tuple((-b, n - 1 + a) for (b, a), n in zip(frame_pads, sizes))
-    by_key: dict = {}
-    for code in sorted(marks):
-        rows = np.asarray(marks[code], dtype=np.int64).reshape(-1, len(shape))
-        for row in rows.tolist():
-            key = tuple(row[a] for a in other)
-            r = row[grid_axes[0]] if len(grid_axes) == 2 else 0
-            c = row[grid_axes[-1]]
-            by_key.setdefault(key, {})[(r, c)] = code
+    found = [np.asarray(marks[code], dtype=np.int64).reshape(-1, len(shape)) for code in sorted(marks)]
+    rows_all = np.concatenate(found) if found else np.zeros((0, len(shape)), dtype=np.int64)
+    codes = np.concatenate([np.full(len(f), code) for f, code in zip(found, sorted(marks))]) if found else \
+        np.zeros(0, dtype=np.int64)
+    keys = rows_all[:, other]
+    at_row = rows_all[:, grid_axes[0]] if len(grid_axes) == 2 else np.zeros(len(rows_all), dtype=np.int64)
+    cells = np.column_stack([keys, at_row, rows_all[:, grid_axes[-1]], codes])
+    cells = cells[np.lexsort(cells.T[::-1])]
+    # A cell marked twice keeps its highest code: the last row of each (key, row, column).
+    position = cells[:, :-1]
+    last = np.ones(len(cells), dtype=bool)
+    last[:-1] = (position[1:] != position[:-1]).any(axis=1)
+    cells = cells[last]
+    width = len(other)
+    starts = np.flatnonzero(np.r_[True, (cells[1:, :width] != cells[:-1, :width]).any(axis=1)]) if len(cells) \
+        else np.zeros(0, dtype=np.int64)
     groups: dict = {}
-    for key, cells in sorted(by_key.items()):
-        groups.setdefault(tuple(sorted(cells.items())), []).append(key)
+    for begin, end in zip(starts, np.r_[starts[1:], len(cells)]):
+        block = cells[begin:end, width:]
+        groups.setdefault(block.tobytes(), (block, []))[1].append(tuple(cells[begin, :width].tolist()))
     side, crop = (MAX_SIDE, CROP_SIDE) if len(grid_axes) == 2 else (4 * MAX_SIDE, 4 * CROP_SIDE)
     out = Panels()
     out.hidden = max(len(groups) - MAX_SLICES, 0)
-    for cells, keys in list(groups.items())[:MAX_SLICES]:
-        cell_map = dict(cells)
-        rows = _crop([r for r, _ in cell_map], *frame[0], side, crop)
-        cols = _crop([c for _, c in cell_map], *frame[1], side, crop)
+    for block, keys in list(groups.values())[:MAX_SLICES]:
+        at_r, at_c, code = block[:, 0], block[:, 1], block[:, 2]
+        rows = _crop(at_r, *frame[0], side, crop)
+        cols = _crop(at_c, *frame[1], side, crop)
         grid = np.full((rows[1] - rows[0] + 1, cols[1] - cols[0] + 1), INSIDE, dtype=np.int64)
         r_at, c_at = np.arange(rows[0], rows[1] + 1)[:, None], np.arange(cols[0], cols[1] + 1)[None, :]
         grid[(r_at < 0) | (r_at >= sizes[0]) | (c_at < 0) | (c_at >= sizes[1])] = PADDING
-        for (r, c), code in cell_map.items():
-            if rows[0] <= r <= rows[1] and cols[0] <= c <= cols[1]:
-                grid[r - rows[0], c - cols[0]] = code
+        shown_cells = (at_r >= rows[0]) & (at_r <= rows[1]) & (at_c >= cols[0]) & (at_c <= cols[1])
+        grid[at_r[shown_cells] - rows[0], at_c[shown_cells] - cols[0]] = code[shown_cells]
         label = _label(shape, other, grid_axes, keys, name or tensor)
         window = None
         if values is not None:
