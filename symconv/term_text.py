@@ -14,7 +14,7 @@ same string from the index arrays costs milliseconds.  The output reads as SymPy
 >>> latex(t)
 '{g}_{0,0,0,0} {x}_{0,1,1,0} + 2 {g}_{0,0,1,0} {x}_{0,1,3,0}'
 >>> compact(t, limit=1)
-'x[0,1,1,0]*g[0,0,0,0] + ... (2 terms)'
+'g[0,0,0,0]*x[0,1,1,0] + ... (2 terms)'
 """
 
 from __future__ import annotations
