@@ -66,7 +66,7 @@ class Picture:
 
     def __repr__(self) -> str:
         titles = "; ".join(title.replace("\n", " ") for title, _ in self.panels)
-        return f"<symconv picture: {self.title} ({len(self.panels)} panels: {titles})>"
+        return f"<symconv picture, {len(self.panels)} panel{'s' if len(self.panels) != 1 else ''}: {titles}>"
 
 
 def _matplotlib():
@@ -83,10 +83,11 @@ def _matplotlib():
 def draw(panels: list, title: str, rows: int = 1, path=None) -> Picture:
     """A picture of (title, Panel) pairs in ``rows`` rows, side by side."""
     FigureCanvasAgg, ListedColormap, Figure, Patch, Rectangle = _matplotlib()
+    from matplotlib.ticker import MaxNLocator
     panels = panels[:MAX_PANELS * rows]
     columns = max(1, -(-len(panels) // rows))
     width = max(3.4 * columns + 0.4, 6.0)
-    figure = Figure(figsize=(width, 3.5 * rows + 1.4))
+    figure = Figure(figsize=(width, 3.9 * rows + 1.2), layout="constrained")
     FigureCanvasAgg(figure)
     cmap = ListedColormap([COLOURS[code] for code in sorted(COLOURS)])
     present = set()
@@ -103,22 +104,23 @@ def draw(panels: list, title: str, rows: int = 1, path=None) -> Picture:
             ax.add_patch(Rectangle((c - 0.5, r - 0.5), 1, 1, fill=False, hatch="///", linewidth=0, color="#777777"))
         present.update(int(code) for code in np.unique(panel.cells))
         _cell_values(ax, panel)
-        ax.set_xticks(np.arange(c0, c1 + 1), minor=False) if c1 - c0 < 16 else None
-        ax.set_yticks(np.arange(r0, r1 + 1), minor=False) if r1 - r0 < 16 else None
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=min(c1 - c0 + 1, 12)))
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True, nbins=min(r1 - r0 + 1, 12)))
         ax.set_xticks(np.arange(c0, c1 + 2) - 0.5, minor=True)
         ax.set_yticks(np.arange(r0, r1 + 2) - 0.5, minor=True)
         ax.grid(which="minor", color="white", linewidth=1)
         ax.tick_params(which="both", length=0, labelsize=7)
         where = f"\ncropped to {panel.describe()}" if panel.cropped else ""
         ax.set_title(f"{subtitle}\n{panel.label}{where}", fontsize=8)
-        ax.set_xlabel("column" if panel.size[0] > 1 or panel.rows != (0, 0) else "position", fontsize=7)
+        ax.set_xlabel("position" if panel.flat else "column", fontsize=7)
+        if panel.flat:
+            ax.set_yticks([])
     legend = [Patch(facecolor=COLOURS[code], edgecolor="#777777", hatch="///" if code in (PADDING, PADDING_TAP) else None,
                     label=window.CODE_NAMES[code]) for code in sorted(present)]
     if legend:
-        figure.legend(handles=legend, loc="lower center", ncol=min(len(legend), 3 if columns < 3 else 6), fontsize=7,
-                      frameon=False)
+        figure.legend(handles=legend, loc="outside lower center", ncol=min(len(legend), 3 if columns < 3 else 6),
+                      fontsize=7, frameon=False)
     figure.suptitle("\n".join(textwrap.fill(line, int(width * 14)) for line in title.split("\n")), fontsize=9)
-    figure.tight_layout(rect=(0, 0.08, 1, 0.88))
     picture = Picture(figure, panels, title)
     if path is not None:
         picture.save(path)
@@ -267,8 +269,9 @@ def check_picture(report, path=None) -> Picture:
             if mismatch.expected is None or mismatch.observed is None:
                 continue
             expected = _only_slot(mismatch.expected, mismatch.only_slot)
+            lit = "" if mismatch.only_slot is None else f"\nwith {render_index(*mismatch.only_slot)} alone lit"
             for panel in entry_panels(spec, result.quantity, mismatch.index, expected, compare=mismatch.observed)[:1]:
-                panels.append((f"{head} {mismatch.entry}", panel))
+                panels.append((f"{result.quantity} {mismatch.entry}: {result.status.upper()}{lit}", panel))
                 shown_any = True
         if shown_any:
             continue
@@ -281,6 +284,10 @@ def check_picture(report, path=None) -> Picture:
         else:
             panels.append((f"{head}\n{result.message}", None))
     return draw(panels, f"check {report.backend}: {report.status}\n{_spec_title(spec)}", path=path)
+
+
+def render_index(tensor: str, index) -> str:
+    return f"{tensor}[{','.join(map(str, index))}]"
 
 
 def _only_slot(terms, slot):

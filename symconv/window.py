@@ -59,6 +59,7 @@ class Panel:
     slices: int = 1
     frame: tuple = ((0, 0), (0, 0))   # the padded grid: (first, last) row and column
     values: np.ndarray | None = field(default=None, repr=False)   # the tensor's values in the window
+    flat: bool = False          # a 1-D tensor: one row of positions
 
     @property
     def cropped(self) -> bool:
@@ -72,7 +73,7 @@ class Panel:
     def describe(self) -> str:
         """Which part is shown, e.g. 'rows 0..6 and columns 0..6 of 224x224'."""
         height, width = self.size
-        if height == 1 and self.rows == (0, 0):
+        if self.flat:
             return f"positions {self.cols[0]}..{self.cols[1]} of {width}"
         return f"rows {self.rows[0]}..{self.rows[1]} and columns {self.cols[0]}..{self.cols[1]} of {height}x{width}"
 
@@ -166,7 +167,8 @@ def panels(spec, tensor: str, marks: dict, pads=None, values=None, name: str | N
         window = None
         if values is not None:
             window = _window_values(np.asarray(values), keys[0], other, grid_axes, rows, cols, sizes)
-        out.append(Panel(name or tensor, label, rows, cols, tuple(sizes), grid, len(keys), frame, window))
+        out.append(Panel(name or tensor, label, rows, cols, tuple(sizes), grid, len(keys), frame, window,
+                         len(grid_axes) == 1))
     return out
 
 
