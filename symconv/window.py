@@ -113,6 +113,10 @@ def _crop(marked: np.ndarray, first: int, last: int, side: int, crop: int) -> tu
     grow = max(MIN_CROP - (hi - lo + 1), 0)
     lo, hi = lo - grow // 2, hi + grow - grow // 2
     lo, hi = max(lo, first), min(hi, last)
+    short = MIN_CROP - (hi - lo + 1)
+    if short > 0:  # clipped at an end: widen towards the other
+        lo = max(first, lo - short)
+        hi = min(last, max(hi, lo + MIN_CROP - 1))
     return lo, min(hi, lo + crop - 1)
 
 
