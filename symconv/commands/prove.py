@@ -14,7 +14,8 @@ EPILOG = """examples:
   symconv prove --claim "dk[a] = sum(i=0..OH-1) g[i]*x[S*i+D*a-P]"
   symconv prove conv2d --input 1x5x5x1 --kernel 3x3x1x1 --strides 2 --padding SAME \
       --claim "dk[0,0,0,0] = sum(i=0..2) sum(j=0..2) g[0,i,j,0]*x[0,2*i-1,2*j-1,0]"
-  symconv prove --steps          (the facts report with every derivation step; about a minute)
+  symconv prove --steps
+(the last prints the facts report with every derivation step: about a minute)
 exit status: 0 proven or checked; 1 refuted (or a fact failed); 2 bad input"""
 
 
