@@ -128,7 +128,7 @@ def reading(spec: ConvSpec, tensors: dict, entries=None) -> Reading:
             row = {"entry": entry_name(quantity, index), "expression": term_text.sympy_text(terms),
                    "value": _plain(value)}
             if len(terms) > LISTED_TERMS:
-                row["expression"] = query._printed(symbolic.closed_form(spec, quantity, index))
+                row["expression"] = query.printed(symbolic.closed_form(spec, quantity, index))
                 row["term_count"] = len(terms)
             rows.append(row)
             short.append(term_text.sympy_text(terms, query.TEXT_TERMS) if len(terms) > query.TEXT_TERMS

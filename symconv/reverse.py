@@ -27,6 +27,8 @@ g[i]       y[i]        dk (times x), dx (times k)
 
 from __future__ import annotations
 
+import os
+
 import re
 from dataclasses import dataclass
 from functools import cached_property
@@ -36,7 +38,7 @@ import sympy
 
 from . import notebook, plot, render
 from .errors import SymconvError, shown
-from .query import Answer
+from .answers import Answer
 from .spec import FACTORS, TENSOR_OF, ConvSpec, check_entry, int_text, require_spec
 
 # entry's tensor -> (its dual quantity, [(quantity fed, the dual's factor that names the fed entry)])
@@ -206,7 +208,7 @@ class Readers:
     def _repr_latex_(self):
         return notebook.readers_latex(self)
 
-    def plot(self, path=None):
+    def plot(self, path: str | os.PathLike | None = None) -> plot.Picture:
         """A picture: the entry, and the entries of each quantity that read it (matplotlib)."""
         return plot.readers_picture(self, path)
 

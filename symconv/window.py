@@ -15,7 +15,7 @@ sheet of dots.
 >>> spec = ConvSpec("conv2d", "1x224x224x3", "7x7x3x64", strides=2, padding="SAME")
 >>> [p] = panels(spec, "x", {READ: np.array([[0, r, c, ch] for r in range(5) for c in range(5) for ch in range(3)])})
 >>> p.label, p.describe()
-('x[0,:,:,0..2]', 'rows 0..5 and columns 0..5 of 224x224')
+('x[0,:,:,0..2]', 'rows 0..6 and columns 0..6 of 224x224')
 """
 
 from __future__ import annotations
