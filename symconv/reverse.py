@@ -28,7 +28,6 @@ g[i]       y[i]        dk (times x), dx (times k)
 from __future__ import annotations
 
 import os
-
 import re
 from dataclasses import dataclass
 from functools import cached_property
@@ -37,8 +36,8 @@ import numpy as np
 import sympy
 
 from . import notebook, plot, render
-from .errors import SymconvError, shown
 from .answers import Answer
+from .errors import SymconvError, shown
 from .spec import FACTORS, TENSOR_OF, ConvSpec, check_entry, int_text, require_spec
 
 # entry's tensor -> (its dual quantity, [(quantity fed, the dual's factor that names the fed entry)])
