@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
 import sys
 import textwrap
 
@@ -56,6 +57,8 @@ class Picture:
 
     def save(self, path) -> str:
         """Write the picture as a PNG; a path that cannot be written is one SymconvError."""
+        if not isinstance(path, (str, os.PathLike)):
+            raise SymconvError(f"picture path must be a file name, got {type(path).__name__} {shown(path)}")
         try:
             with open(path, "wb") as out:
                 out.write(self.png())

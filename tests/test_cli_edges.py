@@ -75,3 +75,18 @@ def test_a_ticker_shows_the_stage_only_when_asked_and_after_a_while(capsys, monk
         ticker._bar.refresh = lambda *a, **k: (original(*a, **k), shown.set())
         assert shown.wait(10)
     assert "checking the entries" in capsys.readouterr().err
+
+
+def test_which_stays_light():
+    """`symconv which` (pictures and notebook renderings included in the package) imports no
+    plotting or progress library and no framework."""
+    import subprocess
+    import sys
+    probe = ("import sys, runpy; sys.argv = ['symconv', 'which', 'conv2d', '--input', '1x3x3x1', '--kernel', "
+             "'1x1x1x1', '--reads', 'x[0,0,0,0]']\n"
+             "try:\n    runpy.run_module('symconv', run_name='__main__')\n"
+             "except SystemExit:\n"
+             "    print(sorted(m for m in ('matplotlib', 'tqdm', 'rich', 'tensorflow', 'torch', 'jax') if m in sys.modules),"
+             " file=sys.stderr)\n")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert done.stderr.strip() == "[]" and "x[0,0,0,0] feeds 1 entry of y" in done.stdout
