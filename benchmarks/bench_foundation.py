@@ -111,7 +111,7 @@ def resnet_maps(rows, quick):
         dk = maps.filter_grad_spatial()
         indptr, small, kernel = maps.input_grad_spatial()
         sizes += fwd.nbytes + indptr.nbytes + small.nbytes + kernel.nbytes + sum(t.nbytes for t in maps.taps)
-        assert dk.shape == spec.kernel_spatial + spec.small_spatial
+        assert dk.shape == spec.kernel_spatial + spec.direct_output_spatial
     total = time.perf_counter() - start
     rows.append((f"ResNet-50 (all {len(layers)} convs, 224x224): complete y/dk/dx maps", total, 2.0))
     return {"layers": len(layers), "total_s": total, "bytes": sizes, "target_s": 2.0}

@@ -68,7 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
         if importlib.util.find_spec(module_name) is None:
             continue
         module = importlib.import_module(module_name)
-        command = sub.add_parser(name, help=module.HELP, description=module.HELP)
+        command = sub.add_parser(name, help=module.HELP, description=module.HELP,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
         module.configure(command)
         command.set_defaults(run=module.run)
     return parser

@@ -5,133 +5,23 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
-from dataclasses import dataclass
-from functools import cached_property
 
-import sympy
-
-from . import render, symbolic
+from . import render
+from .answers import BARE_TERM_LIMIT, TEXT_TERMS, Answer, TensorAnswer, printed
 from .errors import SymconvError, shown
-from .indexmap import Terms, maps_for
+from .indexmap import maps_for
+from .reverse import Readers, readers
 from .quantities import TENSOR_OF
-from .spec import ConvSpec, entry_name, parse_entry, require_nonempty
+from .spec import ConvSpec, parse_entry, require_nonempty
 
-# A bare tensor (every entry) is answered only up to this many products in all, and this many
-# entries: both are counted before anything is listed.
-BARE_TERM_LIMIT = 20_000
+# A bare tensor (every entry) is answered only up to this many entries, counted before anything
+# is listed; beyond BARE_TERM_LIMIT products in all, each entry is shown by its closed form.
 BARE_ENTRY_LIMIT = 1_000
 # Spec fields by keyword (ConvSpec's own names and the short ones the CLI uses).
 SPEC_FIELDS = tuple(f.name for f in dataclasses.fields(ConvSpec) if f.name != "op")
 SHORT_FIELDS = {"input": "input_shape", "kernel": "kernel_shape", "output_shape": "output_shape_request"}
-# Text output lists at most this many terms of one entry.
-TEXT_TERMS = 12
-
-
-def _printed(expr) -> str:
-    return sympy.sstr(expr, order="none")
-
-
-@dataclass
-class Answer:
-    """One entry: its terms (from the index maps), explicit expression and closed form.
-
-    Entries with more than ``symbolic.EXPLICIT_TERM_LIMIT`` terms are described by their
-    closed form alone (``terms`` is None, ``term_count`` still exact).
-    """
-
-    spec: ConvSpec
-    quantity: str
-    index: tuple
-
-    @property
-    def entry(self) -> str:
-        return entry_name(self.quantity, self.index)
-
-    @cached_property
-    def term_count(self) -> int:
-        return maps_for(self.spec).count(self.quantity, self.index)
-
-    @property
-    def listed(self) -> bool:
-        return self.term_count <= symbolic.EXPLICIT_TERM_LIMIT
-
-    @cached_property
-    def terms(self) -> Terms | None:
-        return maps_for(self.spec).terms(self.quantity, self.index) if self.listed else None
-
-    @cached_property
-    def expression(self) -> sympy.Expr:
-        """The explicit sum of products, or the closed form for an entry too large to list."""
-        return symbolic.terms_expression(self.terms) if self.listed else self.closed_form
-
-    @cached_property
-    def closed_form(self) -> sympy.Expr:
-        return symbolic.closed_form(self.spec, self.quantity, self.index)
-
-    @property
-    def equation(self) -> sympy.Eq:
-        lhs = symbolic.entry(TENSOR_OF[self.quantity], self.index)
-        return sympy.Eq(lhs, self.expression, evaluate=False)
-
-    def to_json(self) -> dict:
-        return {"entry": self.entry, "expression": _printed(self.expression),
-                "closed_form": _printed(self.closed_form),
-                "latex": sympy.latex(self.expression, order="none"),
-                "terms": self.terms.as_json() if self.listed else None, "term_count": self.term_count,
-                "pads": [list(p) for p in self.spec.pads], "output_shape": list(self.spec.y_shape)}
-
-    def text(self, grids: bool = True) -> str:
-        if not self.listed:
-            return (f"{self.entry} = {_printed(self.closed_form)}\n  ({self.term_count} terms: "
-                    f"too many to list one by one)")
-        one, two = self.terms.factors
-        pairs = self.terms.pairs()
-        shown = [f"{render.index_text(one, f)}*{render.index_text(two, s)}" for _, f, s in pairs[:TEXT_TERMS]]
-        body = " + ".join(shown) if shown else "0"
-        if len(pairs) > TEXT_TERMS:
-            body += f" + ... ({len(pairs)} terms)"
-        lines = [f"{self.entry} = {body}"]
-        if len(pairs) > TEXT_TERMS or self.closed_form.has(sympy.Sum):
-            lines.append(f"  closed form: {_printed(self.closed_form)}")
-        if not pairs:
-            lines.append("  (every tap of this entry falls into padding)")
-        if grids and pairs:
-            tensor, column = ("g", self.terms.first) if self.quantity == "input_grad" else \
-                ("x", self.terms.first if one == "x" else self.terms.second)
-            drawn = render.grid(self.spec, tensor, column)
-            if drawn:
-                lines.append(f"  {tensor} entries used (#):")
-                lines.extend(drawn)
-        return "\n".join(lines)
-
-    def __repr__(self):
-        return self.text()
-
-    def _repr_latex_(self):
-        return f"$\\displaystyle {sympy.latex(self.equation, order='none')}$"
-
-
-@dataclass
-class TensorAnswer:
-    """Every entry of y, dk or dx."""
-
-    spec: ConvSpec
-    quantity: str
-    answers: list
-
-    def to_json(self) -> dict:
-        return {"tensor": TENSOR_OF[self.quantity], "entries": [a.to_json() for a in self.answers],
-                "pads": [list(p) for p in self.spec.pads], "output_shape": list(self.spec.y_shape)}
-
-    def text(self) -> str:
-        return "\n".join(a.text(grids=False) for a in self.answers)
-
-    def __repr__(self):
-        return self.text()
-
-    def _repr_latex_(self):
-        rows = " \\\\ ".join(sympy.latex(a.equation, order="none") for a in self.answers)
-        return f"$\\begin{{aligned}} {rows} \\end{{aligned}}$"
+__all__ = ["Answer", "BARE_ENTRY_LIMIT", "BARE_TERM_LIMIT", "TEXT_TERMS", "TensorAnswer", "as_spec", "printed",
+           "which"]
 
 
 def as_spec(spec, kwargs) -> ConvSpec:
@@ -161,9 +51,12 @@ def as_spec(spec, kwargs) -> ConvSpec:
     return ConvSpec(spec, **fields)
 
 
-def which(spec, entry: str, **spec_fields):
+def which(spec: ConvSpec | str, entry: str | None = None, *, reads: str | None = None,
+          **spec_fields) -> Answer | TensorAnswer | Readers:
     """Which entries does ``entry`` (``'y[...]'``, ``'dk[...]'``, ``'dx[...]'`` or a bare
-    ``'y'``/``'dk'``/``'dx'``) multiply?  ``spec`` is a ConvSpec or an op name plus fields.
+    ``'y'``/``'dk'``/``'dx'``) multiply?  With ``reads='x[...]'`` (or ``'k[...]'``, ``'g[...]'``)
+    the reverse: which entries of y, dk and dx read that entry (``symconv.reverse``).
+    ``spec`` is a ConvSpec or an op name plus fields.
 
     >>> a = which("conv2d", "dk[0,0,0,0]", input="1x3x3x1", kernel="1x1x1x1", strides=3,
     ...           padding="SAME")
@@ -174,8 +67,17 @@ def which(spec, entry: str, **spec_fields):
     [(1, (0, 1, 1, 0), (0, 0, 0, 0))]
     >>> which("conv2d", "dk[0,0,0,0]", input="1x4096x4096x1", kernel="1x1x1x1").term_count
     16777216
+    >>> which("conv2d", reads="x[0,1,1,0]", input="1x3x3x1", kernel="3x3x1x1", padding="SAME").counts()
+    {'forward': 9, 'filter_grad': 9}
     """
     spec = as_spec(spec, spec_fields)
+    if reads is not None:
+        if entry is not None:
+            raise SymconvError(f"give an entry or reads=, not both: got entry {shown(entry)} and reads {shown(reads)}")
+        return readers(spec, reads)
+    if entry is None:
+        raise SymconvError("which needs an entry (e.g. 'y[0,0,0,0]', 'dk[0,0,0,0]', a bare 'dx') or reads= "
+                           "(e.g. reads='x[0,0,0,0]')")
     quantity, index = parse_entry(spec, entry)
     maps = maps_for(spec)
     if index is not None:
@@ -188,9 +90,6 @@ def which(spec, entry: str, **spec_fields):
         raise SymconvError(
             f"{TENSOR_OF[quantity]} has {entries} entries, more than the {BARE_ENTRY_LIMIT} listed one by one: "
             f"ask for one entry, e.g. --entry '{TENSOR_OF[quantity]}[{','.join('0' * len(shape))}]'")
-    total = maps.product_count()
-    if total > BARE_TERM_LIMIT:
-        raise SymconvError(
-            f"every entry of {TENSOR_OF[quantity]} holds {total} products in all, more than {BARE_TERM_LIMIT}: "
-            f"ask for one entry, e.g. --entry '{TENSOR_OF[quantity]}[{','.join('0' * len(shape))}]'")
-    return TensorAnswer(spec, quantity, [Answer(spec, quantity, idx) for idx in render.all_indices(shape)])
+    compact = maps.product_count() > BARE_TERM_LIMIT
+    return TensorAnswer(spec, quantity, [Answer(spec, quantity, idx, compact) for idx in render.all_indices(shape)],
+                        compact)

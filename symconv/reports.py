@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from . import localisation, probe, render
+from . import localisation, notebook, plot, probe, render
 from .backends import Variant
 from .diagnose import Diagnosis, Garbage
 from .indexmap import Terms
@@ -262,7 +262,9 @@ class CheckReport:
     def __repr__(self):
         return self.text()
 
+    def _repr_html_(self): return notebook.check_html(self)  # noqa: E704
 
+    def plot(self, path=None): return plot.check_picture(self, path)  # noqa: E704
 
 
 def backend_label(runner) -> str:
@@ -394,5 +396,7 @@ class InferReport:
 
     def __repr__(self):
         return self.text()
+
+    def _repr_html_(self): return notebook.infer_html(self)  # noqa: E704
 
 

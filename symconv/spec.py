@@ -455,12 +455,6 @@ class ConvSpec:
     def direct_output_spatial(self) -> tuple:
         return self._geometry[1]
 
-    # Earlier names of the direct convolution's sizes, kept for code written against them.
-    big_spatial = direct_input_spatial
-    small_spatial = direct_output_spatial
-    big_channels = direct_input_channels
-    small_channels = direct_output_channels
-
     @property
     def pads(self) -> tuple:
         """Resolved (before, after) padding per spatial axis, on the direct convolution's input."""

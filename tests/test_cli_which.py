@@ -71,7 +71,9 @@ def test_large_entry_is_summarised_by_its_closed_form(capsys):
     assert code == 0
     assert "(12544 terms)" not in out  # 111 x 111 outputs read a pixel through offset 0
     assert "... (12321 terms)" in out
-    assert "closed form: Sum(g[0, i, j, 5]*x[0, -2 + 2*i, -2 + 2*j, 1], (i, 1, 111), (j, 1, 111))" in out
+    # The closed form comes first, then the first products, then the grid cropped to its corner.
+    assert "dk[0,0,1,5] = Sum(g[0, i, j, 5]*x[0, -2 + 2*i, -2 + 2*j, 1], (i, 1, 111), (j, 1, 111))\n  = " in out
+    assert "x[0,:,:,1] (rows 0..11 and columns 0..11 of 224x224)\n    # . # . #" in out
 
 
 BAD = [

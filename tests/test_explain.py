@@ -84,7 +84,9 @@ def test_bad_values_are_refused_in_one_line(kwargs, message):
         explain(spec, **kwargs)
 
 
-def test_a_case_too_large_to_list_points_to_which():
+def test_a_case_too_large_to_list_points_to_the_entries():
     spec = ConvSpec("conv2d", "1x32x32x8", "3x3x8x8", padding="SAME")
-    with pytest.raises(SymconvError, match="explain lists every entry.*symconv which --entry"):
+    with pytest.raises(SymconvError, match="explain lists every entry.*ask for the entries you want, e.g. --entry"):
         explain(spec)
+    story = explain(spec, entries=["y[0,0,0,0]"])
+    assert list(story.sections) == ["forward"] and story.sections["forward"][0]["entry"] == "y[0,0,0,0]"

@@ -70,9 +70,9 @@ def test_every_entry_of_a_small_case_reproduces_the_reference():
 def test_dense_spatial_maps_agree_with_the_per_axis_taps(spec):
     maps = maps_for(spec)
     fwd = maps.forward_spatial()
-    big = spec.big_spatial
+    big = spec.direct_input_spatial
     nd = spec.ndim
-    for out in itertools.product(*map(range, spec.small_spatial)):
+    for out in itertools.product(*map(range, spec.direct_output_spatial)):
         for tap in itertools.product(*map(range, spec.kernel_spatial)):
             pos = [o * s + a * d - b for o, a, s, d, (b, _) in zip(out, tap, spec.strides, spec.dilations, spec.pads)]
             inside = all(0 <= p < n for p, n in zip(pos, big))
@@ -80,7 +80,7 @@ def test_dense_spatial_maps_agree_with_the_per_axis_taps(spec):
             assert fwd[out + tap] == want
     assert np.array_equal(maps.filter_grad_spatial(), fwd.transpose(tuple(range(nd, 2 * nd)) + tuple(range(nd))))
     indptr, small, kernel = maps.input_grad_spatial()
-    flat = fwd.reshape(int(np.prod(spec.small_spatial)), -1)
+    flat = fwd.reshape(int(np.prod(spec.direct_output_spatial)), -1)
     for p in range(int(np.prod(big))):
         got = set(zip(small[indptr[p]:indptr[p + 1]].tolist(), kernel[indptr[p]:indptr[p + 1]].tolist()))
         assert got == {tuple(rc) for rc in np.argwhere(flat == p).tolist()}

@@ -138,4 +138,4 @@ def test_an_axis_that_reads_only_padding_is_reported_unobserved():
         taps = tap_probes.tap_observations(runner, spec, "forward", "op", np.random.default_rng(0))
     reading = tap_probes.read_pads(spec, "forward", taps.observations)
     assert taps.failed is None and reading.state(0) == "unobserved"
-    assert tap_probes.explain_pads(spec, reading, spec.small_spatial) == ([None], [])
+    assert tap_probes.explain_pads(spec, reading, spec.direct_output_spatial) == ([None], [])

@@ -5,9 +5,14 @@ import json
 from ..cli import add_spec_arguments, spec_from_args
 
 HELP = "check a backend's (or your own --impl file's) y, dk and dx against the exact model"
-EPILOG = ("exit status: 0 every checked quantity agrees; 1 a mismatch or an error (a crash, a wrong shape, "
-          "values no sum of products gives, an exception in symconv's own code); 3 nothing was checked (every "
-          "quantity skipped, or refused by the implementation: unsupported); 2 bad usage")
+EPILOG = """examples:
+  symconv check conv2d --input 1x3x3x1 --kernel 1x1x1x1 --strides 3 --padding SAME --backend tf
+  symconv check conv2d --input 1x3x3x1 --kernel 1x1x1x1 --strides 3 --padding SAME \
+      --impl examples/founding_bug.py --png founding_check.png
+  symconv check conv3d --input 1x3x3x3x1 --kernel 1x1x1x1x1 --strides 3 --padding SAME --backend tf --onednn off
+exit status: 0 every checked quantity agrees; 1 a mismatch or an error (a crash, a wrong shape, values no sum of
+products gives, an exception in symconv's own code); 3 nothing was checked (every quantity skipped, or refused by
+the implementation: unsupported); 2 bad usage"""
 
 
 def add_backend_arguments(parser, required: bool = True) -> None:
@@ -53,6 +58,9 @@ def configure(parser):
                         help="seconds that localising one quantity may spend (default 60)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random probes (default 0)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--png", metavar="FILE", default=None,
+                        help="also write a picture: per quantity, the pixels the model reads and those the backend "
+                             "was seen to read (matplotlib)")
     parser.epilog = EPILOG
 
 
@@ -61,5 +69,9 @@ def run(args) -> int:
     spec = spec_from_args(args)
     report = check(spec, max_mismatches=args.max_mismatches, seed=args.seed, miss_probability=args.miss_probability,
                    max_calls=args.max_calls, max_seconds=args.max_seconds, **backend_options(args))
+    if args.png:
+        report.plot(args.png)
     print(json.dumps(report.to_json()) if args.json else report.text())
+    if args.png and not args.json:
+        print(f"wrote picture {args.png}")
     return report.exit_status

@@ -6,9 +6,12 @@ from ..cli import add_spec_arguments, spec_from_args
 from .check import add_backend_arguments, backend_options
 
 HELP = "infer, from observations alone, the padding a backend's forward and gradients use"
-EPILOG = ("exit status: 0 every quantity was read in full and all use the same padding; 1 they disagree, or a "
-          "quantity failed or returned garbage; 3 nothing disagrees but some quantity could not be read in full "
-          "(skipped, refused, outputs that fit no padding, an axis that reads only padding); 2 bad usage")
+EPILOG = """examples:
+  symconv infer conv2d --input 1x3x3x1 --kernel 1x1x1x1 --strides 3 --padding SAME --impl examples/founding_bug.py
+  symconv infer conv2d --input 1x7x7x1 --kernel 3x3x1x1 --strides 2 --padding SAME --backend onnxruntime
+exit status: 0 every quantity was read in full and all use the same padding; 1 they disagree, or a quantity failed
+or returned garbage; 3 nothing disagrees but some quantity could not be read in full (skipped, refused, outputs that
+fit no padding, an axis that reads only padding); 2 bad usage"""
 
 
 def configure(parser):

@@ -3,6 +3,10 @@
 import json
 
 HELP = "exact provenance of one activation of a whole network, back to the input"
+EPILOG = """examples:
+  symconv trace --input 1x224x224x3 --layers "conv2d 7x7 s2 SAME > maxpool 3x3 s2 SAME > conv2d 3x3 s1 SAME" \
+      --entry 'out[0,0,0,5]' --png trace.png
+  symconv trace --input 1x64x64x3 --layers "conv2d 3x3 s2 SAME > conv2d 3x3 s2 SAME" --pixel 'x[0,10,10,0]'"""
 
 
 def configure(parser):
@@ -31,6 +35,7 @@ def configure(parser):
                                                      "(short chains of window layers)")
     out.add_argument("--check", action="store_true",
                      help="compare with the model's own gradient (Keras or PyTorch models)")
+    parser.epilog = EPILOG
 
 
 def _network(args):

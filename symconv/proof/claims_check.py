@@ -324,7 +324,7 @@ def attempt_proof(claim, kind: str = "conv", channels_last: bool = True, grouped
     reference, box, shapes, result = found
     steps = len(result.steps(claim.quantity))
     lines = [f"derived from the forward definition in {steps} steps, each checked by SymPy "
-             f"(symconv prove --symbolic --steps shows them):",
+             f"(symconv prove --steps, without --claim, shows them):",
              f"  {claim.tensor}[{', '.join(map(str, claim.lhs))}] = {reference}"]
     mine, theirs = normal_form(claim.rhs, shapes), normal_form(reference, shapes)
     if mine is None:

@@ -83,13 +83,13 @@ def transposed_numeric(spec: ConvSpec, seed: int = 0) -> bool:
     """dx by the transposed-convolution recipe, in NumPy, against the index maps' exact dx."""
     rng = np.random.default_rng(seed)
     nd = spec.ndim
-    g = rng.integers(-9, 10, size=spec.small_spatial)
+    g = rng.integers(-9, 10, size=spec.direct_output_spatial)
     k = rng.integers(-9, 10, size=spec.kernel_spatial)
-    dil = np.zeros([s * (o - 1) + 1 for s, o in zip(spec.strides, spec.small_spatial)], dtype=np.int64)
+    dil = np.zeros([s * (o - 1) + 1 for s, o in zip(spec.strides, spec.direct_output_spatial)], dtype=np.int64)
     dil[tuple(slice(None, None, s) for s in spec.strides)] = g
     for axis in range(nd):
         K, S, D = spec.kernel_spatial[axis], spec.strides[axis], spec.dilations[axis]
-        H, P, OH = spec.big_spatial[axis], spec.pads[axis][0], spec.small_spatial[axis]
+        H, P, OH = spec.direct_input_spatial[axis], spec.pads[axis][0], spec.direct_output_spatial[axis]
         before, after = D * (K - 1) - P, H - 1 + P - S * (OH - 1)
         lo, hi = max(-before, 0), dil.shape[axis] - max(-after, 0)
         dil = np.take(dil, np.arange(lo, max(hi, lo)), axis=axis)
@@ -97,13 +97,13 @@ def transposed_numeric(spec: ConvSpec, seed: int = 0) -> bool:
         widths[axis] = (max(before, 0), max(after, 0))
         dil = np.pad(dil, widths)
     flipped = k[(slice(None, None, -1),) * nd]
-    dx = np.zeros(spec.big_spatial, dtype=np.int64)
+    dx = np.zeros(spec.direct_input_spatial, dtype=np.int64)
     for a in itertools.product(*map(range, spec.kernel_spatial)):
-        window = tuple(slice(d * aa, d * aa + h) for d, aa, h in zip(spec.dilations, a, spec.big_spatial))
+        window = tuple(slice(d * aa, d * aa + h) for d, aa, h in zip(spec.dilations, a, spec.direct_input_spatial))
         dx += flipped[a] * dil[window]
     shape = lambda s: (1, *s, 1)
     want = maps_for(spec).evaluate("input_grad", k=k.reshape(*spec.kernel_spatial, 1, 1),
-                                   g=g.reshape(shape(spec.small_spatial)))
-    return bool(np.array_equal(dx, want.reshape(spec.big_spatial)))
+                                   g=g.reshape(shape(spec.direct_output_spatial)))
+    return bool(np.array_equal(dx, want.reshape(spec.direct_input_spatial)))
 
 
