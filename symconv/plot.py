@@ -156,7 +156,7 @@ def _drawn_rows(terms, quantity: str) -> np.ndarray:
 def _pads_drawn(spec, quantity: str):
     """Per-axis pads to draw around the tensor, where the tensor is the padded one (x of a
     direct convolution, for y and dk)."""
-    if quantity == "input_grad" or layout.roles(spec)["x"] != "big":
+    if quantity == "input_grad" or layout.roles(spec)["x"] != "direct_input":
         return None
     return spec.pads
 
@@ -171,10 +171,10 @@ def padding_taps(spec, quantity: str, index, rows: np.ndarray) -> np.ndarray | N
     _, role, canon = maps.locate(quantity, index)
     per_axis = []
     for axis, value in zip(maps.axes, canon[2:]):
-        if role == "small":
+        if role == "direct_output":
             per_axis.append(axis.stride * value + axis.dilation * np.arange(axis.kernel) - axis.before)
         else:
-            per_axis.append(axis.stride * np.arange(axis.small) + axis.dilation * value - axis.before)
+            per_axis.append(axis.stride * np.arange(axis.output_size) + axis.dilation * value - axis.before)
     if np.prod([len(p) for p in per_axis], dtype=object) > TAP_LIMIT:
         return None
     grid = np.stack([g.reshape(-1) for g in np.meshgrid(*per_axis, indexing="ij")], axis=1)

@@ -11,7 +11,7 @@ from math import comb
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from symconv.errors import SymconvError
@@ -228,7 +228,10 @@ def distill_summary(layers):
                 min_size=1, max_size=5), st.integers(0, 3))
 def test_affine_summary_is_the_distill_formula_and_holds_the_exact_reads(layers, o):
     text = " > ".join(f"conv1d {k} s{s} d{d} p{p}:{p} c1" for k, s, d, p in layers)
-    size = 200
+    size = n = 200
+    for k, s, d, p in layers:  # a chain that empties a layer is no network: drawn again
+        n = (n + 2 * p - d * (k - 1) - 1) // s + 1
+        assume(n >= 1)
     net = parse_chain(text, f"1x{size}x1")
     last = list(net.nodes)[-1]
     summary = summaries(net)[last][0]

@@ -5,9 +5,14 @@ import json
 from ..cli import add_spec_arguments
 
 HELP = "write a layer as the exact equivalent code in another framework, and verify it by running both"
-EPILOG = ("The layer's options are in the --from framework's terms: its data format and kernel layout are the "
-          "defaults (tf, jax: channels last, HWIO; torch, onnx: channels first, OIHW). exit status: 0 written "
-          "(and, where both frameworks are installed, verified); 1 the two frameworks differ; 2 bad usage")
+EPILOG = """examples:
+  symconv port conv2d --input 1x224x224x3 --kernel 7x7x3x64 --strides 2 --padding SAME --from tf --to torch
+  symconv port conv1d --input 1x3x10 --kernel 4x3x3 --strides 2 --padding SAME --from torch --to onnx --no-verify
+
+The layer's options are in the --from framework's terms: its data format and kernel layout are the
+defaults (tf, jax: channels last, HWIO; torch, onnx: channels first, OIHW).
+exit status: 0 written (and, where both frameworks are installed, verified); 1 the two frameworks
+differ; 3 the source framework failed on the case; 2 bad usage"""
 DEFAULT_LAYOUTS = {"tf": (0, "tf"), "jax": (0, "tf"), "torch": (1, "torch"), "onnx": (1, "torch")}
 
 
