@@ -16,7 +16,7 @@ import sys
 
 from .errors import SymconvError, shorten, shown
 
-COMMANDS = ("which", "explain", "check", "infer", "latex", "prove", "trace")
+COMMANDS = ("which", "explain", "check", "infer", "latex", "prove", "trace", "sweep", "matrix")
 
 
 class _Parser(argparse.ArgumentParser):
