@@ -16,45 +16,48 @@ from .sweep_report import refusal_text
 @dataclass(frozen=True)
 class Reproducer:
     """A script under docs/reproducers/ that shows a finding with the framework alone; it
-    reproduces the findings of ``backend`` on ``quantity`` whose kind contains ``kind`` and
-    whose run's variant has ``options``, for ``ops``."""
+    reproduces the findings of ``backend`` on ``quantity`` whose kind contains ``kind``, for
+    ``ops``, on cases with no output or with one (``empty``), where the run's variant has
+    ``options``."""
 
     path: str
     backend: str
     quantity: str
     kind: str
     ops: tuple
+    empty: bool
     options: tuple = ()     # (option, value) pairs the run's variant must have
 
-    def matches(self, run, op: str, verdict) -> bool:
+    def matches(self, run, spec, verdict) -> bool:
         return (run.backend == self.backend and verdict.quantity == self.quantity and self.kind in verdict.kind
-                and op in self.ops and all(run.variant.get(k) == v for k, v in self.options))
+                and spec.op in self.ops and spec.is_empty == self.empty
+                and all(run.variant.get(k) == v for k, v in self.options))
 
 
 _DIRECT = ("conv1d", "conv2d", "conv3d", "depthwise_conv2d")
 REPRODUCERS = [
-    Reproducer("docs/reproducers/tf_onednn_empty_output.py", "tf", "forward", "wrong output shape", _DIRECT,
+    Reproducer("docs/reproducers/tf_onednn_empty_output.py", "tf", "forward", "wrong output shape", _DIRECT, True,
                (("onednn", True),)),
-    Reproducer("docs/reproducers/tf_empty_filter_grad_garbage.py", "tf", "filter_grad", "", _DIRECT,
+    Reproducer("docs/reproducers/tf_empty_filter_grad_garbage.py", "tf", "filter_grad", "", _DIRECT, True,
                (("onednn", False),)),
-    Reproducer("docs/reproducers/tf_conv3d_legacy_same.py", "tf", "forward", "legacy_eigen", ("conv3d",),
+    Reproducer("docs/reproducers/tf_conv3d_legacy_same.py", "tf", "forward", "legacy_eigen", ("conv3d",), False,
                (("onednn", False),)),
     Reproducer("docs/reproducers/tf_conv3d_legacy_same.py", "tf", "input_grad", "legacy_eigen",
-               ("conv3d_transpose",), (("onednn", False),)),
+               ("conv3d_transpose",), False, (("onednn", False),)),
     Reproducer("docs/reproducers/tf_depthwise_backprop_ignores_dilation.py", "tf", "filter_grad", "dilation",
-               ("depthwise_conv2d",)),
+               ("depthwise_conv2d",), False),
     Reproducer("docs/reproducers/tf_depthwise_backprop_ignores_dilation.py", "tf", "input_grad", "dilation",
-               ("depthwise_conv2d",)),
+               ("depthwise_conv2d",), False),
     Reproducer("docs/reproducers/tf_depthwise_wrong_output_shape.py", "tf", "forward", "wrong output shape",
-               ("depthwise_conv2d",)),
+               ("depthwise_conv2d",), False),
     Reproducer("docs/reproducers/tf_depthwise_wrong_output_shape.py", "tf-xla", "forward", "wrong output shape",
-               ("depthwise_conv2d",)),
-    Reproducer("docs/reproducers/onnxruntime_same_negative_total.py", "onnxruntime", "forward", "", _DIRECT),
+               ("depthwise_conv2d",), False),
+    Reproducer("docs/reproducers/onnxruntime_same_negative_total.py", "onnxruntime", "forward", "", _DIRECT, False),
 ]
 
 
-def reproducer_for(run, op, verdict) -> str | None:
-    return next((r.path for r in REPRODUCERS if r.matches(run, op, verdict)), None)
+def reproducer_for(run, spec, verdict) -> str | None:
+    return next((r.path for r in REPRODUCERS if r.matches(run, spec, verdict)), None)
 
 
 @dataclass
@@ -80,12 +83,12 @@ def finding_groups(matrix) -> list:
             for finding in result.findings:
                 v = finding.verdict
                 key = (done.run.backend, result.spec.op, padding_label(result.spec), v.quantity,
-                       v.hypotheses or v.kind)
+                       v.hypotheses[0] if v.hypotheses else v.kind)
                 group = groups.get(key)
                 if group is None:
                     group = groups[key] = Group(done.run.backend, result.spec.op, padding_label(result.spec),
                                                 v.quantity, v.kind, [], [], finding, done.run,
-                                                reproducer_for(done.run, result.spec.op, v))
+                                                reproducer_for(done.run, result.spec, v))
                 if done.run.name not in group.runs:
                     group.runs.append(done.run.name)
                 if result.case_id not in group.cases:

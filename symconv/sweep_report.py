@@ -40,7 +40,7 @@ class Verdict:
     status: str            # check's status: ok, mismatch, error, unsupported or skipped
     verdict: str           # ok, refused, skipped or finding
     kind: str = ""         # how it fails (findings): "diagnosis: <hypotheses>", "wrong shape", ...
-    hypotheses: tuple = ()  # the diagnosis's accepted hypotheses (mismatches)
+    hypotheses: tuple = ()  # the diagnosis's accepted hypotheses, the first first (mismatches)
     message: str = ""
     detail: str = ""       # the first wrong entry in words, or where the exception came from
 

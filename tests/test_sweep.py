@@ -167,9 +167,11 @@ def test_a_dask_cluster_finds_what_one_worker_finds(legacy_report):
     distributed = pytest.importorskip("dask.distributed")
     with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as cluster, \
             distributed.Client(cluster) as client:
-        remote = sweep(impl=LEGACY, cases=LEGACY_CASES, scheduler=client, progress=False)
+        remote = sweep(impl=LEGACY, cases=LEGACY_CASES, scheduler=cluster.scheduler_address, progress=False)
         assert remote.engine == "dask"
         assert _verdicts(remote) == _verdicts(legacy_report)
+        again = sweep(impl=LEGACY, cases=LEGACY_CASES[:1], scheduler=client, progress=False)   # a Client too
+        assert _verdicts(again) == _verdicts(legacy_report)[:1]
         # every backend worker the cluster held was closed at the end
         assert client.run(lambda: __import__("symconv.sweep_run").sweep_run._HELD) == \
             {address: {} for address in client.scheduler_info()["workers"]}
