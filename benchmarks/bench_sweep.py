@@ -12,8 +12,8 @@ Prints a table and writes benchmarks/results/sweep.json.
 * "CI slice": the runs whose rows of docs/conformance.md CI recomputes (torch-1-thread and
   onnxruntime-1-thread over the whole quick sweep, findings read by infer), as ``symconv matrix``
   runs them: target <= 3 minutes.
-* "matrix" (``--matrix``): ``symconv matrix --size quick`` over tf, tf-xla, keras, torch, jax and
-  onnxruntime (CPU) as a whole process: target <= 10 minutes on 2 cores.
+* "matrix" (``--matrix``): ``symconv matrix --size quick --workers 2`` over tf, tf-xla, keras,
+  torch, jax and onnxruntime (CPU) as a whole process: target <= 10 minutes on 2 cores.
 * "false alarms": findings of the runs timed here that the loop reference (``symconv.reference``)
   does not confirm: target 0.
 """
@@ -75,14 +75,14 @@ def ci_slice() -> dict:
 def whole_matrix() -> dict:
     start = time.perf_counter()
     out = Path("/tmp") / f"symconv-matrix-{os.getpid()}.md"
-    done = subprocess.run([sys.executable, "-m", "symconv", "matrix", "--size", "quick", "--backends",
-                           MATRIX_BACKENDS, "-o", str(out)], capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-m", "symconv", "matrix", "--size", "quick", "--workers", "2",
+                           "--backends", MATRIX_BACKENDS, "-o", str(out)], capture_output=True, text=True)
     seconds = time.perf_counter() - start
     if done.returncode != 0:
         raise SystemExit(done.stderr)
     text = out.read_text()
     out.unlink()
-    return {"seconds": seconds, "backends": MATRIX_BACKENDS, "findings": text.count("\n### "),
+    return {"seconds": seconds, "backends": MATRIX_BACKENDS, "workers": 2, "findings": text.count("\n### "),
             "unconfirmed_findings": text.count("not confirmed")}
 
 

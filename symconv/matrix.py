@@ -318,9 +318,11 @@ def run_one(run: MatrixRun, size: str = "quick", ops=None, workers: int = 1, sch
             return RunResult(run, "", not_run="no GPU on this machine")
     report = sweep(run.backend, variant=run.variant, grad_path=run.grad_path, size=size, ops=ops, workers=workers,
                    scheduler=scheduler, progress=progress)
-    path = "raw" if run.grad_path == "both" else run.grad_path
-    with open_runner(run.backend, variant=run.variant, grad_path=path, isolate=True) as runner:
-        inferred = infer_findings(runner, report.results)
+    inferred = {}
+    if any(r.findings for r in report.results):   # a backend started again only to read findings
+        path = "raw" if run.grad_path == "both" else run.grad_path
+        with open_runner(run.backend, variant=run.variant, grad_path=path, isolate=True) as runner:
+            inferred = infer_findings(runner, report.results)
     return RunResult(run, card, report.results, inferred, time.perf_counter() - start)
 
 
