@@ -193,7 +193,8 @@ def failure_modes(matrix) -> list:
         for result in done.results:
             for v in result.verdicts:
                 if v.verdict == "refused":
-                    entry = refusals.setdefault(refusal_key(v.message), [refusal_text(v.message), [], 0, result.case_id])
+                    entry = refusals.setdefault(refusal_key(v.message),
+                                                [refusal_text(v.message), [], 0, result.case_id])
                     if done.run.name not in entry[1]:
                         entry[1].append(done.run.name)
                     entry[2] += 1

@@ -165,8 +165,8 @@ def test_a_pool_of_worker_processes_finds_what_one_worker_finds(legacy_report):
 
 def test_a_dask_cluster_finds_what_one_worker_finds(legacy_report):
     distributed = pytest.importorskip("dask.distributed")
-    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as cluster, \
-            distributed.Client(cluster) as client:
+    local = dict(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None)
+    with distributed.LocalCluster(**local) as cluster, distributed.Client(cluster) as client:
         remote = sweep(impl=LEGACY, cases=LEGACY_CASES, scheduler=cluster.scheduler_address, progress=False)
         assert remote.engine == "dask"
         assert _verdicts(remote) == _verdicts(legacy_report)

@@ -25,8 +25,9 @@ k = tf.constant(np.full((1, 1, 1, 1, 1), 10, dtype=np.float32))              # D
 strides = [1, 3, 3, 3, 1]
 
 y = tf.nn.conv3d(x, k, strides=strides, padding="SAME")
-dk = tf.raw_ops.Conv3DBackpropFilterV2(input=x, filter_sizes=[1, 1, 1, 1, 1], out_backprop=tf.fill([1, 1, 1, 1, 1], 100.0),
-                                       strides=strides, padding="SAME")
+g = tf.fill([1, 1, 1, 1, 1], 100.0)                                         # upstream gradient dL/dy
+dk = tf.raw_ops.Conv3DBackpropFilterV2(input=x, filter_sizes=[1, 1, 1, 1, 1], out_backprop=g, strides=strides,
+                                       padding="SAME")
 print("forward y:", y.numpy().ravel(), "expected [10.] = 10 * x[0,0,0]")
 print("filter gradient dk:", dk.numpy().ravel(), "expected [100.] = 100 * x[0,0,0]")
 
