@@ -108,6 +108,15 @@ def test_the_plugin_imports_nothing_heavy_until_a_fixture_is_used(tmp_path):
     assert done.returncode == 0 and "2 passed" in done.stdout, done.stdout + done.stderr
 
 
+def test_the_same_check_without_pytest_never_imports_it():
+    code = ("import sys; from symconv import reference; from symconv.testing import assert_conv_matches; "
+            "assert_conv_matches('conv2d', forward=lambda x, k, spec: reference.forward(spec, x, k), "
+            "input='1x4x4x1', kernel='2x2x1x1'); "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pytest', '_pytest')))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "[]", done.stdout + done.stderr
+
+
 @settings(max_examples=4, deadline=None)
 @given(stride=st.integers(1, 3), size=st.integers(2, 6))
 def test_conv_check_works_under_hypothesis_given(conv_check, stride, size):
