@@ -214,3 +214,20 @@ def test_the_command_prints_the_table_and_the_smallest_commands_and_writes_json(
 def test_bad_sweep_input_is_one_line_and_exit_2(argv, message):
     done = _symconv("sweep", *argv)
     assert done.returncode == 2 and message in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
+def test_the_progress_bar_counts_cases_and_names_a_finding(capsys):
+    pytest.importorskip("tqdm")
+    from types import SimpleNamespace
+
+    from symconv.sweep_run import _Bar
+    bar = _Bar(2, True, "numpy")
+    bar(SimpleNamespace(case_id="first", findings=[]))
+    bar(SimpleNamespace(case_id="conv1d-NWC-VALID-no_output", findings=["one"]))
+    assert bar._bar.n == 2 and "finding in conv1d-NWC-VALID-no_output" in bar._bar.postfix
+    bar.close()
+    assert "numpy:   0%|" in capsys.readouterr().err
+    silent = _Bar(2, None, "numpy")    # not a terminal: nothing
+    silent(SimpleNamespace(case_id="first", findings=[]))
+    silent.close()
+    assert capsys.readouterr().err == ""
