@@ -60,7 +60,7 @@ EXAMPLES = [
     ("complex values, explain", "exit 0: agrees with the model",
      cli("explain", *FOUNDING, "--impl", impl("complex_output")), 60, "InvalidOutput"),
     ("complex values, assert_conv_matches", "passes",
-     python("from symconv.pytest_plugin import assert_conv_matches\n"
+     python("from symconv.testing import assert_conv_matches\n"
             "try:\n    assert_conv_matches(spec, forward=lambda x, k, s: symconv.reference.forward(s, x, k) + 0j)\n"
             "except AssertionError as e:\n    print(e); raise SystemExit(1)"), 60, "InvalidOutput"),
     ("sys.exit(0) in the impl, --in-process", "exit 0, no output",

@@ -9,34 +9,41 @@ built from integer index maps, and checked against real frameworks.
 >>> symconv.which(spec, "dk[0,0,0,0]").expression
 g[0, 0, 0, 0]*x[0, 0, 0, 0]
 
-No ML framework is imported by ``import symconv``, and SymPy only when a name that needs it is
-first used (a backend's worker process never does).
+No ML framework is imported by ``import symconv``, nor NumPy or SymPy until a name that needs
+them is first used (a backend's worker process never imports SymPy).
 """
 
 import importlib
-
-from .conventions import REGISTRY as CONVENTIONS
-from .errors import SymconvError
-from .indexmap import evaluate, maps_for, terms
-from .spec import ConvSpec
+import importlib.util
 
 __version__ = "0.1.0"
 
-# Names whose modules import SymPy or the backends' machinery: loaded on first use.
-# Whole-network provenance (symconv.network) is loaded the same way.
-_LAZY = {"which": ".query", "closed_form": ".symbolic", "expression": ".symbolic",
-         "general_formulas": ".symbolic", "literal_derivation": ".symbolic", "trace": ".network",
-         "check": ".verdicts", "infer": ".inference", "explain": ".explanation", "port": ".porting"}
+# Every public name is loaded on first use: ``import symconv`` imports neither NumPy nor SymPy
+# (so that the pytest plugin costs nothing until a fixture is used), and SymPy only when a name
+# that needs it is first used (a backend's worker process never does).  Whole-network
+# provenance (symconv.network) is loaded the same way.
+_LAZY = {"CONVENTIONS": (".conventions", "REGISTRY"), "SymconvError": (".errors", "SymconvError"),
+         "evaluate": (".indexmap", "evaluate"), "maps_for": (".indexmap", "maps_for"),
+         "terms": (".indexmap", "terms"), "ConvSpec": (".spec", "ConvSpec"), "which": (".query", "which"),
+         "closed_form": (".symbolic", "closed_form"), "expression": (".symbolic", "expression"),
+         "general_formulas": (".symbolic", "general_formulas"),
+         "literal_derivation": (".symbolic", "literal_derivation"), "trace": (".network", "trace"),
+         "sweep": (".sweep_run", "sweep"), "check": (".verdicts", "check"), "infer": (".inference", "infer"),
+         "explain": (".explanation", "explain"), "port": (".porting", "port")}
 
 __all__ = ["CONVENTIONS", "ConvSpec", "SymconvError", "check", "closed_form", "evaluate", "explain", "expression",
-           "general_formulas", "infer", "literal_derivation", "maps_for", "port", "terms", "trace", "which"]
+           "general_formulas", "infer", "literal_derivation", "maps_for", "port", "sweep", "terms", "trace",
+           "which"]
 
 
 def __getattr__(name):
     if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        module, attribute = _LAZY[name]
+        value = getattr(importlib.import_module(module, __name__), attribute)
         globals()[name] = value
         return value
+    if not name.startswith("_") and importlib.util.find_spec(f"{__name__}.{name}") is not None:
+        return importlib.import_module(f"{__name__}.{name}")   # a submodule, e.g. symconv.reference
     raise AttributeError(f"module 'symconv' has no attribute {name!r}")
 
 

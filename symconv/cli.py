@@ -16,7 +16,7 @@ import sys
 
 from .errors import SymconvError, shorten, shown
 
-COMMANDS = ("which", "explain", "check", "infer", "latex", "prove", "trace", "port")
+COMMANDS = ("which", "explain", "check", "infer", "latex", "prove", "trace", "port", "sweep", "matrix")
 
 
 class _Parser(argparse.ArgumentParser):

@@ -15,17 +15,19 @@ settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 # ---- backends a run requires -------------------------------------------------------------
 # Tests that need a framework skip when it is missing, unless the run asked for that backend
-# (pytest --backend tf, repeatable, or SYMCONV_REQUIRE_BACKENDS=tf,keras): then they fail.
+# (the plugin's option, pytest --symconv-backend tf, repeatable, or SYMCONV_REQUIRE_BACKENDS=tf,keras):
+# then they fail.
 
-def pytest_addoption(parser):
-    group = parser.getgroup("symconv")
-    group.addoption("--backend", action="append", default=[], dest="symconv_backends", metavar="NAME",
-                    help="a symconv backend this run requires (numpy, tf, tf-xla, keras, torch, jax, onnxruntime): "
-                         "tests that need it fail instead of skipping when it cannot load; repeatable")
+def pytest_addoption(parser, pluginmanager):
+    """symconv's own pytest plugin defines the options; a checkout that is not installed (no
+    entry point) registers it here."""
+    if not pluginmanager.has_plugin("symconv") and not pluginmanager.is_blocked("symconv"):
+        import symconv.pytest_plugin
+        pluginmanager.register(symconv.pytest_plugin, "symconv")
 
 
 def required_backends(config) -> set:
-    names = set(config.getoption("symconv_backends") or [])
+    names = set(config.getoption("symconv_backends", default=None) or [])
     names |= {n.strip() for n in os.environ.get("SYMCONV_REQUIRE_BACKENDS", "").split(",") if n.strip()}
     return names
 

@@ -1,9 +1,9 @@
-"""PyTorch, JAX and ONNX Runtime against the exact model: the op x padding x convention x
-layout sweep (the cases of test_tf_sweep, degenerate shapes included), plus cases aimed at
-each framework's own padding modes.
+"""PyTorch, JAX and ONNX Runtime against the exact model: symconv's quick sweep (the cases of
+test_tf_sweep, degenerate shapes included, plus cases aimed at each framework's own padding
+modes), and the committed conformance report's rows for a slice of it.
 
-Every case runs through ``symconv.check`` in child processes shared per variant.  A result is
-one of:
+Every case runs through symconv's sweep (``symconv.sweep_run.run_cases``) in child processes
+shared per variant.  A result is one of:
 
 * ok: every entry of y, dk and dx agrees exactly (ONNX Runtime: y; it has no gradients);
 * unsupported: the framework raised (its message is kept), which is its right; each refusal
@@ -17,51 +17,27 @@ one of:
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from symconv import ConvSpec, reference
+from symconv import reference
 from symconv.backends import Variant
 from symconv.backends.base import Call
 from symconv.indexmap import maps_for
+from symconv.sweep_cases import sweep_cases
 
 from .conftest import backend_missing, need_backend
-from .test_tf_sweep import CASES as SWEEP_CASES
 
-# Aimed at padding modes: SAME whose total (out-1)*s + k - in is negative (a rule that does not
-# clamp it starts the window inside the input), torch's padding='same' on an even dilated
-# kernel, output_padding at or above the stride (allowed below the dilation), transposed
-# convolutions with groups (JAX's vjp route), negative pads on a transposed 3-D convolution.
-AIMED_CASES = [
-    ("conv1d-NWC-SAME-tf-padding_total_-3", ConvSpec("conv1d", "1x10x1", "1x1x1", strides=6, padding="SAME")),
-    ("conv2d-NHWC-SAME-tf-padding_total_-2", ConvSpec("conv2d", "1x9x9x1", "1x1x1x1", strides=6, padding="SAME")),
-    ("conv2d-NHWC-SAME-tf-padding_total_-4", ConvSpec("conv2d", "1x11x4x2", "1x2x2x1", strides=(6, 1),
-                                                      padding="SAME")),
-    ("conv1d-NCW-SAME-same_lower-padding_total_-3",
-     ConvSpec("conv1d", "1x1x10", "1x1x1", strides=6, padding="SAME", convention="same_lower", data_format="NCW")),
-    ("conv1d-NCW-SAME-same_lower-padding_total_-4",
-     ConvSpec("conv1d", "1x1x11", "1x1x1", strides=6, padding="SAME", convention="same_lower", data_format="NCW")),
-    ("conv2d-NCHW-SAME-tf-even_kernel_dilated",
-     ConvSpec("conv2d", "1x1x5x6", "2x4x1x1", dilations=(1, 3), padding="SAME", data_format="NCHW")),
-    ("conv2d_transpose-NCHW-SAME-tf-stride_larger_than_kernel",
-     ConvSpec("conv2d_transpose", "1x1x2x3", "1x2x1x1", strides=3, padding="SAME", data_format="NCHW")),
-    ("conv2d_transpose-NHWC-SAME-same_lower-groups",
-     ConvSpec("conv2d_transpose", "1x3x3x4", "2x2x2x4", strides=2, padding="SAME", convention="same_lower",
-              groups=2)),
-    ("conv1d_transpose-NWC-explicit-output_padding_above_stride",
-     ConvSpec("conv1d_transpose", "1x3x1", "2x1x1", dilations=3, padding="0:-1", output_shape_request="1x7x1")),
-    ("conv2d-NHWC-explicit-asymmetric_pads", ConvSpec("conv2d", "2x6x5x2", "2x3x2x3", strides=(1, 2),
-                                                       padding="1:0,2:1")),
-    ("conv2d-NCHW-explicit-negative_pads", ConvSpec("conv2d", "1x2x6x5", "2x3x2x2", strides=(1, 2),
-                                                    padding="-1:2,1:-1", data_format="NCHW")),
-    ("conv1d_transpose-NWC-explicit-output_padding", ConvSpec("conv1d_transpose", "1x3x1", "2x1x1", strides=2,
-                                                              padding="1:0", output_shape_request="1x6x1")),
-    ("conv3d_transpose-NCDHW-explicit-negative_pads",
-     ConvSpec("conv3d_transpose", "1x2x2x3x2", "2x1x2x1x2", strides=(2, 1, 3), padding="-1:0,1:-1,0:2",
-              data_format="NCDHW")),
-]
+QUICK = sweep_cases("quick")
+SWEEP_CASES = [(case.case_id, case.spec) for case in QUICK if case.group != "aimed"]
+# Aimed at padding modes: SAME whose total (out-1)*s + k - in is negative, torch's
+# padding='same' on an even dilated kernel, output_padding at or above the stride, transposed
+# convolutions with groups, negative pads on a transposed 3-D convolution (symconv.sweep_cases.AIMED).
+AIMED_CASES = [(case.case_id, case.spec) for case in QUICK if case.group == "aimed"]
 CASES = dict(SWEEP_CASES + AIMED_CASES)
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass(frozen=True)
@@ -78,13 +54,16 @@ class Run:
 
 # One intra-op thread for most PyTorch and ONNX Runtime runs: their thread pools spin while
 # waiting, which on 2 busy cores costs ten times the work; the default pools still run a slice.
-RUNS = [Run("torch-1-thread", "torch", Variant(threads=1), "both", 2),
+# torch-1-thread and onnxruntime-1-thread run the whole quick sweep, as `symconv matrix` does:
+# their rows of docs/conformance.md are compared with what they find.
+RUNS = [Run("torch-1-thread", "torch", Variant(threads=1), "both", 1),
         Run("torch-mkldnn-off-1-thread", "torch", Variant(mkldnn=False, threads=1), "both", 5),
         Run("torch", "torch", Variant(), "raw", 7),
         Run("torch-deterministic", "torch", Variant(deterministic=True), "tape", 9),
         Run("jax", "jax", Variant(), "raw", 8),
         Run("onnxruntime-1-thread", "onnxruntime", Variant(threads=1), "raw", 1),
         Run("onnxruntime-no-graph-optimization", "onnxruntime", Variant(graph_optimization=False), "raw", 4)]
+SLICE = ("torch-1-thread", "onnxruntime-1-thread")
 
 # ---- what the frameworks do that the model says is wrong ------------------------------------
 # (run, case) -> reason.  ONNX Runtime 1.32 (CPU) resolves auto_pad SAME_UPPER/SAME_LOWER
@@ -127,60 +106,57 @@ PARAMS = [_param(run, case_id) for run in RUNS for case_id, _ in run.cases()]
 
 @pytest.fixture(scope="session")
 def framework_sweep(backend_worker):
-    """run -> {case id: CheckReport}, computed once per run in the variant's worker process."""
+    """run -> {case id: CaseResult}, computed once per run by symconv's sweep in the variant's
+    worker process (findings confirmed by the loop reference, not shrunk)."""
     from symconv.backends import open_runner
-    from symconv import check
+    from symconv.sweep_cases import Case
+    from symconv.sweep_run import run_cases
     done = {}
 
     def results(run):
         if run.name not in done:
             with open_runner(run.backend, variant=run.variant, grad_path=run.grad_path,
                              worker=backend_worker(run.variant)) as runner:
-                done[run.name] = {case_id: check(spec, runner=runner, max_mismatches=2)
-                                  for case_id, spec in run.cases()}
+                cases = [Case(case_id, spec, "") for case_id, spec in run.cases()]
+                done[run.name] = {r.case_id: r for r in run_cases(runner, cases, shrink_findings=False)}
         return done[run.name]
     return results
 
 
-def _load_failure(report):
-    return next((r.message for r in report.results if r.status == "error" and "failed to load" in r.message), None)
+def _load_failure(result):
+    return next((v.message for v in result.verdicts if v.status == "error" and "failed to load" in v.message), None)
 
 
-def refused(backend, result) -> bool:
-    return result.status in ("error", "unsupported") and any(
-        result.message.strip().endswith(text) for text in REFUSALS[backend])
+def refused(backend, verdict) -> bool:
+    return verdict.status in ("error", "unsupported") and any(
+        verdict.message.strip().endswith(text) for text in REFUSALS[backend])
 
 
-def findings_of(backend, report) -> list:
-    """Results where the framework computed something wrong, or died."""
-    out = []
-    for r in report.results:
-        if r.status in ("ok", "skipped") or refused(backend, r):
-            continue
-        detail = r.mismatches[0].sentence() if r.mismatches else ""
-        out.append(f"{r.quantity} via {r.path}: {r.status}: {r.message} {detail}".strip())
-    return out
+def findings_of(backend, result) -> list:
+    """Verdicts where the framework computed something wrong, or died (a refusal not listed in
+    REFUSALS counts too)."""
+    return [v.text() for v in result.verdicts if v.status not in ("ok", "skipped") and not refused(backend, v)]
 
 
 def _reports(run, request, framework_sweep):
     need_backend(request.config, run.backend)
-    reports = framework_sweep(run)
-    failure = next(filter(None, map(_load_failure, reports.values())), None)
+    results = framework_sweep(run)
+    failure = next(filter(None, map(_load_failure, results.values())), None)
     if failure:
         backend_missing(request.config, run.backend, failure)
-    return reports
+    return results
 
 
 @pytest.mark.parametrize("run,case_id", PARAMS)
 def test_framework_agrees_with_the_model(run, case_id, request, framework_sweep):
-    report = _reports(run, request, framework_sweep)[case_id]
-    findings = findings_of(run.backend, report)
+    result = _reports(run, request, framework_sweep)[case_id]
+    findings = findings_of(run.backend, result)
     assert not findings, "\n".join(findings)
 
 
 @pytest.mark.parametrize("run", RUNS, ids=[r.name for r in RUNS])
 def test_each_run_verifies_and_names_every_refusal(run, request, framework_sweep):
-    reports = _reports(run, request, framework_sweep)
+    reports = {case_id: result.report for case_id, result in _reports(run, request, framework_sweep).items()}
     results = [r for report in reports.values() for r in report.results]
     checked = sum(any(r.status == "ok" for r in report.results) for report in reports.values())
     assert checked >= 0.8 * len(reports)  # most of the sweep really ran
@@ -209,7 +185,7 @@ NATIVE_MODES = {
 @pytest.mark.parametrize("run", [r for r in RUNS if r.name in ("torch-1-thread", "jax", "onnxruntime-1-thread")],
                          ids=lambda r: r.name)
 def test_the_sweep_exercises_every_padding_mode_of_the_framework(run, request, framework_sweep):
-    paths = {r.path for report in _reports(run, request, framework_sweep).values() for r in report.results}
+    paths = {v.path for result in _reports(run, request, framework_sweep).values() for v in result.verdicts}
     missing = [mode for mode in NATIVE_MODES[run.backend] if not any(mode in path for path in paths)]
     assert not missing, f"no case ran {missing}"
 
@@ -236,3 +212,47 @@ def test_each_finding_is_confirmed_by_the_loop_reference(case_id, request, backe
     seen = replace(spec, padding=seen_pads)
     assert seen.y_shape == spec.y_shape
     assert np.array_equal(outcome.value, reference.evaluate(seen, quantity, **exact))
+
+
+RECORDED = sorted(FINDINGS)
+
+
+@pytest.mark.parametrize("run_name,case_id", RECORDED, ids=[f"{r}:{c}" for r, c in RECORDED])
+def test_each_recorded_finding_is_confirmed_by_the_sweep(run_name, case_id, request, framework_sweep):
+    """The sweep itself confirms each finding against the loop reference (no false alarm)."""
+    run = next(r for r in RUNS if r.name == run_name)
+    result = _reports(run, request, framework_sweep)[case_id]
+    assert result.findings and all(f.confirmed for f in result.findings), \
+        [(f.verdict.text(), f.confirmation) for f in result.findings]
+
+
+# ---- the committed conformance report, for the runs this file sweeps in full ----------------
+
+def test_the_slice_runs_are_the_matrix_runs():
+    from symconv.matrix import default_runs
+    matrix = {run.name: run for runs in default_runs().values() for run in runs}
+    for run in RUNS:
+        if run.name in SLICE:
+            assert run.every == 1
+            mine = matrix[run.name]
+            assert (mine.backend, mine.variant, mine.grad_path) == (run.backend, run.variant, run.grad_path)
+
+
+@pytest.mark.parametrize("run_name", SLICE)
+def test_the_committed_conformance_report_still_holds(run_name, request, framework_sweep, backend_worker):
+    """docs/conformance.md's rows for this run (every op x padding mode: the convention observed,
+    whether y, dk and dx agree, the verdicts) are what the sweep finds today."""
+    from symconv.backends import open_runner
+    from symconv.matrix import conformance_rows, default_runs, infer_findings, row_cells, rows_of
+    matrix_run = next(r for runs in default_runs().values() for r in runs if r.name == run_name)
+    run = next(r for r in RUNS if r.name == run_name)
+    results = list(_reports(run, request, framework_sweep).values())
+    path = "raw" if run.grad_path == "both" else run.grad_path
+    with open_runner(run.backend, variant=run.variant, grad_path=path, worker=backend_worker(run.variant)) as runner:
+        inferred = infer_findings(runner, results)
+    fresh = {key: row_cells(key, cells) for key, cells in rows_of(matrix_run, results, inferred).items()}
+    committed = {key: cells for key, cells in conformance_rows((ROOT / "docs" / "conformance.md").read_text()).items()
+                 if key[0] == run_name}
+    assert sorted(committed) == sorted(fresh), "regenerate docs/conformance.md with symconv matrix"
+    for key, cells in fresh.items():
+        assert committed[key] == cells, f"{key}: regenerate docs/conformance.md with symconv matrix"

@@ -78,7 +78,7 @@ def test_complex_values_are_refused_by_explain_and_the_pytest_helper_too():
     story = explain(FOUNDING, impl=impl("complex_output"))
     forward = story.backend["results"][0]
     assert forward["status"] == "error" and "complex numbers" in forward["message"]
-    from symconv.pytest_plugin import ConvMismatch, assert_conv_matches
+    from symconv.testing import ConvMismatch, assert_conv_matches
     with pytest.raises(ConvMismatch, match="forward returned complex numbers"):
         assert_conv_matches(FOUNDING, forward=lambda x, k, spec: symconv.reference.forward(spec, x, k) + 0j)
 

@@ -1,0 +1,47 @@
+"""symconv matrix: every installed backend and variant through the sweep, as a conformance report."""
+
+import sys
+
+from ..cli import write_output
+
+HELP = "run every installed backend and variant through the sweep and write the conformance report (Markdown)"
+EPILOG = ("example: symconv matrix --size quick -o docs/conformance.md (GPU runs say 'not run' on a machine "
+          "without a GPU).  exit status: 0 the report was written; 2 bad usage")
+
+
+def configure(parser):
+    parser.add_argument("--size", choices=("quick", "full"), default="quick", help="the sweep's size (default quick)")
+    parser.add_argument("--backends", metavar="B,...", default=None,
+                        help="backends to run, each with its variants (default every backend whose framework is "
+                             "installed)")
+    parser.add_argument("--ops", metavar="OP,...", default=None, help="ops to sweep (default every op)")
+    parser.add_argument("--workers", metavar="N", default="1",
+                        help="processes running cases in parallel, each with its own backend worker (default 1)")
+    parser.add_argument("--scheduler", metavar="tcp://HOST:PORT", default=None,
+                        help="run the cases on a Dask cluster (the dask extra)")
+    parser.add_argument("-o", "--output", metavar="FILE", default=None,
+                        help="write the report to FILE (default: print it)")
+    parser.epilog = EPILOG
+
+
+def run(args) -> int:
+    from ..matrix import matrix_runs, run_matrix
+    from ..matrix_report import markdown
+    from ..sweep_cases import sweep_cases
+    sweep_cases(args.size, args.ops)  # refuse bad ops before any backend starts
+    runs = matrix_runs(args.backends)
+    words = ["symconv", "matrix", "--size", args.size]
+    if args.backends:
+        words += ["--backends", args.backends]
+    if args.ops:
+        words += ["--ops", args.ops]
+    if args.output:
+        words += ["-o", args.output]
+    matrix = run_matrix(runs, args.size, args.ops, args.workers, args.scheduler, command=" ".join(words))
+    text = markdown(matrix)
+    if args.output:
+        write_output(args.output, text, "output")
+        print(f"wrote {args.output}: {len(matrix.runs)} runs, {len(matrix.rows())} rows", file=sys.stderr)
+    else:
+        print(text, end="")
+    return 0

@@ -1,0 +1,48 @@
+"""symconv sweep: every op x padding mode x convention x layout x degenerate shape against one
+implementation, each finding shrunk to the smallest `symconv check` command that shows it."""
+
+from ..cli import write_output
+from .check import add_backend_arguments
+
+HELP = "run the sweep (ops x paddings x conventions x layouts x degenerate shapes) against a backend or --impl"
+EPILOG = ("example: symconv sweep --backend onnxruntime --threads 1 --ops conv1d,conv2d.  "
+          "exit status: 0 no finding; 1 a finding (wrong values, a wrong shape, garbage, a crash, an exception "
+          "from symconv's adapter); 3 nothing was checked (every case refused or skipped); 2 bad usage")
+
+
+def configure(parser):
+    add_backend_arguments(parser)
+    group = parser.add_argument_group("sweep")
+    group.add_argument("--ops", metavar="OP,...", default=None,
+                       help="ops to sweep, e.g. conv2d,conv2d_transpose (default every op)")
+    group.add_argument("--size", choices=("quick", "full"), default="quick",
+                       help="quick: every op x layout x padding once, degenerate shapes in turn (125 cases); "
+                            "full: every geometry with batch, channel and group counts (about 3,800)")
+    group.add_argument("--workers", metavar="N", default="1",
+                       help="processes running cases in parallel, each with its own backend worker (default 1)")
+    group.add_argument("--scheduler", metavar="tcp://HOST:PORT", default=None,
+                       help="run the cases on a Dask cluster (the dask extra) instead of local processes")
+    group.add_argument("--no-shrink", action="store_true",
+                       help="report findings as found, without shrinking them to the smallest failing case")
+    group.add_argument("--seed", type=int, default=0, help="seed of the random probes (default 0)")
+    group.add_argument("--json", metavar="FILE", default=None, help="also write the whole report as JSON to FILE")
+    parser.epilog = EPILOG
+
+
+def run(args) -> int:
+    import os
+    from ..backends import variant_from_args
+    from ..errors import SymconvError, shown
+    from ..sweep_run import sweep
+    from ..values import timeout_seconds
+    folder = os.path.dirname(os.path.abspath(args.json)) if args.json else None
+    if folder and not os.path.isdir(folder):  # before the sweep, not after it
+        raise SymconvError(f"json file {shown(args.json)} cannot be written: no folder {shown(folder)}")
+    report = sweep(args.backend, impl=args.impl, variant=variant_from_args(args), grad_path=args.grad_path,
+                   ops=args.ops, size=args.size, workers=args.workers, scheduler=args.scheduler,
+                   shrink=not args.no_shrink, seed=args.seed, timeout=timeout_seconds(args.timeout),
+                   isolate=not args.in_process)
+    if args.json:
+        write_output(args.json, report.dumps() + "\n", "json file")
+    print(report.text())
+    return report.exit_status

@@ -1,0 +1,421 @@
+"""Running a sweep: each case through ``check`` on one backend worker reused across cases, the
+verdicts, a confirmation of each finding by the loop reference, and the smallest failing case.
+
+Cases are independent, so they run through existing engines: one after another on one worker
+(``workers=1``), a local pool of processes each holding its own backend worker
+(``concurrent.futures``, ``workers=N``), or Dask's distributed scheduler (``scheduler=
+'tcp://host:port'`` or a ``dask.distributed.Client``; the ``dask`` extra), where each Dask worker
+keeps one backend worker per thread.
+
+>>> report = sweep("numpy", ops=["conv1d"], progress=False)
+>>> report.status, len(report.results), report.findings
+('ok', 19, [])
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import reference
+from .backends import Variant, open_runner
+from .backends.base import INPUTS, Call
+from .errors import SymconvError, shown
+from .indexmap import maps_for
+from .shrink import command_line, shrink
+from .spec import ConvSpec
+from .sweep_cases import Case, sweep_cases
+from .sweep_report import CaseResult, Finding, SweepReport, Verdict
+
+# check's settings in a sweep: two wrong entries shown, a bounded search when no hypothesis
+# explains them.
+CHECK_OPTIONS = dict(max_mismatches=2, max_calls=200, max_seconds=10.0)
+# While shrinking only the verdict matters: no entries listed, no search.
+SHRINK_OPTIONS = dict(max_mismatches=0)
+CONFIRM_TRIES = 3   # uninitialised memory may hold zeros by chance
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a sweep runs: a registered backend with its variant and gradient path, or an
+    implementation file."""
+
+    backend: str | None = None
+    impl: str | None = None
+    variant: Variant | None = None
+    grad_path: str = "raw"
+    timeout: float | None = None
+    isolate: bool = True
+
+    def __post_init__(self):
+        if (self.backend is None) == (self.impl is None):
+            raise SymconvError("give exactly one of a backend or an impl file")
+
+    def open_runner(self, worker=None):
+        """A runner, in a child process unless ``isolate`` is off (then a crash ends the sweep)."""
+        return open_runner(self.backend, impl=self.impl, variant=self.variant, grad_path=self.grad_path,
+                           isolate=self.isolate, timeout=self.timeout, worker=worker)
+
+    @property
+    def options(self) -> list:
+        """The command-line options that name this implementation."""
+        if self.impl is not None:
+            return ["--impl", self.impl]
+        out = ["--backend", self.backend]
+        variant = self.variant or Variant()
+        if variant.device != "cpu":
+            out += ["--device", variant.device]
+        from .backends.variants import known_options
+        known = known_options() if variant.options else {}
+        for name, value in variant.options.items():
+            option = known[name]
+            out += [option.flag, ("on" if value else "off") if isinstance(value, bool) else str(value)]
+        if self.grad_path != "raw":
+            out += ["--grad-path", self.grad_path]
+        return out
+
+    def describe(self) -> str:
+        if self.impl is not None:
+            return f"impl {self.impl}"
+        variant = (self.variant or Variant()).describe()
+        path = "" if self.grad_path == "raw" else f", gradients {self.grad_path}"
+        return f"{self.backend} ({variant}{path})"
+
+
+# ---- one case --------------------------------------------------------------------------------
+
+class _WatchedRunner:
+    """A runner that keeps every refused or failed outcome, by quantity and path: whose
+    exception it was decides whether a failure is the implementation's refusal."""
+
+    def __init__(self, runner):
+        self._runner = runner
+        self.errors = {}
+
+    def run(self, calls):
+        outcomes = self._runner.run(calls)
+        for call, outcome in zip(calls, outcomes):
+            if outcome.status in ("error", "unsupported"):
+                self.errors.setdefault((call.quantity, call.path), []).append(outcome)
+        return outcomes
+
+    def __getattr__(self, name):
+        return getattr(self._runner, name)
+
+
+def framework_refusal(outcome, backend) -> bool:
+    """An error outcome that the implementation raised itself: its exception's class comes
+    from the framework's modules, or it was raised in their code."""
+    modules = tuple(backend.framework_modules)
+    where = (outcome.meta.get("error_class", ""), outcome.meta.get("raised_in", ""))
+    return bool(modules) and any(w.split(".", 1)[0] in modules for w in where if w)
+
+
+def _route(backend, spec, quantity, described) -> str:
+    """The path key (raw, tape, op, ...) behind a described path."""
+    for path in backend.paths(spec, quantity):
+        if backend.describe(spec, quantity, path) == described:
+            return path
+    return described
+
+
+def _kind(result, spec) -> tuple:
+    """(kind, hypotheses) of a failing QuantityResult."""
+    if result.status == "mismatch":
+        if spec.is_empty:
+            return "values where the spec admits no output", ()
+        accepted = result.diagnosis.accepted if result.diagnosis is not None else []
+        if accepted:
+            return f"diagnosis: {accepted[0].summary}", tuple(dict.fromkeys(c.name for c in accepted))
+        return "no hypothesis explains it", ()
+    if result.garbage is not None:
+        return "garbage", ()   # which values (NaN, fractions, ...) is in the message; it varies
+    message = result.message
+    if message.startswith("wrong output shape"):
+        return "wrong output shape", ()
+    if message.startswith("crash:"):
+        return "crash", ()
+    if "backend failed to load" in message:
+        return "failed to load", ()
+    head = message.split(":", 1)[0]
+    return (f"exception {head}" if head and " " not in head else "error"), ()
+
+
+def verdicts_of(report, errors: dict, backend) -> list:
+    """The verdict on each quantity of a CheckReport (``errors``: the watched runner's)."""
+    out = []
+    spec = report.spec
+    for r in report.results:
+        route = _route(backend, spec, r.quantity, r.path)
+        outcomes = errors.get((r.quantity, route), [])
+        if r.status in ("ok", "skipped"):
+            out.append(Verdict(r.quantity, route, r.path, r.status, r.status,
+                               message=r.message if r.status == "skipped" else ""))
+            continue
+        if r.status == "unsupported" or (r.status == "error" and outcomes and
+                                         all(framework_refusal(o, backend) for o in outcomes)):
+            out.append(Verdict(r.quantity, route, r.path, r.status, "refused", message=r.message))
+            continue
+        kind, hypotheses = _kind(r, spec)
+        detail = r.mismatches[0].sentence() if r.mismatches else "; ".join(sorted(
+            {f"{o.meta.get('error_class')} raised in {o.meta.get('raised_in')}" for o in outcomes
+             if o.meta}))
+        out.append(Verdict(r.quantity, route, r.path, r.status, "finding", kind, hypotheses, r.message, detail))
+    return out
+
+
+def checked(runner, spec: ConvSpec, quantities=None, seed: int = 0, options=None) -> tuple:
+    """(CheckReport, verdicts) of one spec on a runner."""
+    from .verdicts import check
+    from .spec import QUANTITIES
+    watched = _WatchedRunner(runner)
+    report = check(spec, runner=watched, quantities=quantities or QUANTITIES, seed=seed, progress=False,
+                   **(options or CHECK_OPTIONS))
+    return report, verdicts_of(report, watched.errors, runner.backend)
+
+
+def confirm(runner, spec: ConvSpec, verdict: Verdict, seed: int = 0) -> tuple:
+    """(confirmed, sentence): whether the backend's output on random integers differs from
+    ``symconv.reference`` (plain loops, written without the index maps).  None where the
+    backend raised or crashed (nothing to compare)."""
+    rng = np.random.default_rng(seed)
+    for _ in range(CONFIRM_TRIES):
+        tensors = {name: rng.integers(1, 10, spec.shape_of(name)).astype(np.float32)
+                   for name in INPUTS[verdict.quantity]}
+        (outcome,) = runner.run([Call(spec, verdict.quantity, verdict.route, tensors)])
+        exact = {name: array.astype(np.int64) for name, array in tensors.items()}
+        expected = reference.evaluate(spec, verdict.quantity, **exact)
+        if not np.array_equal(maps_for(spec).evaluate(verdict.quantity, **exact), expected):
+            return False, "the index maps and symconv.reference disagree here: a bug in symconv, not a finding"
+        if outcome.status != "ok":
+            what = f"{outcome.error_type}: {outcome.message}" if outcome.error_type else outcome.message
+            return None, f"the backend fails where symconv.reference computes ({what})"
+        value = np.asarray(outcome.value)
+        if value.shape != expected.shape:
+            return True, (f"confirmed by symconv.reference (loops, no index maps): it gives shape "
+                          f"{expected.shape}, the backend {value.shape}")
+        wrong = int(np.sum(value != expected))
+        if wrong:
+            return True, (f"confirmed by symconv.reference (loops, no index maps): {wrong} of {expected.size} "
+                          f"entries differ on random integers")
+    return False, f"not confirmed: the backend agreed with symconv.reference on {CONFIRM_TRIES} random probes"
+
+
+def evaluate_case(runner, case: Case, target: Target | None = None, *, shrink_findings: bool = True,
+                  confirm_findings: bool = True, seed: int = 0, shrunk: dict | None = None) -> CaseResult:
+    """One case: its check, its verdicts, and for each finding the confirmation and the
+    smallest spec that fails the same way (``shrunk`` shares those between cases that fail
+    alike: same op, padding, quantity and kind)."""
+    start = time.perf_counter()
+    report, verdicts = checked(runner, case.spec, seed=seed)
+    result = CaseResult(case.case_id, case.spec, verdicts, text=report.text(), report=report)
+    for verdict in verdicts:
+        if verdict.verdict != "finding":
+            continue
+        finding = Finding(verdict)
+        if confirm_findings:
+            finding.confirmed, finding.confirmation = confirm(runner, case.spec, verdict, seed)
+        if shrink_findings:
+            _shrink_finding(runner, case, verdict, finding, target, seed, {} if shrunk is None else shrunk)
+        result.findings.append(finding)
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def _shrink_finding(runner, case, verdict, finding, target, seed, shrunk) -> None:
+    key = (case.spec.op, case.padding_label, verdict.quantity, verdict.route, verdict.status, verdict.kind
+           if not verdict.hypotheses else verdict.hypotheses)
+    if key not in shrunk:
+        def fails(spec):
+            _, found = checked(runner, spec, [verdict.quantity], seed, SHRINK_OPTIONS)
+            return any(v.fails_like(verdict) for v in found)
+        smallest, steps = shrink(case.spec, fails)
+        shrunk[key] = (smallest, steps)
+    finding.smallest, finding.shrink_steps = shrunk[key]
+    options = target.options if target is not None else []
+    finding.command = command_line(finding.smallest, options)
+
+
+def run_cases(runner, cases, target: Target | None = None, *, shrink_findings: bool = True,
+              confirm_findings: bool = True, seed: int = 0, on_result=None) -> list:
+    """Every case, one after another, on one runner."""
+    shrunk, out = {}, []
+    for case in cases:
+        out.append(evaluate_case(runner, case, target, shrink_findings=shrink_findings,
+                                 confirm_findings=confirm_findings, seed=seed, shrunk=shrunk))
+        if on_result is not None:
+            on_result(out[-1])
+    return out
+
+
+# ---- many cases in parallel: one backend worker per process (or per Dask worker thread) -------
+
+_HELD = {}      # (target, thread) -> runner, in a pool process or a Dask worker
+_SHRUNK = {}    # (target, thread) -> what was shrunk there
+_HELD_LOCK = threading.Lock()
+
+
+def _held_runner(target: Target):
+    key = (target, threading.get_ident())
+    with _HELD_LOCK:
+        if key not in _HELD:
+            _HELD[key] = target.open_runner()
+            _SHRUNK[key] = {}
+        return _HELD[key], _SHRUNK[key]
+
+
+def close_held_runners() -> int:
+    """Close the backend workers this process holds (the end of a pool process or a Dask
+    sweep); how many were open."""
+    with _HELD_LOCK:
+        runners = list(_HELD.values())
+        _HELD.clear()
+        _SHRUNK.clear()
+    for runner in runners:
+        runner.close()
+    return len(runners)
+
+
+def remote_case(case: Case, target: Target, shrink_findings: bool = True, confirm_findings: bool = True,
+                seed: int = 0) -> CaseResult:
+    """One case in a pool process or a Dask worker, on the backend worker it holds."""
+    runner, shrunk = _held_runner(target)
+    return evaluate_case(runner, case, target, shrink_findings=shrink_findings, confirm_findings=confirm_findings,
+                         seed=seed, shrunk=shrunk).detached()
+
+
+def _pool_start() -> None:
+    import multiprocessing.util
+    multiprocessing.util.Finalize(None, close_held_runners, exitpriority=10)
+
+
+def _run_pool(cases, target, workers, options, on_result) -> list:
+    import concurrent.futures
+    import multiprocessing
+    context = multiprocessing.get_context("spawn")   # no fork of a process with threads
+    results = {}
+    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context, initializer=_pool_start) as pool:
+        futures = {pool.submit(remote_case, case, target, **options): i for i, case in enumerate(cases)}
+        try:
+            for future in concurrent.futures.as_completed(futures):
+                results[futures[future]] = future.result()
+                on_result(results[futures[future]])
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+    return [results[i] for i in range(len(cases))]
+
+
+def _dask_client(scheduler):
+    try:
+        from dask.distributed import Client
+    except ImportError:
+        raise SymconvError("a Dask scheduler needs dask.distributed, which is not installed: "
+                           "pip install 'symconv[dask]'") from None
+    if isinstance(scheduler, Client):
+        return scheduler, False
+    if not isinstance(scheduler, str) or not scheduler.strip():
+        raise SymconvError(f"scheduler must be an address such as tcp://127.0.0.1:8786 or a dask Client, "
+                           f"got {shown(scheduler)}")
+    try:
+        return Client(scheduler.strip(), timeout=30), True
+    except (OSError, TimeoutError, ValueError) as err:
+        raise SymconvError(f"scheduler {shown(scheduler)} cannot be reached: {err}") from None
+
+
+def _run_dask(cases, target, scheduler, options, on_result) -> list:
+    from dask.distributed import as_completed
+    client, own = _dask_client(scheduler)
+    try:
+        futures = client.map(remote_case, cases, target=target, pure=False, **options)
+        index = {future.key: i for i, future in enumerate(futures)}
+        results = {}
+        for future in as_completed(futures):
+            results[index[future.key]] = future.result()
+            on_result(results[index[future.key]])
+        client.run(close_held_runners)
+        return [results[i] for i in range(len(cases))]
+    finally:
+        if own:
+            client.close()
+
+
+class _Bar:
+    """A progress bar over cases on a terminal (tqdm, imported lazily; without it, none)."""
+
+    def __init__(self, total: int, enabled, label: str):
+        import sys
+        self._bar = None
+        if enabled is None:
+            enabled = sys.stderr.isatty()
+        if enabled:
+            try:
+                from tqdm import tqdm
+            except ImportError:
+                return
+            self._bar = tqdm(total=total, unit=" cases", desc=label, file=sys.stderr, leave=False,
+                             dynamic_ncols=True)
+
+    def __call__(self, result) -> None:
+        if self._bar is not None:
+            self._bar.update(1)
+            if result.findings:
+                self._bar.set_postfix_str(f"finding in {result.case_id}", refresh=False)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+def _workers(value) -> int:
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise SymconvError(f"workers must be a positive integer, got {shown(value)}")
+    return value
+
+
+def sweep(backend: str | None = None, *, impl: str | None = None, variant: Variant | None = None,
+          grad_path: str = "raw", ops=None, size: str = "quick", cases=None, workers: int = 1, scheduler=None,
+          shrink: bool = True, confirm: bool = True, seed: int = 0, timeout: float | None = None,
+          isolate: bool = True, progress: bool | None = None) -> SweepReport:
+    """Run the sweep (``size`` quick or full, for ``ops``; or the given ``cases``) against a
+    backend or an impl file; every finding with its smallest failing spec as a ``symconv
+    check`` command line (``shrink``) and its confirmation by the loop reference
+    (``confirm``).  ``workers`` processes each hold one backend worker; ``scheduler`` (an
+    address or a ``dask.distributed.Client``) runs the cases on a Dask cluster instead.  The
+    backend runs in a child process unless ``isolate`` is False (one worker only)."""
+    from .backends import GRAD_PATHS, create
+    if grad_path not in GRAD_PATHS:
+        raise SymconvError(f"grad path must be one of {', '.join(GRAD_PATHS)}, got {shown(grad_path)}")
+    target = Target(backend, impl, variant, grad_path, timeout, isolate)
+    create(backend, impl=impl, variant=variant, grad_path=grad_path)   # refuse a bad target up front
+    workers = _workers(workers)
+    label = size if cases is None else "given cases"
+    if cases is None:
+        cases = sweep_cases(size, ops)
+    elif not all(isinstance(c, Case) for c in cases):
+        raise SymconvError("cases must be symconv.sweep_cases.Case objects (see sweep_cases())")
+    cases = list(cases)
+    options = dict(shrink_findings=shrink, confirm_findings=confirm, seed=seed)
+    bar = _Bar(len(cases), progress, target.backend or "impl")
+    start = time.perf_counter()
+    try:
+        if scheduler is not None:
+            engine = "dask"
+            results = _run_dask(cases, target, scheduler, options, bar)
+        elif workers > 1:
+            engine = f"{workers} worker processes"
+            results = _run_pool(cases, target, workers, options, bar)
+        else:
+            engine = "1 worker"
+            with target.open_runner() as runner:
+                results = run_cases(runner, cases, target, on_result=bar, **options)
+    finally:
+        bar.close()
+    return SweepReport(target.describe(), label, results,
+                       time.perf_counter() - start, engine)
