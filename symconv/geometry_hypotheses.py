@@ -100,19 +100,26 @@ def _wrong_stride(ctx):
                            f"{axis_name(spec, axis)}", {"axis": axis_name(spec, axis), "strides": list(strides)})
 
 
+def _swapped(ctx, field: str):
+    """The model with the values of ``field`` (strides or dilations) on two axes swapped."""
+    spec = ctx.spec
+    current = getattr(spec, field)
+    for i, j in itertools.combinations(range(spec.ndim), 2):
+        if current[i] == current[j]:
+            continue
+        swapped = list(current)
+        swapped[i], swapped[j] = swapped[j], swapped[i]
+        pair = f"{axis_name(spec, i)} and {axis_name(spec, j)}"
+        for alt in _variants(spec, field, tuple(swapped)):
+            yield geometry(ctx, f"swapped_{field}", alt, f"{field} of {pair} swapped",
+                           f"{WHAT[ctx.quantity]} is exactly the model with {field} {','.join(map(str, swapped))} "
+                           f"instead of {','.join(map(str, current))}: the {field} of {pair} are swapped",
+                           {field: swapped})
+
+
 @hypothesis("swapped_strides", "the strides of two axes swapped")
 def _swapped_strides(ctx):
-    spec = ctx.spec
-    for i, j in itertools.combinations(range(spec.ndim), 2):
-        if spec.strides[i] == spec.strides[j]:
-            continue
-        strides = list(spec.strides)
-        strides[i], strides[j] = strides[j], strides[i]
-        for alt in _variants(spec, "strides", tuple(strides)):
-            yield geometry(ctx, "swapped_strides", alt, f"strides of {axis_name(spec, i)} and {axis_name(spec, j)} "
-                           f"swapped", f"{WHAT[ctx.quantity]} is exactly the model with strides "
-                           f"{','.join(map(str, strides))} instead of {','.join(map(str, spec.strides))}: the strides "
-                           f"of {axis_name(spec, i)} and {axis_name(spec, j)} are swapped", {"strides": strides})
+    yield from _swapped(ctx, "strides")
 
 
 @hypothesis("ignored_dilation", "the dilation of some axes ignored (taken as 1)")
@@ -132,17 +139,7 @@ def _ignored_dilation(ctx):
 
 @hypothesis("swapped_dilations", "the dilations of two axes swapped")
 def _swapped_dilations(ctx):
-    spec = ctx.spec
-    for i, j in itertools.combinations(range(spec.ndim), 2):
-        if spec.dilations[i] == spec.dilations[j]:
-            continue
-        dilations = list(spec.dilations)
-        dilations[i], dilations[j] = dilations[j], dilations[i]
-        for alt in _variants(spec, "dilations", tuple(dilations)):
-            yield geometry(ctx, "swapped_dilations", alt, f"dilations of {axis_name(spec, i)} and "
-                           f"{axis_name(spec, j)} swapped", f"{WHAT[ctx.quantity]} is exactly the model with "
-                           f"dilations {','.join(map(str, dilations))} instead of "
-                           f"{','.join(map(str, spec.dilations))}", {"dilations": dilations})
+    yield from _swapped(ctx, "dilations")
 
 
 @hypothesis("padding_mode", "SAME and VALID confused")

@@ -12,7 +12,8 @@ class Progress:
     """Counts backend calls under a changing description; a no-op when stderr is not a
     terminal or tqdm is not installed."""
 
-    def __init__(self, enabled: bool | None = None):
+    def __init__(self, enabled: bool | None = None, *, total: int | None = None, unit: str = " calls",
+                 label: str | None = None, delay: float = SHOW_AFTER):
         if enabled is None:
             enabled = sys.stderr.isatty()
         self._bar = None
@@ -21,7 +22,7 @@ class Progress:
                 from tqdm import tqdm
             except ImportError:
                 return
-            self._bar = tqdm(total=None, unit=" calls", delay=SHOW_AFTER, file=sys.stderr, leave=False,
+            self._bar = tqdm(total=total, unit=unit, desc=label, delay=delay, file=sys.stderr, leave=False,
                              dynamic_ncols=True)
 
     def stage(self, description: str) -> None:

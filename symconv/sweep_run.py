@@ -25,6 +25,7 @@ from .backends import Variant, open_runner
 from .backends.base import INPUTS, Call
 from .errors import SymconvError, shown
 from .indexmap import maps_for
+from .progress import Progress
 from .shrink import command_line, shrink
 from .spec import ConvSpec
 from .sweep_cases import Case, sweep_cases
@@ -344,31 +345,16 @@ def _run_dask(cases, target, scheduler, options, on_result) -> list:
             client.close()
 
 
-class _Bar:
-    """A progress bar over cases on a terminal (tqdm, imported lazily; without it, none)."""
+class _Bar(Progress):
+    """A progress bar over cases on a terminal, shown from the first case."""
 
     def __init__(self, total: int, enabled, label: str):
-        import sys
-        self._bar = None
-        if enabled is None:
-            enabled = sys.stderr.isatty()
-        if enabled:
-            try:
-                from tqdm import tqdm
-            except ImportError:
-                return
-            self._bar = tqdm(total=total, unit=" cases", desc=label, file=sys.stderr, leave=False,
-                             dynamic_ncols=True)
+        super().__init__(enabled, total=total, unit=" cases", label=label, delay=0)
 
     def __call__(self, result) -> None:
-        if self._bar is not None:
-            self._bar.update(1)
-            if result.findings:
-                self._bar.set_postfix_str(f"finding in {result.case_id}", refresh=False)
-
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.close()
+        self.advance(1)
+        if self._bar is not None and result.findings:
+            self._bar.set_postfix_str(f"finding in {result.case_id}", refresh=False)
 
 
 def _workers(value) -> int:
