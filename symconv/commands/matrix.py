@@ -5,8 +5,12 @@ import sys
 from ..cli import write_output
 
 HELP = "run every installed backend and variant through the sweep and write the conformance report (Markdown)"
-EPILOG = ("example: symconv matrix --size quick -o docs/conformance.md (GPU runs say 'not run' on a machine "
-          "without a GPU).  exit status: 0 the report was written; 2 bad usage")
+EPILOG = """examples:
+  symconv matrix --size quick -o docs/conformance.md
+  symconv matrix --backends torch,onnxruntime --ops conv2d --workers 2
+
+GPU runs say 'not run' on a machine without a GPU.
+exit status: 0 the report was written; 2 bad usage"""
 
 
 def configure(parser):

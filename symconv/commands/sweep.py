@@ -5,9 +5,13 @@ from ..cli import write_output
 from .check import add_backend_arguments
 
 HELP = "run the sweep (ops x paddings x conventions x layouts x degenerate shapes) against a backend or --impl"
-EPILOG = ("example: symconv sweep --backend onnxruntime --threads 1 --ops conv1d,conv2d.  "
-          "exit status: 0 no finding; 1 a finding (wrong values, a wrong shape, garbage, a crash, an exception "
-          "from symconv's adapter); 3 nothing was checked (every case refused or skipped); 2 bad usage")
+EPILOG = """examples:
+  symconv sweep --backend onnxruntime --threads 1 --ops conv1d,conv2d
+  symconv sweep --backend torch --threads 1 --size full --workers 2 --json sweep.json
+  symconv sweep --impl my_conv.py --ops conv2d
+
+exit status: 0 no finding; 1 a finding (wrong values, a wrong shape, garbage, a crash, an exception
+from symconv's adapter); 3 nothing was checked (every case refused or skipped); 2 bad usage"""
 
 
 def configure(parser):
