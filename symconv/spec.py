@@ -468,7 +468,7 @@ class ConvSpec:
     def k_shape(self) -> tuple:
         return tuple(self.kernel_shape)
 
-    @property
+    @cached_property
     def y_shape(self) -> tuple:
         """The output's shape (one name for it: ``y_shape``, as ``x_shape`` and ``k_shape``)."""
         if self.role("y") == "direct_input":
@@ -488,6 +488,8 @@ class ConvSpec:
         """The same convolution with its tensors in other layouts (shapes permuted to match)."""
         data_format = (data_format or self.data_format).upper()
         kernel_layout = parse_kernel_layout(kernel_layout or self.kernel_layout, self.op)
+        if (data_format, kernel_layout) == (self.data_format, self.kernel_layout):
+            return self
         sizes = dict(zip(self.data_format, self.input_shape))
         permuted = lambda shape, fmt: tuple(dict(zip(self.data_format, shape))[a] for a in fmt) \
             if shape is not None and set(fmt) == set(self.data_format) else shape

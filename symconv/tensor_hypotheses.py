@@ -321,9 +321,9 @@ def _scale_offset(ctx):
 
 
 def _padding_indicator(spec: ConvSpec, shape) -> np.ndarray | None:
-    """1 where the padded big tensor is padding, 0 inside (None without any padding)."""
-    from .backends.base import pad_big
-    inside = pad_big(spec, np.ones(shape))
+    """1 where the padded direct input is padding, 0 inside (None without any padding)."""
+    from .backends.base import pad_direct_input
+    inside = pad_direct_input(spec, np.ones(shape))
     indicator = 1 - inside
     return indicator if indicator.any() else None
 

@@ -4,7 +4,7 @@ A *call* is one execution of one quantity (forward, filter_grad or input_grad) a
 *path* (the ops used, e.g. ``raw`` backprop ops or ``tape``).  Frameworks accept SAME, VALID
 and, for some ops, non-negative explicit pads; any other padding (a convention other than
 TensorFlow's, negative pads, pads an op cannot take) is run as a VALID convolution on the
-big tensor zero-padded (negative: cropped) by symconv, and the path says so.
+direct input zero-padded (negative: cropped) by symconv, and the path says so.
 """
 
 from __future__ import annotations
@@ -233,14 +233,14 @@ def _padded_tensor(spec: ConvSpec) -> str:
     return spec.tensor_with_role("direct_input")
 
 
-def pad_big(spec: ConvSpec, array: np.ndarray) -> np.ndarray:
+def pad_direct_input(spec: ConvSpec, array: np.ndarray) -> np.ndarray:
     """Zero-pad (negative: crop) the direct input (x, or a transposed convolution's y) by the
     spec's pads."""
     return reference.pad_or_crop(array, spec.pads, layout.spatial_axes(spec, _padded_tensor(spec)))
 
 
-def unpad_big(spec: ConvSpec, array: np.ndarray) -> np.ndarray:
-    """The adjoint of ``pad_big``: the interior back in the direct input's shape (cropped
+def unpad_direct_input(spec: ConvSpec, array: np.ndarray) -> np.ndarray:
+    """The adjoint of ``pad_direct_input``: the interior back in the direct input's shape (cropped
     pixels get zero)."""
     tensor = _padded_tensor(spec)
     return reference.unpad(array, spec.shape_of(tensor), spec.pads, layout.spatial_axes(spec, tensor))
@@ -257,12 +257,12 @@ class PaddedRun:
     def __call__(self, quantity: str, tensors: dict, inner):
         if self.valid is None:
             raise Unavailable(f"pads {format_padding(self.spec.pads)} crop the whole input away")
-        padded = {name: pad_big(self.spec, np.asarray(arr)) if self.spec.role(name) == "direct_input" else arr
+        padded = {name: pad_direct_input(self.spec, np.asarray(arr)) if self.spec.role(name) == "direct_input" else arr
                   for name, arr in tensors.items()}
         out = np.asarray(inner(self.valid, padded))
         result = SHAPED_LIKE[quantity]
         if self.spec.role(result) == "direct_input" and out.shape == tuple(self.valid.shape_of(result)):
-            out = unpad_big(self.spec, out)
+            out = unpad_direct_input(self.spec, out)
         return out
 
     def note(self) -> str:

@@ -88,15 +88,15 @@ def transposed_padding(spec):
     size is the spec's, else the explicit pads of the dilated input."""
     sizes = list(zip(spec.direct_input_spatial, spec.direct_output_spatial, spec.kernel_spatial, spec.strides,
                      spec.dilations))
-    if native_same(spec) == "SAME" and all(big == small * s for big, small, _, s, _ in sizes):
+    if native_same(spec) == "SAME" and all(n_in == n_out * s for n_in, n_out, _, s, _ in sizes):
         return "SAME"
-    if spec.padding == "VALID" and all(big == small * s + max(effective_kernel(k, d) - s, 0)
-                                       for big, small, k, s, d in sizes):
+    if spec.padding == "VALID" and all(n_in == n_out * s + max(effective_kernel(k, d) - s, 0)
+                                       for n_in, n_out, k, s, d in sizes):
         return "VALID"
     pads = []
-    for (big, small, k, s, d), (before, _) in zip(sizes, spec.pads):
+    for (n_in, n_out, k, s, d), (before, _) in zip(sizes, spec.pads):
         ke = effective_kernel(k, d)
-        pads.append((ke - 1 - before, big - 1 - (small - 1) * s + before))
+        pads.append((ke - 1 - before, n_in - 1 - (n_out - 1) * s + before))
     return tuple(pads)
 
 
@@ -161,12 +161,12 @@ class JaxBackend(Backend):
                 x, k, spec.strides, plan.padding, rhs_dilation=spec.dilations, dimension_numbers=dims,
                 transpose_kernel=True, precision=highest)
         jax, jnp = self.jax, self.jax.numpy
-        big_dims = (dims[2], dims[1], dims[0])  # the direct convolution: big (y) -> small (x)
+        direct_dims = (dims[2], dims[1], dims[0])  # the direct convolution: its input y -> its output x
 
         def transposed(x, k):
-            def direct(big):
-                return lax.conv_general_dilated(big, k, spec.strides, plan.padding, rhs_dilation=spec.dilations,
-                                                dimension_numbers=big_dims, feature_group_count=spec.groups,
+            def direct(direct_input):
+                return lax.conv_general_dilated(direct_input, k, spec.strides, plan.padding, rhs_dilation=spec.dilations,
+                                                dimension_numbers=direct_dims, feature_group_count=spec.groups,
                                                 precision=highest)
             return jax.vjp(direct, jnp.zeros(spec.y_shape, x.dtype))[1](x)[0]
         return transposed

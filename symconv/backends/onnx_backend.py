@@ -33,7 +33,7 @@ INFERENCE_ONLY = "ONNX Runtime runs inference only: it has no gradient to check"
 
 @dataclass(frozen=True)
 class Plan:
-    """The node's attributes, or ``padded`` when symconv pads the big tensor itself."""
+    """The node's attributes, or ``padded`` when symconv pads the direct input itself."""
 
     attributes: tuple
     padded: PaddedRun | None

@@ -200,7 +200,7 @@ class TFBackend(OnTensorFlow):
         return self._direct(spec, pad)
 
     def _direct(self, spec, pad):
-        """The direct convolution (forward of conv, dx of a transposed conv): f(big, k)."""
+        """The direct convolution (forward of conv, dx of a transposed conv): f(direct input, k)."""
         tf, nd, fmt = self.tf, spec.ndim, spec.data_format
         strides, dil = list(spec.strides), list(spec.dilations)
         if nd == 1:
@@ -253,7 +253,7 @@ class TFBackend(OnTensorFlow):
                 filt, inp = raw.Conv2DBackpropFilter, raw.Conv2DBackpropInput
         common = dict(strides=strides, padding=pad, data_format=fmt, dilations=dil, **extra)
         if quantity == "filter_grad":
-            if transpose:  # dk of y = conv_transpose(x, k): the direct conv's filter gradient, big = g
+            if transpose:  # dk of y = conv_transpose(x, k): the direct conv's filter gradient, its direct input is g
                 return lambda x, g: filt(input=g, filter_sizes=k_shape, out_backprop=x, **common)
             return lambda x, g: filt(input=x, filter_sizes=k_shape, out_backprop=g, **common)
         return lambda k, g: inp(input_sizes=x_shape, filter=k, out_backprop=g, **common)

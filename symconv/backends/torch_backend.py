@@ -14,7 +14,7 @@ Padding, as PyTorch can say it (the README's table):
   ``padding=(p, ...)``;
 * other non-negative pads: ``F.pad`` on the input, then ``padding=0``;
 * transposed convolutions: ``padding`` = the pads before, ``output_padding`` for the size;
-* anything else (negative pads, an output_padding PyTorch refuses): VALID on the big tensor
+* anything else (negative pads, an output_padding PyTorch refuses): VALID on the direct input
   padded or cropped by symconv.
 
 The operators are called as ``torch.ops.aten.conv2d`` etc., which torch.nn.functional.conv2d
@@ -51,7 +51,7 @@ PLANS_KEPT = 4096
 @dataclass(frozen=True)
 class Plan:
     """How one (spec, quantity, path) runs: the op's ``padding`` and ``output_padding``,
-    ``frame`` pads applied with F.pad first, or ``padded`` when symconv pads the big tensor."""
+    ``frame`` pads applied with F.pad first, or ``padded`` when symconv pads the direct input."""
 
     padding: object
     output_padding: tuple | None
