@@ -94,3 +94,14 @@ def test_the_command_prints_runnable_code_and_refuses_bad_usage():
     compile(out.stdout, "<port>", "exec")
     bad = subprocess.run(argv[:-3] + ["--to", "mxnet"], capture_output=True, text=True)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "to must be one of" in bad.stderr
+
+
+def test_shapes_in_the_wrong_layout_for_from_say_which_layouts_were_read(capsys):
+    from symconv.cli import main
+    args = ["port", "conv2d", "--input", "1x8x8x3", "--kernel", "3x3x3x4", "--to", "tf", "--no-verify"]
+    assert main([*args, "--from", "onnx"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "shapes are read in --from onnx's layouts: input NCHW, kernel OIHW" in err
+    assert main([*args, "--from", "onnx", "--data-format", "NHWC", "--kernel-layout", "HWIO"]) == 0
+    assert main([*args[:6], "--to", "torch", "--no-verify", "--from", "tf"]) == 0

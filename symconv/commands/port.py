@@ -37,6 +37,8 @@ def configure(parser):
 def run(args) -> int:
     from ..porting import framework, port
     from ..spec import DATA_FORMATS, OPS, ConvSpec
+    from ..errors import SymconvError
+    from ..layout import kernel_layout_letters
     from ..values import random_generator
     source = framework(args.source, "from")
     random_generator(args.seed)  # refuse a bad seed before anything runs
@@ -44,9 +46,18 @@ def run(args) -> int:
     data_format = args.data_format
     if data_format is None and args.op in OPS:
         data_format = DATA_FORMATS[OPS[args.op].ndim][fmt_index]
-    spec = ConvSpec(args.op, args.input, args.kernel, strides=args.strides, dilations=args.dilations,
-                    padding=args.padding, convention=args.convention, data_format=data_format, groups=args.groups,
-                    output_shape_request=args.output_shape, kernel_layout=args.kernel_layout or kernel_layout)
+    try:
+        spec = ConvSpec(args.op, args.input, args.kernel, strides=args.strides, dilations=args.dilations,
+                        padding=args.padding, convention=args.convention, data_format=data_format,
+                        groups=args.groups, output_shape_request=args.output_shape,
+                        kernel_layout=args.kernel_layout or kernel_layout)
+    except SymconvError as err:
+        if args.op in OPS and args.data_format is None and args.kernel_layout is None:
+            op = OPS[args.op]  # the shapes were read in --from's layouts: say which
+            letters = kernel_layout_letters(kernel_layout, args.op, op.ndim, op.kind)
+            raise SymconvError(f"{err} (shapes are read in --from {source.name}'s layouts: input {data_format}, "
+                               f"kernel {letters}; --data-format and --kernel-layout say otherwise)") from None
+        raise
     ported = port(spec, to=args.target, source=source.name, verify=args.verify, seed=args.seed)
     print(json.dumps(ported.to_json()) if args.json else ported.text())
     return ported.exit_status
