@@ -272,11 +272,23 @@ def get(name: str) -> Convention:
             f"convention must be one of {', '.join(sorted(REGISTRY))}, got {name!r}") from None
 
 
+# (name, native) -> (the two conventions compared, the answer): a backend asks for every call.
+_RUNS_AS: dict = {}
+
+
 def runs_as(name: str, native: str = DEFAULT) -> bool:
     """Whether SAME under ``name`` is what a framework whose own SAME is ``native`` computes:
-    true when the two rules are the same SymPy expressions (a rule is its own, without SymPy)."""
+    true when the two rules are the same SymPy expressions (a rule is its own, without SymPy).
+    Answers are kept while the registry holds the same two conventions."""
     first, second = get(name), get(native)
-    return first is second or first.rule.expressions() == second.rule.expressions()
+    if first is second:
+        return True
+    kept = _RUNS_AS.get((name, native))
+    if kept is not None and kept[0] is first and kept[1] is second:
+        return kept[2]
+    same = first.rule.expressions() == second.rule.expressions()
+    _RUNS_AS[(name, native)] = (first, second, same)
+    return same
 
 
 def effective_kernel(kernel: int, dilation: int) -> int:

@@ -73,17 +73,25 @@ def _variants(spec, field_name, values):
     yield respec(spec, **{field_name: values})
 
 
+def _ignored(ctx, field: str, why: str = ""):
+    """The model with the stride or dilation of some axes taken as 1 (``field``: strides or
+    dilations; ``why`` follows the new pads, where they move)."""
+    spec = ctx.spec
+    current, name = getattr(spec, field), field[:-1]
+    for axes in _axis_sets(a for a, v in enumerate(current) if v > 1):
+        values = _replace(current, axes, lambda v: 1)
+        for alt in _variants(spec, field, values):
+            where = axes_text(spec, axes)
+            yield geometry(ctx, f"ignored_{name}", alt, f"{name} ignored on {where}",
+                           f"{WHAT[ctx.quantity]} is exactly the model with {name} 1 instead of "
+                           f"{'/'.join(str(current[a]) for a in axes)} on {where}: it ignores the {name} there"
+                           f"{_new_befores(spec, alt, why)}",
+                           {"axes": [axis_name(spec, a) for a in axes], field: list(values)})
+
+
 @hypothesis("ignored_stride", "the stride of some axes ignored (taken as 1)")
 def _ignored_stride(ctx):
-    spec = ctx.spec
-    for axes in _axis_sets(a for a, s in enumerate(spec.strides) if s > 1):
-        strides = _replace(spec.strides, axes, lambda s: 1)
-        for alt in _variants(spec, "strides", strides):
-            yield geometry(ctx, "ignored_stride", alt, f"stride ignored on {axes_text(spec, axes)}",
-                           f"{WHAT[ctx.quantity]} is exactly the model with stride 1 instead of "
-                           f"{'/'.join(str(spec.strides[a]) for a in axes)} on {axes_text(spec, axes)}: it ignores "
-                           f"the stride there" + _new_befores(spec, alt),
-                           {"axes": [axis_name(spec, a) for a in axes], "strides": list(strides)})
+    yield from _ignored(ctx, "strides")
 
 
 @hypothesis("wrong_stride", "a stride one larger or smaller on one axis")
@@ -124,17 +132,7 @@ def _swapped_strides(ctx):
 
 @hypothesis("ignored_dilation", "the dilation of some axes ignored (taken as 1)")
 def _ignored_dilation(ctx):
-    spec = ctx.spec
-    for axes in _axis_sets(a for a, d in enumerate(spec.dilations) if d > 1):
-        dilations = _replace(spec.dilations, axes, lambda d: 1)
-        for alt in _variants(spec, "dilations", dilations):
-            where = axes_text(spec, axes)
-            pads = _new_befores(spec, alt, " (SAME resolved for the undilated kernel)")
-            yield geometry(ctx, "ignored_dilation", alt, f"dilation ignored on {where}",
-                           f"{WHAT[ctx.quantity]} is exactly the model with dilation 1 instead of "
-                           f"{'/'.join(str(spec.dilations[a]) for a in axes)} on {where}: it ignores the "
-                           f"dilation there{pads}",
-                           {"axes": [axis_name(spec, a) for a in axes], "dilations": list(dilations)})
+    yield from _ignored(ctx, "dilations", " (SAME resolved for the undilated kernel)")
 
 
 @hypothesis("swapped_dilations", "the dilations of two axes swapped")
