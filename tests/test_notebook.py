@@ -14,6 +14,8 @@ from symconv import ConvSpec, check, explain, infer, term_text
 from symconv.cli import main
 from symconv.indexmap import Terms
 
+from .conftest import need_backend
+
 ROOT = Path(__file__).resolve().parent.parent
 FOUNDING_ARGS = ["conv2d", "--input", "1x3x3x1", "--kernel", "1x1x1x1", "--strides", "3", "--padding", "SAME"]
 FOUNDING = ConvSpec("conv2d", "1x3x3x1", "1x1x1x1", strides=3, padding="SAME")
@@ -196,3 +198,17 @@ def test_explain_entries_with_a_backend_compare_only_those_entries():
 def test_explain_entries_misuse(entries, message):
     with pytest.raises(symconv.SymconvError, match=message):
         explain(FOUNDING, entries=entries)
+
+
+def test_a_newcomer_sees_both_readings_and_checks_tensorflow_in_three_lines(request):
+    """The README's notebook lines, with TensorFlow as the implementation checked."""
+    need_backend(request.config, "tf")
+    spec = ConvSpec("conv2d", "1x3x3x1", "1x1x1x1", strides=3, padding="SAME", convention="legacy_eigen")
+    story = explain(spec, x=[1, 2, 3, 4, 5, 6, 7, 8, 0], k=[10], g=[100], entries=["y[0,0,0,0]", "dk[0,0,0,0]"])
+    latex = story._repr_latex_()
+    assert "{x}_{0,1,1,0} = 50 && \\text{tf: } {k}_{0,0,0,0} {x}_{0,0,0,0} = 10" in latex
+    assert len(story.plot().panels) == 4
+    tensorflow = check(ConvSpec("conv2d", "1x3x3x1", "1x1x1x1", strides=3, padding="SAME"), "tf")
+    assert tensorflow.status == "ok", tensorflow.text()
+    assert [r.status for r in tensorflow.results] == ["ok", "ok", "ok"]
+    assert "padding='SAME'" in tensorflow.text()  # TensorFlow's own SAME, not pads symconv applied
