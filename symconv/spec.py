@@ -19,7 +19,7 @@ from __future__ import annotations
 import itertools
 import math
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from functools import cached_property
 from typing import Iterable, NamedTuple
 
@@ -289,6 +289,11 @@ class ConvSpec:
     @property
     def kind(self) -> str:
         return self.info.kind
+
+    def __getstate__(self) -> dict:
+        """Only the fields travel (to a backend's worker): values computed on demand are computed
+        again there, and another thread may be adding one while this one pickles."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
     def role(self, tensor: str) -> str:
         """The part a tensor (x, k, y, g, dx, dk) plays in the direct convolution behind the op:

@@ -108,3 +108,15 @@ def test_entries_parse(founding):
 def test_bad_entries(founding, text, message):
     with pytest.raises(SymconvError, match=message):
         parse_entry(founding, text)
+
+
+def test_a_spec_travels_as_its_fields_alone():
+    """A backend's worker gets the fields; values computed on demand (which another thread may
+    be adding while the spec is pickled) stay behind."""
+    import dataclasses
+    import pickle
+    spec = ConvSpec("conv2d", "1x6x5x3", "3x2x3x1", strides=(1, 2), padding="SAME")
+    spec.y_shape, spec.pads  # noqa: B018  computed and kept on the instance
+    assert set(spec.__getstate__()) == {f.name for f in dataclasses.fields(ConvSpec)}
+    again = pickle.loads(pickle.dumps(spec))
+    assert again == spec and (again.y_shape, again.pads) == (spec.y_shape, spec.pads)
