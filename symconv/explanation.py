@@ -13,7 +13,7 @@ a value names the pixel it came from), k and g are all ones.
 >>> story = explain(spec, x=[1, 2, 3, 4, 5, 6, 7, 8, 0], k=[10], g=[100])
 >>> story.sections["forward"][0]
 {'entry': 'y[0,0,0,0]', 'expression': 'k[0, 0, 0, 0]*x[0, 1, 1, 0]', 'value': 50}
->>> story.tf_reading.sections["filter_grad"][0]["value"]
+>>> story.default_reading.sections["filter_grad"][0]["value"]
 100
 """
 
@@ -155,11 +155,6 @@ class Explanation:
     @property
     def sections(self) -> dict:
         return self.model.sections
-
-    @property
-    def tf_reading(self) -> Reading | None:
-        """The default convention's reading (TensorFlow's: ``conventions.DEFAULT``)."""
-        return self.default_reading
 
     def to_json(self) -> dict:
         """Strict JSON (no NaN or Infinity): see ``json_safe``; ``notes`` says what was rewritten."""

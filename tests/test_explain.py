@@ -43,7 +43,7 @@ def test_missing_tensors_get_the_documented_defaults():
     assert [row["value"] for row in story.sections["forward"]] == [3, 5, 7]   # x = 1..4, k = ones
     assert [row["value"] for row in story.sections["input_grad"]] == [1, 2, 2, 1]  # g = ones
     assert story.to_json()["defaults"] == {"x": "1, 2, 3, ... (row-major)", "k": "all ones", "g": "all ones"}
-    assert story.tf_reading is None
+    assert story.default_reading is None
 
 
 def test_every_entry_is_listed_in_row_major_order_of_the_layout():
@@ -69,7 +69,7 @@ def test_a_backend_is_shown_beside_the_model(capsys):
 def test_torch_convention_with_another_output_size_lists_the_tf_reading_apart():
     spec = ConvSpec("conv1d", "1x4x1", "2x1x1", padding="SAME", convention="torch")
     story = explain(spec, g="1")
-    assert spec.y_shape != story.tf_reading.spec.y_shape
+    assert spec.y_shape != story.default_reading.spec.y_shape
     assert "the tf reading (output shape 1x4x1):" in story.text()
 
 

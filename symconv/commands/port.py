@@ -35,10 +35,10 @@ def configure(parser):
 
 
 def run(args) -> int:
-    from ..porting import framework, port
-    from ..spec import DATA_FORMATS, OPS, ConvSpec
     from ..errors import SymconvError
     from ..layout import kernel_layout_letters
+    from ..porting import framework, port
+    from ..spec import DATA_FORMATS, OPS, ConvSpec
     from ..values import random_generator
     source = framework(args.source, "from")
     random_generator(args.seed)  # refuse a bad seed before anything runs
