@@ -17,7 +17,7 @@ import numpy as np
 
 from .. import conventions, layout, reference
 from ..errors import shorten
-from ..quantities import INPUTS, SHAPED_LIKE, TENSOR_OF  # noqa: F401  INPUTS: from here too, for third parties
+from ..quantities import INPUTS, LAYOUT_OF, SHAPED_LIKE, TENSOR_OF  # noqa: F401  INPUTS: from here too, for third parties
 from ..spec import ConvSpec, format_padding
 
 # The error type of an output that is not a finite real array.
@@ -272,8 +272,9 @@ class PaddedRun:
 
 class Relaid:
     """Runs a spec through the same convolution in the layouts a framework takes (its own
-    kernel layout, say): inputs moved there by the layouts' permutations, the output moved
-    back.  ``inner(native_spec, tensors)`` does the actual call."""
+    kernel layout, or the channels-last data format where an op refuses channels-first):
+    inputs moved there by the layouts' permutations, the output moved back.
+    ``inner(native_spec, tensors)`` does the actual call."""
 
     def __init__(self, spec: ConvSpec, native: ConvSpec):
         self.spec, self.native = spec, native
@@ -282,7 +283,14 @@ class Relaid:
     def to_kernel_layout(cls, spec: ConvSpec, framework: str) -> "Relaid | None":
         """A Relaid to the framework's own kernel layout (a name of spec.KERNEL_LAYOUTS), or
         None when the spec is in it already."""
-        native = spec.with_layouts(kernel_layout=framework)
+        return cls.to_layouts(spec, kernel_layout=framework)
+
+    @classmethod
+    def to_layouts(cls, spec: ConvSpec, data_format: str | None = None,
+                   kernel_layout: str | None = None) -> "Relaid | None":
+        """A Relaid to these layouts (None: the spec's own), or None when the spec is in them
+        already."""
+        native = spec.with_layouts(data_format=data_format, kernel_layout=kernel_layout)
         return None if native == spec else cls(spec, native)
 
     def __call__(self, quantity: str, tensors: dict, inner):
@@ -290,8 +298,19 @@ class Relaid:
         out = inner(self.native, moved)
         return layout.convert(self.native, self.spec, SHAPED_LIKE[quantity], np.asarray(out))
 
-    def note(self) -> str:
-        return f"k moved from {self.spec.kernel_layout} to {self.native.kernel_layout} by symconv"
+    def note(self, quantity: str | None = None) -> str:
+        """What symconv moved, e.g. 'x moved from NCHW to NHWC and y back, k moved from OIHW to
+        HWIO by symconv' (the activations named for the quantity: its inputs, then its result)."""
+        moved = []
+        if self.native.data_format != self.spec.data_format:
+            inputs, result = (INPUTS[quantity], TENSOR_OF[quantity]) if quantity in INPUTS else (("x",), "y")
+            activations = [t for t in inputs if LAYOUT_OF[t] != "k"]
+            back = f" and {result} back" if LAYOUT_OF[result] != "k" else ""
+            moved.append(f"{' and '.join(activations)} moved from {self.spec.data_format} to "
+                         f"{self.native.data_format}{back}")
+        if self.native.kernel_layout != self.spec.kernel_layout:
+            moved.append(f"k moved from {self.spec.kernel_layout} to {self.native.kernel_layout}")
+        return ", ".join(moved) + " by symconv"
 
 
 def native_padding(spec: ConvSpec, explicit_ok: bool, native_same: str = conventions.DEFAULT):

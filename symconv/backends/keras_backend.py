@@ -5,6 +5,11 @@ Keras takes only 'same' and 'valid'; any other padding is run as 'valid' on the 
 padded by symconv, and a kernel in another layout than TensorFlow's is moved there by symconv;
 the path says so.  A transposed layer's output length is set through
 ``output_padding`` where Keras can express it.
+
+On a CPU without oneDNN TensorFlow refuses channels-first convolutions (see ``tf_backend``).
+Keras works around it itself for DepthwiseConv2D (it transposes on a CPU-only runtime) and for
+Conv3D (compiled with XLA); for the other layers symconv moves the activations to channels_last
+and the path says so.
 """
 
 from __future__ import annotations
@@ -24,6 +29,10 @@ LAYERS = {"conv1d": "Conv1D", "conv2d": "Conv2D", "conv3d": "Conv3D", "depthwise
 # Keras names the two data formats of each rank.
 KERAS_FORMATS = {fmt: name for formats in DATA_FORMATS.values()
                  for fmt, name in zip(formats, ("channels_last", "channels_first"))}
+# Layers whose channels_first calls reach a TensorFlow op that refuses channels-first on a CPU
+# without oneDNN (Keras 3.15: DepthwiseConv2D transposes by itself, Conv3D runs under XLA).
+CHANNELS_LAST_ONLY_WITHOUT_ONEDNN = frozenset({"conv1d", "conv2d", "conv1d_transpose", "conv2d_transpose",
+                                               "conv3d_transpose"})
 
 
 def output_padding(spec, padding: str):
@@ -65,10 +74,19 @@ class KerasBackend(OnTensorFlow):
         padding = (native or "VALID").lower()
         return padding, padded
 
+    def takes_data_format(self, spec) -> bool:
+        return spec.op not in CHANNELS_LAST_ONLY_WITHOUT_ONEDNN or super().takes_data_format(spec)
+
+    def _relaid(self, spec):
+        """The Relaid to TensorFlow's kernel layout and, where the layer's op refuses it, out of
+        channels-first; None when the spec runs as it is."""
+        fmt = None if self.takes_data_format(spec) else DATA_FORMATS[spec.ndim][0]
+        return Relaid.to_layouts(spec, data_format=fmt, kernel_layout="keras")
+
     def describe(self, spec, quantity, path):
-        relaid = Relaid.to_kernel_layout(spec, "keras")
+        relaid = self._relaid(spec)
         if relaid is not None:
-            return f"{relaid.note()}: {self.describe(relaid.native, quantity, path)}"
+            return f"{relaid.note(quantity)}: {self.describe(relaid.native, quantity, path)}"
         padding, padded = self._setup(spec)
         text = f"keras.layers.{LAYERS[spec.op]}(padding='{padding}')"
         if quantity != "forward":
@@ -86,7 +104,7 @@ class KerasBackend(OnTensorFlow):
         self.keras = keras
 
     def run(self, spec, quantity, path, tensors):
-        relaid = Relaid.to_kernel_layout(spec, "keras")
+        relaid = self._relaid(spec)
         if relaid is not None:
             return relaid(quantity, tensors, lambda native, t: self.run(native, quantity, path, t))
         padding, padded = self._setup(spec)

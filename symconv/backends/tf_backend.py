@@ -7,25 +7,78 @@ itself does; for a transposed convolution dx is the direct convolution), and ``t
 tf.GradientTape over the forward op.  TensorFlow takes kernels in its own layouts (HWIO, depthwise
 HWCM, transposed HWOI): a spec in another kernel layout runs with its kernel moved there by
 symconv, and the path says so.  TensorFlow is imported by ``load``, never at import.
+
+On a CPU without oneDNN, every TensorFlow convolution op refuses the channels-first data
+formats (Conv2D: "only supports the NHWC tensor format on the CPU"; Conv3D, the backprop ops and
+DepthwiseConv2dNative likewise); TensorFlow turns oneDNN on by default only on Linux x86 CPUs
+with AVX512_VNNI, AVX512_BF16, AVX_VNNI or AMX (``DefaultOneDnnPolicy`` in
+tensorflow/core/util/port.cc), so on an AVX2-only CPU the default is off.  There symconv moves the
+activations to channels-last itself and the path says so; where the op takes channels-first
+(oneDNN on, a GPU, XLA) it is called directly.  Whether oneDNN is on is TensorFlow's answer
+(``IsMklEnabled``), not a guess from the CPU: the variant's setting when it has one, otherwise
+TensorFlow asked once in a child process started with the same environment; the process that runs
+the ops checks it again when it loads TensorFlow.
 """
 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..layout import spatial_letters
 from ..quantities import INPUTS
-from ..spec import format_padding
+from ..spec import DATA_FORMATS, format_padding
 from .base import Backend, PaddedRun, Relaid, Unavailable, native_padding
 from .variants import THREADS, VariantOption
 
 # TF_ENABLE_ONEDNN_OPTS is read when TensorFlow is imported: a variant that sets it runs in a
 # child process started with it.
-ONEDNN = VariantOption("onednn", "oneDNN", "TF_ENABLE_ONEDNN_OPTS for TensorFlow (default: TensorFlow's own)",
+ONEDNN = VariantOption("onednn", "oneDNN", "TF_ENABLE_ONEDNN_OPTS for TensorFlow (default: TensorFlow's own, on "
+                       "only on CPUs with AVX512_VNNI, AVX512_BF16, AVX_VNNI or AMX)",
                        at_start=True, environment="TF_ENABLE_ONEDNN_OPTS")
+
+# Asks TensorFlow whether it turns oneDNN on, printing 1 or 0.  The small module that answers
+# (_pywrap_util_port, which reads TF_ENABLE_ONEDNN_OPTS and the CPU's features as TensorFlow does)
+# is loaded on its own when it can be found: importing all of TensorFlow takes seconds.
+ASK_ONEDNN = """
+import glob, importlib.util, os, sys
+found = importlib.util.find_spec("tensorflow")
+where = os.path.join(os.path.dirname(found.origin), "python", "util") if found and found.origin else ""
+if glob.glob(os.path.join(where, "_pywrap_util_port*")):
+    sys.path.insert(0, where)
+    import _pywrap_util_port as port
+else:
+    from tensorflow.python.util import _pywrap_util_port as port
+print(int(port.IsMklEnabled()))
+"""
+_ASKED: dict = {}   # TF_ENABLE_ONEDNN_OPTS (None: unset) -> TensorFlow's answer
+
+
+def onednn_default() -> bool:
+    """Whether TensorFlow started with this process's environment runs with oneDNN on: asked of
+    TensorFlow in a child process (its IsMklEnabled), once per value of TF_ENABLE_ONEDNN_OPTS."""
+    key = os.environ.get(ONEDNN.environment)
+    if key not in _ASKED:
+        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+        try:
+            done = subprocess.run([sys.executable, "-c", ASK_ONEDNN], capture_output=True, text=True, env=env,
+                                  timeout=300)
+        except (OSError, subprocess.TimeoutExpired) as err:
+            raise RuntimeError(f"could not ask TensorFlow whether oneDNN is on: {err}") from None
+        answer = done.stdout.strip().splitlines()[-1:] if done.returncode == 0 else []
+        if answer not in (["0"], ["1"]):
+            last = (done.stderr.strip().splitlines() or [""])[-1]
+            raise RuntimeError(f"could not ask TensorFlow whether oneDNN is on (exit {done.returncode}): {last[:200]}")
+        _ASKED[key] = answer == ["1"]
+    return _ASKED[key]
+
+
+def on_off(value) -> str:
+    return "unknown" if value is None else "on" if value else "off"
 
 FORWARD_OPS = {op: f"tf.nn.{op}" for op in ("conv1d", "conv2d", "conv3d", "depthwise_conv2d", "conv1d_transpose",
                                              "conv2d_transpose", "conv3d_transpose")}
@@ -69,6 +122,16 @@ class OnTensorFlow(Backend):
         super().__init__(variant, grad_path)
         self.tf = None
         self._gpus = []
+        self.onednn = None      # whether oneDNN is on where the ops run (None: not asked yet)
+        self._onednn_trouble = None
+
+    def onednn_in_effect(self) -> bool:
+        """Whether TensorFlow runs with oneDNN on: TensorFlow's own answer once it is loaded, before
+        that the variant's setting or, by default, TensorFlow asked in a child process."""
+        if self.onednn is None:
+            asked = self.variant.get(ONEDNN.name)
+            self.onednn = asked if asked is not None else onednn_default()
+        return self.onednn
 
     def load(self):
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -81,11 +144,43 @@ class OnTensorFlow(Backend):
             tf.config.threading.set_intra_op_parallelism_threads(self.variant.threads)
         self.tf = tf
         self._gpus = tf.config.list_physical_devices("GPU")
+        self._check_onednn()
+
+    def _check_onednn(self) -> None:
+        """Ask the TensorFlow just loaded whether oneDNN is on; a variant that asked otherwise
+        cannot run here, and a plan made for the other answer is symconv's mistake."""
+        try:
+            from tensorflow.python.util import _pywrap_util_port
+            actual = bool(_pywrap_util_port.IsMklEnabled())
+        except (ImportError, AttributeError):
+            return
+        planned, asked = self.onednn, self.variant.get(ONEDNN.name)
+        self.onednn = actual
+        if asked is not None and asked != actual:
+            self._onednn_trouble = Unavailable(
+                f"oneDNN was asked {on_off(asked)} ({ONEDNN.environment}={int(asked)}), but this TensorFlow runs with "
+                f"it {on_off(actual)} (IsMklEnabled() is {actual})")
+        elif planned is not None and planned != actual:
+            self._onednn_trouble = RuntimeError(
+                f"symconv planned for oneDNN {on_off(planned)}, but TensorFlow runs with it {on_off(actual)}")
+
+    def facts(self) -> dict:
+        """What TensorFlow says about itself once loaded: whether oneDNN is on."""
+        return {"oneDNN": on_off(self.onednn)} if self.tf is not None else {}
+
+    def takes_data_format(self, spec) -> bool:
+        """Whether the ops take the spec's data format where they run: channels-first is refused
+        on a CPU without oneDNN."""
+        channels_last = spec.data_format == DATA_FORMATS[spec.ndim][0]
+        return channels_last or self.variant.device != "cpu" or self.onednn_in_effect()
 
     def device(self):
-        """The variant's device scope (loading TensorFlow first); Unavailable without a GPU."""
+        """The variant's device scope (loading TensorFlow first); Unavailable without a GPU or
+        where TensorFlow does not run with the oneDNN setting asked."""
         if self.tf is None:
             self.load()
+        if self._onednn_trouble is not None:
+            raise self._onednn_trouble
         if self.variant.device == "gpu" and not self._gpus:
             raise Unavailable("no GPU visible to TensorFlow")
         return self.tf.device("/GPU:0" if self.variant.device == "gpu" else "/CPU:0")
@@ -112,11 +207,15 @@ class TFBackend(OnTensorFlow):
         name = RAW_OPS[spec.op][0 if quantity == "filter_grad" else 1]
         return name if name.startswith("tf.") else f"tf.raw_ops.{name}"
 
+    def takes_data_format(self, spec) -> bool:
+        return self.jit or super().takes_data_format(spec)   # XLA takes every layout
+
     def plan(self, spec, quantity, path) -> Plan:
-        relaid = Relaid.to_kernel_layout(spec, "tf")
+        fmt = None if self.takes_data_format(spec) else DATA_FORMATS[spec.ndim][0]
+        relaid = Relaid.to_layouts(spec, data_format=fmt, kernel_layout="tf")
         if relaid is not None:
             inner = self.plan(relaid.native, quantity, path)
-            return Plan(inner.padding, inner.padded, f"{relaid.note()}: {inner.text}", relaid)
+            return Plan(inner.padding, inner.padded, f"{relaid.note(quantity)}: {inner.text}", relaid)
         padding = native_padding(spec, explicit_ok=spec.ndim == 2)
         padded = None if padding is not None else PaddedRun(spec)
         op = self.op_name(spec, quantity, path)
