@@ -148,6 +148,11 @@ class Backend:
     def load(self) -> None:
         """Import the framework and apply the variant; called once before the first run."""
 
+    def facts(self) -> dict:
+        """What the loaded framework says about how it runs here (name -> text, e.g. {'oneDNN':
+        'on'}), asked where it runs; empty when there is nothing to say."""
+        return {}
+
     def run(self, spec: ConvSpec, quantity: str, path: str, tensors: dict) -> np.ndarray:
         raise NotImplementedError
 

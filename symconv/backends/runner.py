@@ -7,7 +7,10 @@ symconv.backends.worker``) with the variant's environment (TF_ENABLE_ONEDNN_OPTS
 before TensorFlow is imported; thread pools are fixed when it starts) and sends it calls over
 a pipe.  If the child dies or does not answer in time, that call becomes a ``crash`` outcome
 naming the signal and the child's last words on stderr, and the next call starts a fresh
-child: the checker outlives what it checks.
+child: the checker outlives what it checks.  A child killed by the system (SIGKILL: the
+out-of-memory killer, say) while it starts, before the backend has loaded, is machine trouble, not
+a finding about the backend: it is started once more, and a second such death makes every call
+of that backend ``skipped`` with a message that starts "could not run".
 
 The child runs in its own process group (anything it forks is stopped with it) and dies with
 its parent (Linux: PR_SET_PDEATHSIG; elsewhere a watchdog thread), so no worker outlives
@@ -45,6 +48,7 @@ START_TIMEOUT = 300.0          # starting the child and loading a framework
 CLOSE_WAIT = 5.0               # seconds a child may take to exit when asked
 MAX_MESSAGE = 2**32            # bytes of one message, either way
 _CHUNK = 1 << 20
+COULD_NOT_RUN = "could not run"
 _STDERR_LINES = 40
 _STDERR_LINE_CHARS = 1000
 
@@ -68,6 +72,11 @@ class Runner:
     def __init__(self, backend):
         self.backend = backend
         self.calls = collections.Counter()  # (quantity, path) -> backend calls made
+
+    def facts(self) -> dict:
+        """What the loaded backend says about how it runs (``Backend.facts``), loading it if
+        need be; empty when it cannot load."""
+        return {}
 
     def run(self, calls: list[Call]) -> list[Outcome]:
         """Execute the calls in order; one outcome per call."""
@@ -110,6 +119,9 @@ class LocalRunner(Runner):
             except SystemExit as err:
                 self._loaded = f"SystemExit: loading called sys.exit({err.code!r}) {self.IN_PROCESS_NOTE}"
         return self._loaded
+
+    def facts(self) -> dict:
+        return {} if self._ensure_loaded() else dict(self.backend.facts())
 
     def _run(self, calls):
         failure = self._ensure_loaded()
@@ -232,6 +244,8 @@ class Worker:
         self._reader = None
         self._busy = False     # a message is in flight: the child may be mid-call
         self._loaded = {}      # backend key -> None (ready) or why it failed to load
+        self.facts = {}        # backend key -> what it said about itself when it loaded
+        self._killed = False   # the last death was a SIGKILL that symconv did not send
 
     def accepts(self, variant) -> bool:
         """Whether a backend of that variant can run here: the settings read at start-up must
@@ -298,17 +312,33 @@ class Worker:
         return (reply, None) if reply is not None else (None, self._death(when))
 
     def _ensure(self, key, backend) -> str | None:
-        """Start the process and load the backend in it, once; why that failed, or None."""
+        """Start the process and load the backend in it, once; why that failed, or None.  Killed
+        by the system while loading: once more in a fresh process, then COULD_NOT_RUN."""
         if self.process is None:
             self._start()
         if key not in self._loaded:
-            reply, died = self._exchange(("init", (key, backend)), max(self.timeout or 0, START_TIMEOUT),
-                                         "while starting")
-            self._loaded[key] = died if died else (None if reply[0] == "ready" else reply[1])
+            died = self._load(key, backend)
+            if died is not None and self._killed:
+                self._start()
+                died = self._load(key, backend)
+                if died is not None and self._killed:
+                    self._loaded[key] = (f"{COULD_NOT_RUN}: {died}, twice (killed by the system, not by symconv: "
+                                         f"out of memory, say)")
         return self._loaded[key]
+
+    def _load(self, key, backend) -> str | None:
+        """Send the backend to the child to load; how the child died, or None."""
+        reply, died = self._exchange(("init", (key, backend)), max(self.timeout or 0, START_TIMEOUT),
+                                     "while starting")
+        self._loaded[key] = died if died else (None if reply[0] == "ready" else reply[1])
+        if not died and reply[0] == "ready":
+            self.facts[key] = dict(reply[1] or {})
+        return died
 
     def call(self, key, backend, call: Call) -> Outcome:
         failure = self._ensure(key, backend)
+        if failure and failure.startswith(COULD_NOT_RUN):
+            return Outcome("skipped", error_type="CouldNotRun", message=failure)
         if failure:
             return Outcome("error", error_type="LoadError", message=f"backend failed to load: {failure}")
         seconds = self.timeout if self.timeout is not None else default_timeout(call.spec)
@@ -336,6 +366,7 @@ class Worker:
         if proc is None:
             return f"backend process ended {when}"
         code = self._stop(proc, wait=0.0 if (hung or garbled) else CLOSE_WAIT)
+        self._killed = not (hung or garbled) and code == -signal.SIGKILL
         self._kill_group(proc)
         if self._reader is not None:
             self._reader.join(timeout=2)
@@ -414,6 +445,9 @@ class ChildRunner(Runner):
     @property
     def restarts(self) -> int:
         return self.worker.restarts
+
+    def facts(self) -> dict:
+        return {} if self.worker._ensure(self.key, self.backend) else dict(self.worker.facts.get(self.key, {}))
 
     def _run(self, calls):
         return [self.worker.call(self.key, self.backend, call) for call in calls]

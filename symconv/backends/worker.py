@@ -80,7 +80,10 @@ def _load(backend) -> tuple:
         return "error", f"{type(err).__name__}: {first[:300]}"
     except SystemExit as err:
         return "error", f"SystemExit: loading called sys.exit({err.code!r})"
-    return "ready", None
+    try:
+        return "ready", dict(backend.facts())
+    except Exception:  # facts are for reports: a backend that cannot say still runs
+        return "ready", {}
 
 
 if __name__ == "__main__":
