@@ -8,6 +8,12 @@ the pads from one-hot probes.  Then every disagreement between frameworks with i
 failing case and the command that shows it, and every failure mode (exceptions, wrong shapes,
 garbage).  A GPU run on a machine without a GPU is reported as not run.
 
+Each run records the machine (the CPU's model and vector extensions, or the GPU) and what the
+framework said about itself where it ran (``Backend.facts``: TensorFlow's oneDNN, asked of
+TensorFlow in the worker, not read from the flag).  Each finding's smallest case is checked again
+``repeat`` times, each time in a fresh process, so that the report says how often an intermittent
+finding (uninitialised memory, say) reproduced.
+
 ``symconv matrix -o docs/conformance.md`` writes the report (``symconv.matrix_report``);
 ``conformance_rows`` reads its rows back, so that a test can compare a slice it computes with
 the committed file.
@@ -30,10 +36,15 @@ from .conventions import REGISTRY
 from .spec import OPS, QUANTITIES, TENSOR_OF
 from .sweep_cases import PADDING_LABELS, padding_label
 from .sweep_report import refusal_text
-from .sweep_run import Target, sweep
+from .sweep_run import Target, checked, sweep
 
 SYMBOL = {q: TENSOR_OF[q] for q in QUANTITIES}   # forward -> y, filter_grad -> dk, input_grad -> dx
 NOT_RUN = "not run"
+# The CPU features worth naming for convolution kernels (as /proc/cpuinfo spells them); TensorFlow
+# turns oneDNN on by default only with avx512_vnni, avx512_bf16, avx_vnni or amx.
+VECTOR_EXTENSIONS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "avx512_fp16",
+                     "avx_vnni", "amx_tile", "amx_int8", "amx_bf16", "asimd", "sve")
+REPEAT = 3   # fresh runs of each finding's smallest case
 
 
 @dataclass(frozen=True)
@@ -101,17 +112,42 @@ GPU_CARD_CODE = {
 }
 
 
-def cpu_card() -> str:
-    """The CPU's model name and core count."""
-    name = platform.processor() or platform.machine()
+def _cpuinfo() -> str:
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as info:
-            found = re.search(r"^model name\s*:\s*(.+)$", info.read(), re.M)
-        if found:
-            name = found.group(1).strip()
+            return info.read()
     except OSError:
-        pass
-    return f"{name}, {os.cpu_count()} cores"
+        return ""
+
+
+def cpu_extensions(cpuinfo: str | None = None) -> list:
+    """The VECTOR_EXTENSIONS this CPU has, from /proc/cpuinfo's flags (empty where there is no
+    such file)."""
+    found = re.search(r"^(?:flags|Features)\s*:\s*(.*)$", _cpuinfo() if cpuinfo is None else cpuinfo, re.M)
+    flags = set(found.group(1).split()) if found else set()
+    return [name for name in VECTOR_EXTENSIONS if name in flags]
+
+
+def cpu_card() -> str:
+    """The CPU's model name, core count and vector extensions."""
+    name = platform.processor() or platform.machine()
+    found = re.search(r"^model name\s*:\s*(.+)$", _cpuinfo(), re.M)
+    if found:
+        name = found.group(1).strip()
+    extensions = cpu_extensions()
+    return f"{name}, {os.cpu_count()} cores ({', '.join(extensions) if extensions else 'extensions unknown'})"
+
+
+def tensorflow_default() -> str | None:
+    """Whether TensorFlow, as installed here and started with this environment, turns oneDNN on
+    by default (its own answer), or None without TensorFlow."""
+    if missing_framework("tf") is not None:
+        return None
+    from .backends.tf_backend import onednn_default, on_off
+    try:
+        return on_off(onednn_default())
+    except RuntimeError:
+        return None
 
 
 def gpu_card(backend: str, timeout: float = 120.0) -> str | None:
@@ -289,6 +325,25 @@ def conformance_rows(text: str) -> dict:
 # ---- running it ------------------------------------------------------------------------------------
 
 @dataclass
+class Repeat:
+    """How often a finding's smallest case failed again in ``runs`` fresh runs, and how (the
+    kinds seen: uninitialised memory reads as garbage one time, as wrong values another)."""
+
+    reproduced: int
+    runs: int
+    kinds: Counter = field(default_factory=Counter)
+
+    def text(self) -> str:
+        kinds = ", ".join(f"{kind} {n}" for kind, n in self.kinds.most_common()) if len(self.kinds) > 1 else ""
+        return f"{self.reproduced} of {self.runs} runs" + (f" ({kinds})" if kinds else "")
+
+
+def finding_key(result, finding) -> tuple:
+    """The smallest case of a finding (its spec), its quantity and route: what a repeat reruns."""
+    return (finding.smallest or result.spec, finding.verdict.quantity, finding.verdict.route)
+
+
+@dataclass
 class RunResult:
     run: MatrixRun
     card: str
@@ -296,6 +351,11 @@ class RunResult:
     inferred: dict = field(default_factory=dict)
     seconds: float = 0.0
     not_run: str = ""        # why it did not run
+    facts: dict = field(default_factory=dict)     # what the framework said about itself where it ran
+    repeats: dict = field(default_factory=dict)   # finding_key -> Repeat
+
+    def repeat_of(self, result, finding):
+        return self.repeats.get(finding_key(result, finding))
 
     @property
     def rows(self) -> dict:
@@ -306,9 +366,11 @@ class RunResult:
 
 
 def run_one(run: MatrixRun, size: str = "quick", ops=None, workers: int = 1, scheduler=None,
-            progress=None) -> RunResult:
-    """One run through the sweep, its findings read by infer."""
-    from .backends import open_runner
+            progress=None, repeat: int = REPEAT) -> RunResult:
+    """One run through the sweep, its findings read by infer and each checked ``repeat`` times
+    more in fresh processes; what the framework says about itself, asked where it runs."""
+    from .backends import backend_class, open_runner
+    from .backends.base import Backend
     start = time.perf_counter()
     if run.device == "cpu":
         card = cpu_card()
@@ -318,12 +380,35 @@ def run_one(run: MatrixRun, size: str = "quick", ops=None, workers: int = 1, sch
             return RunResult(run, "", not_run="no GPU on this machine")
     report = sweep(run.backend, variant=run.variant, grad_path=run.grad_path, size=size, ops=ops, workers=workers,
                    scheduler=scheduler, progress=progress)
-    inferred = {}
-    if any(r.findings for r in report.results):   # a backend started again only to read findings
+    inferred, facts = {}, {}
+    has_facts = backend_class(run.backend).facts is not Backend.facts
+    if has_facts or any(r.findings for r in report.results):   # a backend started again
         path = "raw" if run.grad_path == "both" else run.grad_path
         with open_runner(run.backend, variant=run.variant, grad_path=path, isolate=True) as runner:
+            facts = runner.facts() if has_facts else {}
             inferred = infer_findings(runner, report.results)
-    return RunResult(run, card, report.results, inferred, time.perf_counter() - start)
+    repeats = repeat_findings(run, report.results, repeat)
+    return RunResult(run, card, report.results, inferred, time.perf_counter() - start, facts=facts, repeats=repeats)
+
+
+def repeat_findings(run: MatrixRun, results, times: int = REPEAT) -> dict:
+    """finding_key -> Repeat: each finding's smallest case checked ``times`` times more, each
+    time in a fresh process (uninitialised memory shows, or not, per process) with another seed;
+    reproduced when the same quantity along the same route is a finding again."""
+    from .backends import open_runner
+    keys = list(dict.fromkeys(finding_key(r, f) for r in results for f in r.findings))
+    repeats = {key: Repeat(0, 0) for key in keys}
+    for attempt in range(times if keys else 0):
+        with open_runner(run.backend, variant=run.variant, grad_path=run.grad_path, isolate=True) as runner:
+            for spec, quantity, route in keys:
+                _, verdicts = checked(runner, spec, [quantity], seed=attempt + 1)
+                found = [v for v in verdicts if v.route == route and v.verdict == "finding"]
+                repeat = repeats[(spec, quantity, route)]
+                repeat.runs += 1
+                if found:
+                    repeat.reproduced += 1
+                    repeat.kinds[found[0].kind or found[0].status] += 1
+    return repeats
 
 
 @dataclass
@@ -334,6 +419,9 @@ class Matrix:
     versions: dict
     seconds: float = 0.0
     command: str = ""
+    machine: str = ""                 # the CPU, its cores and vector extensions
+    tensorflow_default: str | None = None   # TensorFlow's own default oneDNN setting here
+    repeat: int = REPEAT
 
     def rows(self) -> dict:
         out = {}
@@ -343,10 +431,12 @@ class Matrix:
 
 
 def run_matrix(runs, size: str = "quick", ops=None, workers: int = 1, scheduler=None, progress=None,
-               command: str = "") -> Matrix:
+               command: str = "", repeat: int = REPEAT) -> Matrix:
     start = time.perf_counter()
-    done = [run_one(run, size, ops, workers, scheduler, progress) for run in runs]
-    return Matrix(size, done, datetime.date.today().isoformat(), versions(), time.perf_counter() - start, command)
+    done = [run_one(run, size, ops, workers, scheduler, progress, repeat) for run in runs]
+    tf_default = tensorflow_default() if any(r.run.backend in ("tf", "tf-xla", "keras") for r in done) else None
+    return Matrix(size, done, datetime.date.today().isoformat(), versions(), time.perf_counter() - start, command,
+                  cpu_card(), tf_default, repeat)
 
 
 def refusal_key(message: str) -> str:

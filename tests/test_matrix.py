@@ -3,6 +3,7 @@ with a card or not run, the Markdown report, and the committed docs/conformance.
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -147,3 +148,97 @@ def test_every_disagreement_in_the_report_has_a_reproducer_that_exists():
     linked = set(re.findall(r"\]\((reproducers/[\w.]+\.py)\)", text))
     assert linked and all((ROOT / "docs" / path).is_file() for path in linked)
     assert all((ROOT / r.path).is_file() for r in REPRODUCERS)
+
+
+# ---- the machine, what a framework says where it runs, and findings checked again ----------------
+
+AMD_AVX2 = ("processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC 7B12\n"
+            "flags\t\t: fpu sse sse2 ssse3 sse4_1 sse4_2 avx f16c fma avx2 bmi2 sha_ni\n")
+
+
+def test_the_machine_names_the_cpu_and_its_vector_extensions():
+    from symconv.matrix import cpu_card, cpu_extensions
+    assert cpu_extensions(AMD_AVX2) == ["sse4_2", "avx", "avx2", "fma"]
+    assert cpu_extensions("flags : avx2 avx512f avx512_vnni amx_tile\n") == ["avx2", "avx512f", "avx512_vnni",
+                                                                           "amx_tile"]
+    assert cpu_extensions("") == []
+    assert re.fullmatch(r".+, \d+ cores \((.+|extensions unknown)\)", cpu_card())
+
+
+class FactsNumpy(NumpyBackend):
+    """The loop reference, saying something about itself where it runs."""
+
+    name = "facts-numpy"
+
+    def facts(self):
+        return {"oneDNN": "off", "pid": "child" if os.getpid() != int(os.environ["SYMCONV_TEST_PARENT"]) else "here"}
+
+
+class FlakyNumpy(NumpyBackend):
+    """The loop reference with a forward one too high in every other process it loads in (the
+    first, the third, ...), counted in the file named by SYMCONV_TEST_FLAKY."""
+
+    name = "flaky-numpy"
+    wrong = False
+
+    def load(self):
+        marker = Path(os.environ["SYMCONV_TEST_FLAKY"])
+        loads = len(marker.read_text().splitlines()) if marker.exists() else 0
+        with marker.open("a") as out:
+            out.write("loaded\n")
+        self.wrong = loads % 2 == 0
+
+    def run(self, spec, quantity, path, tensors):
+        out = super().run(spec, quantity, path, tensors)
+        return out + 1 if self.wrong and quantity == "forward" else out
+
+
+@pytest.fixture
+def registered():
+    added = []
+
+    def register(name, target):
+        register_backend(name, target)
+        added.append(name)
+    yield register
+    for name in added:
+        del BACKENDS[name]
+    forget_options()
+
+
+def test_a_run_records_what_its_framework_said_where_it_ran(registered, monkeypatch):
+    registered("facts-numpy", "tests.test_matrix:FactsNumpy")
+    monkeypatch.setenv("SYMCONV_TEST_PARENT", str(os.getpid()))
+    done = run_one(MatrixRun("facts", "facts-numpy", Variant()), ops=["conv1d"], progress=False)
+    assert done.facts == {"oneDNN": "off", "pid": "child"}
+    from symconv.matrix import Matrix
+    text = markdown(Matrix("quick", [done], "2000-01-01", {"numpy": "2"}, machine="a CPU, 2 cores (avx2)"))
+    assert "Machine: a CPU, 2 cores (avx2)." in text
+    assert re.search(r"^\| facts \| facts-numpy \| cpu \| oneDNN off, pid child \| raw \| cpu \| .+ cores \(", text,
+                     re.M), text
+
+
+def test_each_finding_is_checked_again_in_fresh_processes_and_the_report_says_how_often(registered, monkeypatch,
+                                                                                        tmp_path):
+    registered("flaky-numpy", "tests.test_matrix:FlakyNumpy")
+    monkeypatch.setenv("SYMCONV_TEST_FLAKY", str(tmp_path / "loads"))
+    from symconv.matrix import Matrix, RunResult, repeat_findings
+    run = MatrixRun("flaky", "flaky-numpy", Variant())
+    cases = _cases("conv2d", "NHWC", ("SAME-tf",))[:1]
+    with run.target.open_runner() as runner:          # the first process: wrong
+        results = run_cases(runner, cases, run.target)
+    assert [f.verdict.quantity for r in results for f in r.findings] == ["forward"]
+    repeats = repeat_findings(run, results, 3)        # three more: right, wrong, right
+    assert [(r.reproduced, r.runs) for r in repeats.values()] == [(1, 3)]
+    assert len((tmp_path / "loads").read_text().splitlines()) == 4
+    done = RunResult(run, "a CPU, 2 cores (avx2)", results, repeats=repeats)
+    text = markdown(Matrix("quick", [done], "2000-01-01", {"numpy": "2"}, repeat=3))
+    assert "- failed again in fresh runs of its smallest case (each a new process): flaky 1 of 3 runs\n" in text
+    assert "- reproduced on: a CPU, 2 cores (avx2)\n" in text
+    assert "checked 3 times more, each time in a fresh process" in text
+
+
+def test_repeat_must_be_a_positive_count():
+    done = subprocess.run([sys.executable, "-m", "symconv", "matrix", "--backends", "numpy", "--repeat", "0"],
+                          capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert done.returncode == 2 and "repeat must be a positive integer, got 0" in done.stderr

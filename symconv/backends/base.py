@@ -300,8 +300,14 @@ class Relaid:
 
     def __call__(self, quantity: str, tensors: dict, inner):
         moved = {name: layout.convert(self.spec, self.native, name, arr) for name, arr in tensors.items()}
-        out = inner(self.native, moved)
-        return layout.convert(self.native, self.spec, SHAPED_LIKE[quantity], np.asarray(out))
+        out = np.asarray(inner(self.native, moved))
+        result = SHAPED_LIKE[quantity]
+        if out.shape != tuple(self.native.shape_of(result)) and LAYOUT_OF[result] != "k" \
+                and out.ndim == len(self.spec.data_format) and self.native.data_format != self.spec.data_format:
+            # A wrong shape still has its axes in the order the op wrote them: moved back too, so
+            # that the report compares it with the spec's shape axis by axis.
+            return np.transpose(out, [self.native.data_format.index(a) for a in self.spec.data_format])
+        return layout.convert(self.native, self.spec, result, out)
 
     def note(self, quantity: str | None = None) -> str:
         """What symconv moved, e.g. 'x moved from NCHW to NHWC and y back, k moved from OIHW to

@@ -23,25 +23,34 @@ def configure(parser):
                         help="processes running cases in parallel, each with its own backend worker (default 1)")
     parser.add_argument("--scheduler", metavar="tcp://HOST:PORT", default=None,
                         help="run the cases on a Dask cluster (the dask extra)")
+    parser.add_argument("--repeat", metavar="N", default=None,
+                        help="check each finding's smallest case N times more, each in a fresh process, and say how "
+                             "often it failed again (default 3; intermittent findings such as uninitialised memory "
+                             "need it)")
     parser.add_argument("-o", "--output", metavar="FILE", default=None,
                         help="write the report to FILE (default: print it)")
     parser.epilog = EPILOG
 
 
 def run(args) -> int:
-    from ..matrix import matrix_runs, run_matrix
+    from ..backends.variants import parse_count
+    from ..matrix import REPEAT, matrix_runs, run_matrix
     from ..matrix_report import markdown
     from ..sweep_cases import sweep_cases
     sweep_cases(args.size, args.ops)  # refuse bad ops before any backend starts
+    repeat = REPEAT if args.repeat is None else parse_count(args.repeat, "repeat")
     runs = matrix_runs(args.backends)
     words = ["symconv", "matrix", "--size", args.size]
     if args.backends:
         words += ["--backends", args.backends]
     if args.ops:
         words += ["--ops", args.ops]
+    if args.repeat is not None:
+        words += ["--repeat", str(repeat)]
     if args.output:
         words += ["-o", args.output]
-    matrix = run_matrix(runs, args.size, args.ops, args.workers, args.scheduler, command=" ".join(words))
+    matrix = run_matrix(runs, args.size, args.ops, args.workers, args.scheduler, command=" ".join(words),
+                        repeat=repeat)
     text = markdown(matrix)
     if args.output:
         write_output(args.output, text, "output")
