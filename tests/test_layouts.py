@@ -3,6 +3,7 @@ among them) gives the same convolution, moved by permutations this test computes
 layout letters; backends take specs in PyTorch's kernel layouts; entries follow the layout asked."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -159,3 +160,78 @@ def test_every_framework_checks_specs_in_pytorchs_kernel_layouts(backend, reques
             assert f"k moved from {spec.kernel_layout} to" in report.results[0].path
         else:
             assert "moved" not in report.results[0].path
+
+
+# ---- channels-first where TensorFlow's CPU kernels refuse it -------------------------------------
+# Without oneDNN (TensorFlow's default on CPUs without AVX512_VNNI, AVX512_BF16, AVX_VNNI or AMX,
+# such as AVX2-only ones) every TensorFlow convolution op refuses channels-first on a CPU; symconv
+# then moves the activations to channels-last itself and the path says so.  With oneDNN on, and
+# under XLA, channels-first is called as it is.
+
+CHANNELS_FIRST = [
+    ConvSpec("conv1d", "1x2x7", "3x2x4", padding="SAME", data_format="NCW"),
+    ConvSpec("conv2d", "1x2x6x5", "4x2x3x3", strides=2, padding="SAME", data_format="NCHW", kernel_layout="OIHW"),
+    ConvSpec("conv3d", "1x2x4x4x3", "2x2x2x2x3", padding="VALID", data_format="NCDHW"),
+    ConvSpec("depthwise_conv2d", "1x2x5x5", "3x3x2x2", padding="1:0,0:2", data_format="NCHW"),
+    ConvSpec("conv1d_transpose", "1x2x4", "3x3x2", strides=2, padding="SAME", data_format="NCW"),
+    ConvSpec("conv2d_transpose", "1x2x4x4", "3x3x3x2", strides=2, padding="SAME", data_format="NCHW"),
+    ConvSpec("conv3d_transpose", "1x2x3x3x3", "2x2x2x3x2", strides=2, padding="SAME", data_format="NCDHW"),
+]
+
+
+def _moved(backend: str, spec, onednn: bool) -> bool:
+    from symconv.backends.keras_backend import CHANNELS_LAST_ONLY_WITHOUT_ONEDNN
+    if onednn or backend == "tf-xla":
+        return False
+    return backend == "tf" or spec.op in CHANNELS_LAST_ONLY_WITHOUT_ONEDNN
+
+
+@pytest.mark.parametrize("onednn", [False, True], ids=["onednn-off", "onednn-on"])
+@pytest.mark.parametrize("backend", ["tf", "tf-xla", "keras"])
+def test_tensorflow_checks_channels_first_with_onednn_off_and_on(backend, onednn, request, backend_worker):
+    from symconv.backends import Variant, open_runner
+    need_backend(request.config, backend)
+    variant = Variant(onednn=onednn)
+    with open_runner(backend, variant=variant, grad_path="both", worker=backend_worker(variant)) as runner:
+        in_effect = runner.facts().get("oneDNN")
+        if in_effect != ("on" if onednn else "off"):
+            pytest.skip(f"TensorFlow here runs with oneDNN {in_effect}, not as asked")
+        for spec in CHANNELS_FIRST:
+            report = symconv.check(spec, runner=runner)
+            assert report.status == "ok", report.text()
+            channels_last = DATA_FORMATS[spec.ndim][0]
+            for result in report.results:
+                moved = f"moved from {spec.data_format} to {channels_last}" in result.path
+                assert moved == _moved(backend, spec, onednn), result.path
+                if spec.kernel_layout == "OIHW":
+                    assert "k moved from OIHW to HWIO by symconv" in result.path
+
+
+def test_the_default_where_onednn_is_off_moves_channels_first_itself(request):
+    """TensorFlow's default on an AVX2-only CPU (oneDNN off), forced here with TF_ENABLE_ONEDNN_OPTS=0:
+    the default variant (no --onednn) checks an NCHW layer, moved to NHWC by symconv."""
+    argv = ["check", "conv2d", "--input", "1x2x6x5", "--kernel", "4x2x3x3", "--kernel-layout", "OIHW", "--data-format",
+            "NCHW", "--strides", "2", "--padding", "SAME", "--backend", "tf", "--grad-path", "both", "--json"]
+    need_backend(request.config, "tf")
+    env = {**os.environ, "TF_ENABLE_ONEDNN_OPTS": "0"}
+    out = subprocess.run([sys.executable, "-m", "symconv", *argv], capture_output=True, text=True, env=env,
+                         timeout=600)
+    assert out.returncode == 0, out.stdout + out.stderr
+    answer = json.loads(out.stdout)
+    assert answer["variant"]["onednn"] == "default"
+    assert [r["status"] for r in answer["results"]] == ["ok"] * 5
+    assert all(r["path"].startswith(("x moved from NCHW to NHWC", "g moved from NCHW to NHWC"))
+               and "k moved from OIHW to HWIO by symconv" in r["path"] for r in answer["results"]), answer["results"]
+
+
+def test_tensorflows_default_is_asked_of_tensorflow(monkeypatch, request):
+    """Whether oneDNN is on by default is TensorFlow's answer for this environment, not a guess from
+    the CPU's name: TF_ENABLE_ONEDNN_OPTS=0 turns it off on any CPU."""
+    need_backend(request.config, "tf")
+    from symconv.backends import tf_backend
+    monkeypatch.setattr(tf_backend, "_ASKED", {})
+    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "0")
+    assert tf_backend.onednn_default() is False
+    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "false")
+    assert tf_backend.onednn_default() is False
+    assert set(tf_backend._ASKED) == {"0", "false"}

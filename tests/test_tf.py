@@ -105,3 +105,31 @@ def test_xla_and_keras_name_their_paths(backend, forward, runner):
     report = check(FOUNDING, runner=runner(backend))
     assert report.ok, report.text()
     assert report.results[0].path == forward
+
+
+def test_a_onednn_setting_tensorflow_does_not_run_with_is_not_checked_and_says_why(request):
+    """A variant that asks for oneDNN on (or off) where TensorFlow runs with it the other way (a
+    build without oneDNN, say) checks nothing and says why, instead of reporting oneDNN's results
+    that never ran.  Emulated in a process whose TensorFlow started with its own default, running
+    a backend that asks for the other setting in that same process."""
+    import json
+    import subprocess
+    import sys
+    need_backend(request.config, "tf")
+    code = ("import json\n"
+            "from symconv import ConvSpec, check\n"
+            "from symconv.backends import Variant, create\n"
+            "from symconv.backends.runner import LocalRunner\n"
+            "probe = create('tf'); probe.load()\n"
+            "backend = create('tf', variant=Variant(onednn=not probe.onednn))\n"
+            "report = check(ConvSpec('conv2d', '1x2x6x5', '3x3x2x4', data_format='NCHW', padding='SAME'),\n"
+            "               runner=LocalRunner(backend))\n"
+            "print(json.dumps({'actual': probe.onednn, 'status': report.status, 'exit': report.exit_status,\n"
+            "                  'messages': sorted({r.message for r in report.results})}))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    answer = json.loads(out.stdout.strip().splitlines()[-1])
+    actual, asked = ("on", "off") if answer["actual"] else ("off", "on")
+    assert answer["status"] == "skipped" and answer["exit"] == 3
+    assert answer["messages"] == [f"oneDNN was asked {asked} (TF_ENABLE_ONEDNN_OPTS={int(asked == 'on')}), but this "
+                                  f"TensorFlow runs with it {actual} (IsMklEnabled() is {answer['actual']})"]

@@ -7,7 +7,8 @@ and the padding total (1 - 1)*3 + 1 - 3 = -2 is negative, so there is nothing to
 window reads the corner x[0,0,0] = 1.  tf.nn.conv3d returns 10 * x[1,1,1] = 140 (its window
 starts one pixel in: before = trunc(-2 / 2) = -1), while Conv3DBackpropFilterV2 with upstream
 gradient 100 returns 100 * x[0,0,0] = 100: the gradient trains the kernel on a pixel the
-forward never saw.  With oneDNN on (the default on x86) the forward reads x[0,0,0] = 1.
+forward never saw.  With oneDNN on (TensorFlow's default only on CPUs with AVX512_VNNI,
+AVX512_BF16, AVX_VNNI or AMX; off on AVX2-only ones) the forward reads x[0,0,0] = 1.
 
 Run: python tf_conv3d_legacy_same.py  (needs tensorflow or tensorflow-cpu)
 """
