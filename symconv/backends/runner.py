@@ -78,6 +78,17 @@ class Runner:
     def _run(self, calls):
         raise NotImplementedError
 
+    def prepare(self) -> str | None:
+        """Load the backend (once) where it runs, so that what loading learns (which functions
+        an ``--impl`` file defines, what it covers) is known here; why loading failed, or None.
+        A usage error found while loading (a bad ``--impl`` file) is raised as SymconvError."""
+        return None
+
+    def skip_reason(self, spec, quantity: str, path: str) -> str | None:
+        """Why a call cannot run here at all (the backend's own ``skip_reason``, once loaded)."""
+        self.prepare()
+        return self.backend.skip_reason(spec, quantity, path)
+
     def close(self) -> None:
         pass
 
@@ -99,11 +110,16 @@ class LocalRunner(Runner):
         super().__init__(backend)
         self._loaded = None  # None: not yet; "" : loaded; text: why loading failed
 
+    def prepare(self):
+        return self._ensure_loaded() or None
+
     def _ensure_loaded(self):
         if self._loaded is None:
             try:
                 self.backend.load()
                 self._loaded = ""
+            except SymconvError:
+                raise
             except Exception as err:
                 first = (str(err).strip().splitlines() or [""])[0]
                 self._loaded = f"{type(err).__name__}: {first[:300]}"
@@ -304,6 +320,10 @@ class Worker:
         if key not in self._loaded:
             reply, died = self._exchange(("init", (key, backend)), max(self.timeout or 0, START_TIMEOUT),
                                          "while starting")
+            if died is None and reply[0] == "usage":
+                raise SymconvError(reply[1])
+            if died is None and reply[0] == "ready" and reply[1] is not None:
+                backend.adopt(reply[1])
             self._loaded[key] = died if died else (None if reply[0] == "ready" else reply[1])
         return self._loaded[key]
 
@@ -414,6 +434,9 @@ class ChildRunner(Runner):
     @property
     def restarts(self) -> int:
         return self.worker.restarts
+
+    def prepare(self):
+        return self.worker._ensure(self.key, self.backend)
 
     def _run(self, calls):
         return [self.worker.call(self.key, self.backend, call) for call in calls]
