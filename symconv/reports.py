@@ -146,6 +146,7 @@ class QuantityResult:
     pads_line: str = ""
     seconds: dict = field(default_factory=dict)   # "verify": probes and comparisons; "diagnose": the rest
     exception: str = ""              # "Type: message" the implementation under test raised (status error)
+    compared: bool = True            # False: ok without a comparison (a refusal where no output is right)
     changed: list = field(default_factory=list)   # entries whose value changed between repeated calls
 
     def as_json(self) -> dict:

@@ -40,7 +40,7 @@ def test_a_cell_names_the_convention_each_quantity_was_seen_to_use():
     row = _rows("founding_bug.py", cases)[("mine", "cpu", "conv2d")]
     # The founding bug: the forward resolves SAME with Eigen's rule, the gradients with TensorFlow's.
     same = row["SAME-tf"]
-    assert same == "y: legacy_eigen (3), tf (1); dk: tf; dx: tf; y/dk/dx differ in 3 cases; 1 ok, 3 findings"
+    assert same == "y: legacy_eigen (3), tf (2); dk: tf; dx: tf; y/dk/dx differ in 3 cases; 2 ok, 3 findings"
     assert row["VALID"] == "nothing read; -; 1 ok, 1 refused"   # no output; naive.py refuses groups
     assert row["explicit"] == "" and row["SAME-torch"] == ""
 
@@ -50,7 +50,7 @@ def test_a_correct_implementation_reads_what_was_asked_everywhere():
     row = _rows("../../examples/good_numpy.py", cases)[("mine", "cpu", "conv2d")]
     assert row["SAME-same_lower"] == "same_lower; y=dk=dx; 1 ok"
     assert row["SAME-legacy_eigen"] == "legacy_eigen; y=dk=dx; 1 ok"
-    assert row["explicit"] == "as given; y=dk=dx; 2 ok"
+    assert row["explicit"] == "as given; y=dk=dx; 3 ok"
 
 
 def test_rows_read_back_from_markdown_with_pipes_in_cells():
@@ -83,7 +83,7 @@ def test_a_gpu_run_reports_the_card_or_says_not_run(numpy_gpu):
     done = run_one(run, ops=["conv1d"], progress=False)
     assert done.card == "Fake Card 9000" and not done.not_run
     assert set(done.rows) == {("numpy-gpu", "gpu", "conv1d")}
-    assert done.rows[("numpy-gpu", "gpu", "conv1d")]["SAME-tf"] == "tf; y=dk=dx; 5 ok"
+    assert done.rows[("numpy-gpu", "gpu", "conv1d")]["SAME-tf"] == "tf; y=dk=dx; 7 ok"
     numpy_gpu.setitem(GPU_CARD_CODE, "numpy-gpu", "print('')")
     absent = run_one(run, ops=["conv1d"], progress=False)
     assert absent.not_run == "no GPU on this machine" and not absent.results
@@ -110,8 +110,8 @@ def test_the_command_writes_the_report(tmp_path):
     text = out.read_text()
     assert text.startswith("# Conformance matrix") and "numpy 2." in text and "## Failure modes" in text
     assert conformance_rows(text) == {("numpy", "cpu", "conv1d"): [
-        "numpy", "cpu", "conv1d", "tf; y=dk=dx; 5 ok", "same_lower; y=dk=dx; 4 ok", "legacy_eigen; y=dk=dx; 2 ok",
-        "torch; y=dk=dx; 2 ok", "as given; y=dk=dx; 4 ok", "as given; y=dk=dx; 2 ok"]}
+        "numpy", "cpu", "conv1d", "tf; y=dk=dx; 7 ok", "same_lower; y=dk=dx; 4 ok", "legacy_eigen; y=dk=dx; 2 ok",
+        "torch; y=dk=dx; 2 ok", "as given; y=dk=dx; 4 ok", "as given; y=dk=dx; 4 ok"]}
     assert "None: every run agrees with the model wherever it computes." in text
 
 

@@ -80,6 +80,8 @@ class Coverage:
                 continue
             if isinstance(value, str):
                 value = [v.strip() for v in value.split(",") if v.strip()]
+                if key == "groups":   # typed on a command line
+                    value = [int(v) if v.isdigit() and len(v) < 7 else v for v in value]
             table[key] = value
         return cls.from_table(table, where)
 
