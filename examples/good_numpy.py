@@ -1,6 +1,9 @@
 """A correct conv2d in plain NumPy: NHWC input, kernel (KH, KW, C_in, C_out), groups 1."""
 import numpy as np
 
+# What this file implements: symconv skips the cases outside it (sweep, conformance suite, check).
+SYMCONV_SUPPORTS = {"ops": ["conv2d"], "layouts": ["NHWC"], "groups": [1]}
+
 
 def _pad(x, spec):
     """Zero-pad (negative: crop) the two spatial axes by spec.pads."""

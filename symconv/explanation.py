@@ -347,7 +347,7 @@ def _run_backend(story, backend, impl, variant, grad_path, isolate, timeout, run
 def _backend_result(runner, spec, quantity, path, story) -> dict:
     result = {"quantity": quantity, "path": runner.backend.describe(spec, quantity, path), "status": "ok",
               "message": "", "values": None, "agrees": None}
-    reason = runner.backend.skip_reason(spec, quantity, path)
+    reason = runner.skip_reason(spec, quantity, path)
     if reason:
         result.update(status="skipped", message=reason)
         return result

@@ -50,7 +50,7 @@ def infer(spec: ConvSpec, backend: str | None = None, *, impl: str | None = None
 def _infer_quantity(runner, spec, quantity, path, rng) -> Inferred:
     backend = runner.backend
     described = backend.describe(spec, quantity, path)
-    reason = backend.skip_reason(spec, quantity, path)
+    reason = runner.skip_reason(spec, quantity, path)
     if reason:
         return Inferred(quantity, described, "skipped", None, [], [reason])
     before = runner.calls[(quantity, path)]

@@ -11,7 +11,7 @@ garbage).  A GPU run on a machine without a GPU is reported as not run.
 Each run records the machine (the CPU's model and vector extensions, or the GPU) and what the
 framework said about itself where it ran (``Backend.facts``: TensorFlow's oneDNN, asked of
 TensorFlow in the worker, not read from the flag).  Each finding's smallest case is checked again
-``repeat`` times, each time in a fresh process, so that the report says how often an intermittent
+``recheck`` times, each time in a fresh process, so that the report says how often an intermittent
 finding (uninitialised memory, say) reproduced.
 
 ``symconv matrix -o docs/conformance.md`` writes the report (``symconv.matrix_report``);
@@ -44,7 +44,7 @@ NOT_RUN = "not run"
 # turns oneDNN on by default only with avx512_vnni, avx512_bf16, avx_vnni or amx.
 VECTOR_EXTENSIONS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "avx512_fp16",
                      "avx_vnni", "amx_tile", "amx_int8", "amx_bf16", "asimd", "sve")
-REPEAT = 3   # fresh runs of each finding's smallest case
+RECHECK = 3   # fresh runs of each finding's smallest case
 
 
 @dataclass(frozen=True)
@@ -325,7 +325,7 @@ def conformance_rows(text: str) -> dict:
 # ---- running it ------------------------------------------------------------------------------------
 
 @dataclass
-class Repeat:
+class Recheck:
     """How often a finding's smallest case failed again in ``runs`` fresh runs, and how (the
     kinds seen: uninitialised memory reads as garbage one time, as wrong values another)."""
 
@@ -339,7 +339,7 @@ class Repeat:
 
 
 def finding_key(result, finding) -> tuple:
-    """The smallest case of a finding (its spec), its quantity and route: what a repeat reruns."""
+    """The smallest case of a finding (its spec), its quantity and route: what a recheck reruns."""
     return (finding.smallest or result.spec, finding.verdict.quantity, finding.verdict.route)
 
 
@@ -352,10 +352,10 @@ class RunResult:
     seconds: float = 0.0
     not_run: str = ""        # why it did not run
     facts: dict = field(default_factory=dict)     # what the framework said about itself where it ran
-    repeats: dict = field(default_factory=dict)   # finding_key -> Repeat
+    rechecks: dict = field(default_factory=dict)   # finding_key -> Recheck
 
-    def repeat_of(self, result, finding):
-        return self.repeats.get(finding_key(result, finding))
+    def recheck_of(self, result, finding):
+        return self.rechecks.get(finding_key(result, finding))
 
     @property
     def rows(self) -> dict:
@@ -366,8 +366,8 @@ class RunResult:
 
 
 def run_one(run: MatrixRun, size: str = "quick", ops=None, workers: int = 1, scheduler=None,
-            progress=None, repeat: int = REPEAT) -> RunResult:
-    """One run through the sweep, its findings read by infer and each checked ``repeat`` times
+            progress=None, recheck: int = RECHECK) -> RunResult:
+    """One run through the sweep, its findings read by infer and each checked ``recheck`` times
     more in fresh processes; what the framework says about itself, asked where it runs."""
     from .backends import backend_class, open_runner
     from .backends.base import Backend
@@ -387,28 +387,28 @@ def run_one(run: MatrixRun, size: str = "quick", ops=None, workers: int = 1, sch
         with open_runner(run.backend, variant=run.variant, grad_path=path, isolate=True) as runner:
             facts = runner.facts() if has_facts else {}
             inferred = infer_findings(runner, report.results)
-    repeats = repeat_findings(run, report.results, repeat)
-    return RunResult(run, card, report.results, inferred, time.perf_counter() - start, facts=facts, repeats=repeats)
+    rechecks = recheck_findings(run, report.results, recheck)
+    return RunResult(run, card, report.results, inferred, time.perf_counter() - start, facts=facts, rechecks=rechecks)
 
 
-def repeat_findings(run: MatrixRun, results, times: int = REPEAT) -> dict:
-    """finding_key -> Repeat: each finding's smallest case checked ``times`` times more, each
+def recheck_findings(run: MatrixRun, results, times: int = RECHECK) -> dict:
+    """finding_key -> Recheck: each finding's smallest case checked ``times`` times more, each
     time in a fresh process (uninitialised memory shows, or not, per process) with another seed;
     reproduced when the same quantity along the same route is a finding again."""
     from .backends import open_runner
     keys = list(dict.fromkeys(finding_key(r, f) for r in results for f in r.findings))
-    repeats = {key: Repeat(0, 0) for key in keys}
+    rechecks = {key: Recheck(0, 0) for key in keys}
     for attempt in range(times if keys else 0):
         with open_runner(run.backend, variant=run.variant, grad_path=run.grad_path, isolate=True) as runner:
             for spec, quantity, route in keys:
                 _, verdicts = checked(runner, spec, [quantity], seed=attempt + 1)
                 found = [v for v in verdicts if v.route == route and v.verdict == "finding"]
-                repeat = repeats[(spec, quantity, route)]
-                repeat.runs += 1
+                recheck = rechecks[(spec, quantity, route)]
+                recheck.runs += 1
                 if found:
-                    repeat.reproduced += 1
-                    repeat.kinds[found[0].kind or found[0].status] += 1
-    return repeats
+                    recheck.reproduced += 1
+                    recheck.kinds[found[0].kind or found[0].status] += 1
+    return rechecks
 
 
 @dataclass
@@ -421,7 +421,7 @@ class Matrix:
     command: str = ""
     machine: str = ""                 # the CPU, its cores and vector extensions
     tensorflow_default: str | None = None   # TensorFlow's own default oneDNN setting here
-    repeat: int = REPEAT
+    recheck: int = RECHECK
 
     def rows(self) -> dict:
         out = {}
@@ -431,12 +431,12 @@ class Matrix:
 
 
 def run_matrix(runs, size: str = "quick", ops=None, workers: int = 1, scheduler=None, progress=None,
-               command: str = "", repeat: int = REPEAT) -> Matrix:
+               command: str = "", recheck: int = RECHECK) -> Matrix:
     start = time.perf_counter()
-    done = [run_one(run, size, ops, workers, scheduler, progress, repeat) for run in runs]
+    done = [run_one(run, size, ops, workers, scheduler, progress, recheck) for run in runs]
     tf_default = tensorflow_default() if any(r.run.backend in ("tf", "tf-xla", "keras") for r in done) else None
     return Matrix(size, done, datetime.date.today().isoformat(), versions(), time.perf_counter() - start, command,
-                  cpu_card(), tf_default, repeat)
+                  cpu_card(), tf_default, recheck)
 
 
 def refusal_key(message: str) -> str:

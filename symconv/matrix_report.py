@@ -115,18 +115,18 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|")
 
 
-def repeat_lines(matrix, group) -> list:
+def recheck_lines(matrix, group) -> list:
     """How often the group's smallest case failed again in fresh runs, per run, and the machines
     (CPU and extensions, or GPU) where it did."""
     done = {d.run.name: d for d in matrix.runs}
     counts, machines = [], []
     for name in group.runs:
         result, finding = group.by_run[name]
-        repeat = done[name].repeat_of(result, finding)
-        if repeat is None or not repeat.runs:
+        recheck = done[name].recheck_of(result, finding)
+        if recheck is None or not recheck.runs:
             continue
-        counts.append(f"{name} {repeat.text()}")
-        if repeat.reproduced and done[name].card not in machines:
+        counts.append(f"{name} {recheck.text()}")
+        if recheck.reproduced and done[name].card not in machines:
             machines.append(done[name].card)
     if not counts:
         return []
@@ -144,8 +144,8 @@ def markdown(matrix) -> str:
              f"({matrix.seconds / 60:.1f} minutes). Each run is one backend with one variant; each case of the "
              f"{matrix.size} sweep is checked exactly (y, dk and dx, every entry), findings are shrunk to the "
              f"smallest case that fails the same way and confirmed against `symconv.reference` (plain loops, "
-             f"written without the index maps); each finding's smallest case is then checked {matrix.repeat} "
-             f"time{'s' if matrix.repeat != 1 else ''} more, each time in a fresh process, and the report says "
+             f"written without the index maps); each finding's smallest case is then checked {matrix.recheck} "
+             f"time{'s' if matrix.recheck != 1 else ''} more, each time in a fresh process, and the report says "
              f"how often it failed again.", "",
              "Versions: " + ", ".join(f"{name} {version}" for name, version in matrix.versions.items()) + ".", ""]
     if matrix.machine:
@@ -194,7 +194,7 @@ def markdown(matrix) -> str:
         lines.append(f"- agree with the model on these cases: {', '.join(agreeing) if agreeing else 'none'}")
         if first.confirmation:
             lines.append(f"- {first.confirmation}")
-        lines += repeat_lines(matrix, group)
+        lines += recheck_lines(matrix, group)
         if first.command:
             lines += ["- smallest case that fails the same way:", "", "  ```sh", f"  {first.command}", "  ```"]
         lines.append(f"- standalone reproducer: [{group.reproducer}]({group.reproducer.replace('docs/', '')})"

@@ -15,8 +15,13 @@ Hypothesis's ``@given``.  The same check without pytest: ``symconv.testing``.
 
 Options (group "symconv"): ``--symconv-backend NAME`` (repeatable: a backend the run requires,
 or the conformance suite's target), ``--symconv-impl FILE`` (the conformance suite's target),
-``--symconv-seed N`` (the probes' seed), ``--symconv-size quick|full`` (the conformance sweep).
-The conformance suite itself: ``pytest --pyargs symconv.conformance --symconv-backend B``.
+``--symconv-seed N`` (the probes' seed), ``--symconv-repeat N`` (probes called again to check
+determinism, default 1), ``--symconv-size quick|full`` (the conformance sweep), and the suite's
+filters ``--symconv-ops``, ``--symconv-layouts``, ``--symconv-kernel-layouts``,
+``--symconv-paddings``, ``--symconv-conventions``, ``--symconv-groups`` (comma-separated, as an
+impl file's ``SYMCONV_SUPPORTS``).  The conformance suite itself: ``pytest --pyargs
+symconv.conformance --symconv-backend B``; a run of it that checked nothing (every case skipped
+or left out) exits 3, never 0.
 """
 
 from __future__ import annotations
@@ -46,6 +51,19 @@ def pytest_addoption(parser):
                     help="seed of the random probes (default 0)")
     group.addoption("--symconv-size", dest="symconv_size", metavar="quick|full", default="quick",
                     choices=("quick", "full"), help="the conformance sweep's size (default quick)")
+    group.addoption("--symconv-repeat", dest="symconv_repeat", metavar="N", default=None,
+                    help="probes called again on the same inputs to check that the implementation is deterministic "
+                         "(default 1)")
+    for name, example in FILTERS:
+        group.addoption(f"--symconv-{name.replace('_', '-')}", dest=f"symconv_{name}", metavar=example, default=None,
+                        help=f"the conformance suite's cases with these {name.replace('_', ' ')} only "
+                             f"(comma-separated, e.g. {example})")
+
+
+# The conformance suite's case filters (the keys of an impl file's SYMCONV_SUPPORTS).
+FILTERS = (("ops", "conv2d"), ("layouts", "NHWC"), ("kernel_layouts", "HWIO"), ("paddings", "SAME,VALID"),
+           ("conventions", "tf"), ("groups", "1"))
+SUITE_CASE = "test_conformance.py::test_case["
 
 
 def symconv_seed(config) -> int:
@@ -59,15 +77,69 @@ def symconv_seed(config) -> int:
     return int(text)
 
 
+def symconv_repeat(config) -> int:
+    """Probes called again (--symconv-repeat; a usage error unless an integer from 0 to 100)."""
+    value = config.getoption("symconv_repeat", default=None)
+    if value is None:
+        return 1
+    text = str(value).strip()
+    if not text.isdigit() or int(text) > 100:
+        raise pytest.UsageError(f"--symconv-repeat must be an integer from 0 to 100, got {value!r}")
+    return int(text)
+
+
+def pytest_configure(config):
+    symconv_seed(config)   # a bad option is a usage error before anything is collected
+    symconv_repeat(config)
+    if any("conformance" in str(arg) for arg in config.invocation_params.args):
+        from .conformance import filters
+        filters(config)   # bad filters are a usage error, not a collection error
+        if not hasattr(config, "workerinput"):
+            config.pluginmanager.register(SuiteCounter(), "symconv-suite-counter")
+
+
+class SuiteCounter:
+    """Counts the conformance suite's cases (on the pytest-xdist controller too): a run that
+    checked nothing (every case skipped, or none left after the filters) exits 3, never 0."""
+
+    def __init__(self):
+        self.counts = {"passed": 0, "failed": 0, "skipped": 0}
+
+    def pytest_runtest_logreport(self, report):
+        if SUITE_CASE in report.nodeid and (report.when == "call" or report.outcome != "passed"):
+            self.counts[report.outcome] = self.counts.get(report.outcome, 0) + 1
+
+    def pytest_sessionfinish(self, session, exitstatus):
+        if self.counts["passed"] or self.counts["failed"] or exitstatus not in (0, 5):  # 5: none collected
+            return
+        self.nothing = True
+        session.exitstatus = 3
+
+    def pytest_terminal_summary(self, terminalreporter):
+        from .conformance import plan
+        try:
+            notes = plan(terminalreporter.config)[1]
+        except pytest.UsageError:
+            notes = []
+        for note in notes:
+            terminalreporter.write_line(f"symconv conformance: {note}")
+        if getattr(self, "nothing", False):
+            terminalreporter.write_line(f"symconv conformance: NOTHING WAS CHECKED ({self.counts['skipped']} cases "
+                                        f"skipped, none passed): exit status 3", red=True)
+
+
 @pytest.fixture(scope="session")
 def conv_check(pytestconfig):
     """``conv_check(spec_or_op, forward=..., filter_grad=..., input_grad=..., **spec_fields)``:
-    session-scoped (safe under Hypothesis's ``@given``), seeded by ``--symconv-seed``."""
+    session-scoped (safe under Hypothesis's ``@given``), seeded by ``--symconv-seed``, one probe
+    called again (``--symconv-repeat``): a function whose output changes fails."""
     seed = symconv_seed(pytestconfig)
+    repeat = symconv_repeat(pytestconfig)
 
     def conv_check(spec, forward=None, filter_grad=None, input_grad=None, **spec_fields):
         __tracebackhide__ = True
         from .testing import assert_conv_matches
         spec_fields.setdefault("seed", seed)
+        spec_fields.setdefault("repeat", repeat)
         return assert_conv_matches(spec, forward, filter_grad, input_grad, **spec_fields)
     return conv_check

@@ -145,6 +145,9 @@ class QuantityResult:
     localisation: Localisation | None = None
     pads_line: str = ""
     seconds: dict = field(default_factory=dict)   # "verify": probes and comparisons; "diagnose": the rest
+    exception: str = ""              # "Type: message" the implementation under test raised (status error)
+    compared: bool = True            # False: ok without a comparison (a refusal where no output is right)
+    changed: list = field(default_factory=list)   # entries whose value changed between repeated calls
 
     def as_json(self) -> dict:
         return {"quantity": self.quantity, "path": self.path, "status": self.status, "message": self.message,
@@ -158,6 +161,8 @@ class QuantityResult:
                 "evidence": self.evidence or None,
                 "garbage": None if self.garbage is None else self.garbage.as_json(self.quantity),
                 "localisation": None if self.localisation is None else self.localisation.as_json(),
+                "exception": self.exception or None,
+                "nondeterministic": [c.as_json() for c in self.changed] or None,
                 "seconds": {what: round(t, 4) for what, t in self.seconds.items()}}
 
     def lines(self, spec, width: int = 9) -> list:
@@ -169,6 +174,8 @@ class QuantityResult:
             lines.append(f"    {self.evidence}:")
         for mismatch in self.mismatches:
             lines.append(f"    {mismatch.sentence()}")
+        for changed in self.changed:
+            lines.append(f"    {changed.sentence()}")
         if self.mismatch_count > len(self.mismatches) and self.localisation is not None:
             lines.append(f"    ... {self.mismatch_count - len(self.mismatches)} more entries differ")
         if self.pads_line:
@@ -241,16 +248,24 @@ class CheckReport:
     def text(self) -> str:
         variant = "" if self.variant is None else f" ({self.variant.describe()})"
         status = self.status
-        unchecked = [r.quantity for r in self.results if r.status in ("skipped", "unsupported")]
+        unchecked = _names(r.quantity for r in self.results if r.status in ("skipped", "unsupported"))
+        raised = [f"{r.quantity} raised {r.exception}" for r in self.results if r.exception]
+        changed = _names(r.quantity for r in self.results if r.changed)
         if status == "mismatch":
             verdict = "DIFFERS from the model"
+        elif status == "error" and raised:
+            verdict = "FAILED: " + "; ".join(raised)
+        elif status == "error" and changed:
+            verdict = f"NONDETERMINISTIC: {changed} changed between calls on the same inputs"
         elif status == "error":
             verdict = "ERROR: a quantity could not be checked (see below)"
-        elif status == "ok":
-            verdict = "every checked quantity agrees exactly" + \
-                (f" (not checked: {', '.join(unchecked)})" if unchecked else "")
+        elif status == "ok" and unchecked:
+            agreed = _names(r.quantity for r in self.results if r.status == "ok")
+            verdict = f"{agreed} agree{'s' if ' and ' not in agreed else ''} exactly; not checked: {unchecked}"
         elif status == "unsupported":
             verdict = "nothing was checked: the implementation refused every quantity it has"
+        elif status == "ok":
+            verdict = "every checked quantity agrees exactly"
         else:
             verdict = "nothing was checked: every quantity was skipped"
         lines = [render.spec_header(self.spec), f"backend {self.backend}{variant}: {verdict}"]
@@ -265,6 +280,11 @@ class CheckReport:
     def _repr_html_(self): return notebook.check_html(self)  # noqa: E704
 
     def plot(self, path=None): return plot.check_picture(self, path)  # noqa: E704
+
+
+def _names(quantities) -> str:
+    names = list(dict.fromkeys(quantities))
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1] if names else ""
 
 
 def backend_label(runner) -> str:

@@ -6,7 +6,8 @@ alone.  Two sizes:
 
 * ``quick``: every op x layout x padding mode once, each with one geometry taken in turn from
   SHAPES (so every degenerate shape meets every op), plus, per op x layout, SAME on the founding
-  question's geometry and VALID on an input smaller than the kernel, plus cases aimed at each
+  question's geometry, VALID on an input smaller than the kernel and two cases with batch 2, a
+  non-square input and several channels on both sides (CHANNELS), plus cases aimed at each
   framework's own padding modes (AIMED);
 * ``full``: every op x layout x padding mode x geometry, each with batch and channel counts
   1, 2 and 3 and groups, plus the quick cases.
@@ -16,9 +17,9 @@ without multiplying its length.  The lists are the same on every run.
 
 >>> cases = sweep_cases("quick")
 >>> len(cases), cases[0].case_id
-(125, 'conv1d-NWC-SAME-tf-founding_geometry')
+(153, 'conv1d-NWC-SAME-tf-founding_geometry')
 >>> len(sweep_cases("quick", ops=["conv2d"]))
-21
+25
 """
 
 from __future__ import annotations
@@ -64,6 +65,13 @@ SHAPES = [
 # The founding question's geometry: stride larger than the kernel with SAME, so that the
 # padding total (out - 1) * s + k - in is negative and clamping it matters.
 FOUNDING = Shape("founding geometry", (3, 5, 7), (1, 1, 2), (3, 3, 4), (1, 1, 1), ((0, 0), (0, 0), (0, 0)))
+
+# Batch 2, a non-square input and more than one channel on both sides of the kernel, once with
+# as many output channels as input channels and once with more: a kernel or gradient whose channel
+# axes are swapped (or batch and channels confused) cannot hide behind a size of one, nor behind
+# an exception that a shape mismatch happens to raise.
+CHANNELS = Shape("channels", (5, 4, 3), (2, 3, 2), (1, 2, 1), (1, 1, 1), ((1, 0), (0, 1), (1, 1)))
+CHANNEL_COUNTS = [("SAME", (2, 2, 3)), ("explicit", (2, 3, 3))]   # padding, (batch, in, out)
 
 # Only in the full sweep: a one-pixel input, stride larger than the input, even kernels.
 FULL_SHAPES = SHAPES + [
@@ -118,7 +126,7 @@ AIMED = [
 @dataclass(frozen=True)
 class Case:
     """One sweep case: its id, its spec, and the group it belongs to (``founding``,
-    ``no_output``, ``grid`` or ``aimed``)."""
+    ``no_output``, ``channels``, ``grid`` or ``aimed``)."""
 
     case_id: str
     spec: ConvSpec
@@ -175,6 +183,10 @@ def _quick(ops) -> list:
                           "founding"))
         name = "no_output" if OPS[op].kind != "transpose" else "input_smaller_than_kernel"
         cases.append(Case(f"{op}-{fmt}-VALID-{name}", _spec(op, fmt, "VALID", "tf", SHAPES[1], number), "no_output"))
+        for padding, (batch, c_in, c_out) in CHANNEL_COUNTS:
+            spec = _spec(op, fmt, padding, "tf", CHANNELS, number, batch, c_in, c_out, 1)
+            cases.append(Case(f"{op}-{fmt}-{padding if padding != 'SAME' else 'SAME-tf'}-channels_"
+                              f"n{batch}_{c_in}_to_{c_out}", spec, "channels"))
     number = 0
     for op, (padding, convention) in itertools.product(OPS, PADDINGS):
         for fmt in DATA_FORMATS[OPS[op].ndim]:

@@ -121,11 +121,35 @@ class SweepReport:
     results: list
     seconds: float = 0.0
     engine: str = "serial"
+    left_out: int = 0            # cases outside the filters or what the implementation declares
+    coverage: str = "everything"  # what was asked for, in words
 
     @property
     def status(self) -> str:
-        verdicts = {r.verdict for r in self.results}
+        """finding (1), ok (something was checked, nothing found: 0), refused or skipped
+        (nothing was checked: 3)."""
+        verdicts = {v.verdict for r in self.results for v in r.verdicts}
         return next((v for v in ("finding", "ok", "refused") if v in verdicts), "skipped")
+
+    def counts(self) -> dict:
+        """Cases checked (some quantity compared: ok or a finding), refused (nothing compared,
+        something refused), skipped (nothing run), and left out (outside the coverage)."""
+        checked = sum(any(v.verdict in ("ok", "finding") for v in r.verdicts) for r in self.results)
+        refused = sum(r.verdict == "refused" and not any(v.verdict == "ok" for v in r.verdicts)
+                      for r in self.results)
+        return {"checked": checked, "refused": refused, "skipped": len(self.results) - checked - refused,
+                "left_out": self.left_out}
+
+    def count_line(self) -> str:
+        c = self.counts()
+        found = sum(r.verdict == "finding" for r in self.results)
+        line = (f"{c['checked']} checked ({c['checked'] - found} ok, {found} with findings), {c['refused']} refused, "
+                f"{c['skipped']} skipped")
+        if self.left_out:
+            line += f"; {self.left_out} left out (outside {self.coverage})"
+        if not c["checked"]:
+            line += ": NOTHING WAS CHECKED"
+        return line
 
     @property
     def exit_status(self) -> int:
@@ -161,7 +185,8 @@ class SweepReport:
         return "\n".join(lines)
 
     def text(self) -> str:
-        lines = [f"sweep ({self.size}) of {self.target}: {len(self.results)} cases ({self.engine})", "", self.table()]
+        lines = [f"sweep ({self.size}) of {self.target}: {len(self.results)} cases ({self.engine})",
+                 f"cases: {self.count_line()}", "", self.table()]
         findings = self.findings
         if findings:
             lines += ["", f"findings ({len(findings)} in {len({r.case_id for r, _ in findings})} cases):"]
@@ -200,7 +225,7 @@ class SweepReport:
 
     def to_json(self) -> dict:
         return {"target": self.target, "size": self.size, "status": self.status, "engine": self.engine,
-                "seconds": round(self.seconds, 3),
+                "seconds": round(self.seconds, 3), "counts": self.counts(), "coverage": self.coverage,
                 "summary": [{"op": op, "padding": padding, **counts} for op, padding, counts in self.summary()],
                 "cases": [r.as_json() for r in self.results]}
 

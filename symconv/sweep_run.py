@@ -9,7 +9,7 @@ keeps one backend worker per thread.
 
 >>> report = sweep("numpy", ops=["conv1d"], progress=False)
 >>> report.status, len(report.results), report.findings
-('ok', 19, [])
+('ok', 23, [])
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import numpy as np
 from . import reference
 from .backends import Variant, open_runner
 from .backends.base import INPUTS, Call
+from .backends.coverage import Coverage
 from .errors import SymconvError, shown
 from .indexmap import maps_for
 from .progress import Progress
@@ -32,10 +33,10 @@ from .sweep_cases import Case, sweep_cases
 from .sweep_report import CaseResult, Finding, SweepReport, Verdict
 
 # check's settings in a sweep: two wrong entries shown, a bounded search when no hypothesis
-# explains them.
-CHECK_OPTIONS = dict(max_mismatches=2, max_calls=200, max_seconds=10.0)
+# explains them, one probe called again (a gate checks determinism, it does not assume it).
+CHECK_OPTIONS = dict(max_mismatches=2, max_calls=200, max_seconds=10.0, repeat=1)
 # While shrinking only the verdict matters: no entries listed, no search.
-SHRINK_OPTIONS = dict(max_mismatches=0)
+SHRINK_OPTIONS = dict(max_mismatches=0, repeat=1)
 CONFIRM_TRIES = 3   # uninitialised memory may hold zeros by chance
 
 
@@ -54,6 +55,14 @@ class Target:
     def __post_init__(self):
         if (self.backend is None) == (self.impl is None):
             raise SymconvError("give exactly one of a backend or an impl file")
+
+    def declared_coverage(self):
+        """What an impl file declares it covers (``SYMCONV_SUPPORTS``), read by loading it where
+        it runs; None for a backend, or a file that fails to load (each case then says so)."""
+        if self.impl is None:
+            return None
+        with self.open_runner() as runner:
+            return None if runner.prepare() else runner.backend.coverage
 
     def open_runner(self, worker=None):
         """A runner, in a child process unless ``isolate`` is off (then a crash ends the sweep)."""
@@ -125,6 +134,10 @@ def _route(backend, spec, quantity, described) -> str:
 
 def _kind(result, spec) -> tuple:
     """(kind, hypotheses) of a failing QuantityResult."""
+    if result.changed and result.status == "error" and result.message.startswith("nondeterministic"):
+        return "nondeterministic", ()
+    if result.exception:
+        return f"exception {result.exception.split(':', 1)[0]}", ()
     if result.status == "mismatch":
         if spec.is_empty:
             return "values where the spec admits no output", ()
@@ -152,6 +165,9 @@ def verdicts_of(report, errors: dict, backend) -> list:
     for r in report.results:
         route = _route(backend, spec, r.quantity, r.path)
         outcomes = errors.get((r.quantity, route), [])
+        if r.status == "ok" and not r.compared:   # a refusal that is right, but nothing was compared
+            out.append(Verdict(r.quantity, route, r.path, r.status, "refused", message=r.message))
+            continue
         if r.status in ("ok", "skipped"):
             out.append(Verdict(r.quantity, route, r.path, r.status, r.status,
                                message=r.message if r.status == "skipped" else ""))
@@ -161,7 +177,8 @@ def verdicts_of(report, errors: dict, backend) -> list:
             out.append(Verdict(r.quantity, route, r.path, r.status, "refused", message=r.message))
             continue
         kind, hypotheses = _kind(r, spec)
-        detail = r.mismatches[0].sentence() if r.mismatches else "; ".join(sorted(
+        detail = r.changed[0].sentence() if kind == "nondeterministic" else \
+            r.mismatches[0].sentence() if r.mismatches else "" if r.exception else "; ".join(sorted(
             {f"{o.meta.get('error_class')} raised in {o.meta.get('raised_in')}" for o in outcomes
              if o.meta}))
         out.append(Verdict(r.quantity, route, r.path, r.status, "finding", kind, hypotheses, r.message, detail))
@@ -174,8 +191,28 @@ def checked(runner, spec: ConvSpec, quantities=None, seed: int = 0, options=None
     from .spec import QUANTITIES
     watched = _WatchedRunner(runner)
     report = check(spec, runner=watched, quantities=quantities or QUANTITIES, seed=seed, progress=False,
-                   **(options or CHECK_OPTIONS))
+                   **(CHECK_OPTIONS if options is None else options))
     return report, verdicts_of(report, watched.errors, runner.backend)
+
+
+def covered_cases(cases, cover, declared=None) -> tuple:
+    """(the cases inside both coverages, how many were left out): ``cover`` from the sweep's
+    filters, ``declared`` from what the implementation declares.  A case whose kernel layout
+    the implementation does not take, where it names the layouts it does, is moved into the
+    first of them (the same convolution, the kernel permuted)."""
+    from dataclasses import replace
+    whole = cover if declared is None else cover.narrowed(declared)
+    kept = []
+    for case in cases:
+        spec = case.spec
+        if whole.kernel_layouts and whole.excludes(spec).startswith("kernel layout"):
+            try:
+                spec = spec.with_layouts(kernel_layout=whole.kernel_layouts[0])
+            except SymconvError:
+                pass
+        if not whole.excludes(spec):
+            kept.append(case if spec is case.spec else replace(case, spec=spec))
+    return kept, len(cases) - len(kept)
 
 
 def confirm(runner, spec: ConvSpec, verdict: Verdict, seed: int = 0) -> tuple:
@@ -206,17 +243,28 @@ def confirm(runner, spec: ConvSpec, verdict: Verdict, seed: int = 0) -> tuple:
 
 
 def evaluate_case(runner, case: Case, target: Target | None = None, *, shrink_findings: bool = True,
-                  confirm_findings: bool = True, seed: int = 0, shrunk: dict | None = None) -> CaseResult:
+                  confirm_findings: bool = True, seed: int = 0, shrunk: dict | None = None,
+                  repeat: int | None = None) -> CaseResult:
     """One case: its check, its verdicts, and for each finding the confirmation and the
     smallest spec that fails the same way (``shrunk`` shares those between cases that fail
-    alike: same op, padding, quantity and kind)."""
+    alike: same op, padding, quantity and kind).  ``repeat``: probes called again (default
+    CHECK_OPTIONS')."""
     start = time.perf_counter()
-    report, verdicts = checked(runner, case.spec, seed=seed)
+    options = CHECK_OPTIONS if repeat is None else {**CHECK_OPTIONS, "repeat": repeat}
+    report, verdicts = checked(runner, case.spec, seed=seed, options=options)
     result = CaseResult(case.case_id, case.spec, verdicts, text=report.text(), report=report)
     for verdict in verdicts:
         if verdict.verdict != "finding":
             continue
         finding = Finding(verdict)
+        if verdict.kind == "nondeterministic":
+            # Another call may well agree: the evidence is the change itself, on this case.
+            finding.confirmed, finding.confirmation = True, f"seen changing: {verdict.detail}"
+            finding.smallest = case.spec
+            finding.command = command_line(case.spec, (target.options if target is not None else []) +
+                                           ["--repeat", str(max(options["repeat"], 1))])
+            result.findings.append(finding)
+            continue
         if confirm_findings:
             finding.confirmed, finding.confirmation = confirm(runner, case.spec, verdict, seed)
         if shrink_findings:
@@ -241,12 +289,12 @@ def _shrink_finding(runner, case, verdict, finding, target, seed, shrunk) -> Non
 
 
 def run_cases(runner, cases, target: Target | None = None, *, shrink_findings: bool = True,
-              confirm_findings: bool = True, seed: int = 0, on_result=None) -> list:
+              confirm_findings: bool = True, seed: int = 0, on_result=None, repeat: int | None = None) -> list:
     """Every case, one after another, on one runner."""
     shrunk, out = {}, []
     for case in cases:
         out.append(evaluate_case(runner, case, target, shrink_findings=shrink_findings,
-                                 confirm_findings=confirm_findings, seed=seed, shrunk=shrunk))
+                                 confirm_findings=confirm_findings, seed=seed, shrunk=shrunk, repeat=repeat))
         if on_result is not None:
             on_result(out[-1])
     return out
@@ -281,11 +329,11 @@ def close_held_runners() -> int:
 
 
 def remote_case(case: Case, target: Target, shrink_findings: bool = True, confirm_findings: bool = True,
-                seed: int = 0) -> CaseResult:
+                seed: int = 0, repeat: int | None = None) -> CaseResult:
     """One case in a pool process or a Dask worker, on the backend worker it holds."""
     runner, shrunk = _held_runner(target)
     return evaluate_case(runner, case, target, shrink_findings=shrink_findings, confirm_findings=confirm_findings,
-                         seed=seed, shrunk=shrunk).detached()
+                         seed=seed, shrunk=shrunk, repeat=repeat).detached()
 
 
 def _pool_start() -> None:
@@ -368,13 +416,19 @@ def _workers(value) -> int:
 def sweep(backend: str | None = None, *, impl: str | None = None, variant: Variant | None = None,
           grad_path: str = "raw", ops=None, size: str = "quick", cases=None, workers: int = 1, scheduler=None,
           shrink: bool = True, confirm: bool = True, seed: int = 0, timeout: float | None = None,
-          isolate: bool = True, progress: bool | None = None) -> SweepReport:
+          isolate: bool = True, progress: bool | None = None, layouts=None, kernel_layouts=None, paddings=None,
+          conventions=None, groups=None, repeat: int = 1) -> SweepReport:
     """Run the sweep (``size`` quick or full, for ``ops``; or the given ``cases``) against a
     backend or an impl file; every finding with its smallest failing spec as a ``symconv
     check`` command line (``shrink``) and its confirmation by the loop reference
     (``confirm``).  ``workers`` processes each hold one backend worker; ``scheduler`` (an
     address or a ``dask.distributed.Client``) runs the cases on a Dask cluster instead.  The
-    backend runs in a child process unless ``isolate`` is False (one worker only)."""
+    backend runs in a child process unless ``isolate`` is False (one worker only).
+
+    ``layouts``, ``kernel_layouts``, ``paddings``, ``conventions`` and ``groups`` (lists, or
+    comma-separated text) keep the cases they name, as an impl file's ``SYMCONV_SUPPORTS``
+    does (``symconv.backends.coverage``); the cases left out are counted in the report.  Each
+    case calls ``repeat`` probes again: an output that changes is a finding (nondeterministic)."""
     from .backends import GRAD_PATHS, create
     if grad_path not in GRAD_PATHS:
         raise SymconvError(f"grad path must be one of {', '.join(GRAD_PATHS)}, got {shown(grad_path)}")
@@ -386,8 +440,12 @@ def sweep(backend: str | None = None, *, impl: str | None = None, variant: Varia
         cases = sweep_cases(size, ops)
     elif not all(isinstance(c, Case) for c in cases):
         raise SymconvError("cases must be symconv.sweep_cases.Case objects (see sweep_cases())")
-    cases = list(cases)
-    options = dict(shrink_findings=shrink, confirm_findings=confirm, seed=seed)
+    cover = Coverage.from_filters("sweep filters", layouts=layouts, kernel_layouts=kernel_layouts,
+                                  paddings=paddings, conventions=conventions, groups=groups)
+    declared = target.declared_coverage()
+    cases, left_out = covered_cases(list(cases), cover, declared)
+    from .verdicts import repeat_count
+    options = dict(shrink_findings=shrink, confirm_findings=confirm, seed=seed, repeat=repeat_count(repeat))
     bar = _Bar(len(cases), progress, target.backend or "impl")
     start = time.perf_counter()
     try:
@@ -403,5 +461,5 @@ def sweep(backend: str | None = None, *, impl: str | None = None, variant: Varia
                 results = run_cases(runner, cases, target, on_result=bar, **options)
     finally:
         bar.close()
-    return SweepReport(target.describe(), label, results,
-                       time.perf_counter() - start, engine)
+    return SweepReport(target.describe(), label, results, time.perf_counter() - start, engine, left_out,
+                       cover.narrowed(declared).describe() if declared is not None else cover.describe())

@@ -23,9 +23,11 @@ class ConvMismatch(AssertionError):
     """A checked convolution differs from the exact model; the message is the report."""
 
 
-def check_functions(spec, forward=None, filter_grad=None, input_grad=None, *, seed: int = 0, **spec_fields):
+def check_functions(spec, forward=None, filter_grad=None, input_grad=None, *, seed: int = 0, repeat: int = 1,
+                    **spec_fields):
     """Check Python functions against the model; returns the CheckReport (no assertion).
-    ``spec`` is a ConvSpec or an op name with the spec's fields (``input=``, ``kernel=``, ...)."""
+    ``spec`` is a ConvSpec or an op name with the spec's fields (``input=``, ``kernel=``, ...).
+    ``repeat`` probes are called again: a function whose output changes is an error."""
     from .backends.functions import FunctionsBackend
     from .backends.runner import LocalRunner
     from .verdicts import check
@@ -34,14 +36,16 @@ def check_functions(spec, forward=None, filter_grad=None, input_grad=None, *, se
     functions = {"forward": forward, "filter_grad": filter_grad, "input_grad": input_grad}
     runner = LocalRunner(FunctionsBackend(functions))
     given = tuple(q for q, f in functions.items() if f is not None)
-    return check(spec, runner=runner, quantities=given or tuple(functions), seed=seed)
+    return check(spec, runner=runner, quantities=given or tuple(functions), seed=seed, repeat=repeat)
 
 
-def assert_conv_matches(spec, forward=None, filter_grad=None, input_grad=None, *, seed: int = 0, **spec_fields):
+def assert_conv_matches(spec, forward=None, filter_grad=None, input_grad=None, *, seed: int = 0, repeat: int = 1,
+                        **spec_fields):
     """Raise ConvMismatch with the readable report unless every given function agrees exactly
-    (a function that raises, or a run that checked nothing, fails too); return the report."""
+    (a function that raises, a run that checked nothing, or an output that changed between
+    calls on the same inputs fails too); return the report."""
     __tracebackhide__ = True
-    report = check_functions(spec, forward, filter_grad, input_grad, seed=seed, **spec_fields)
+    report = check_functions(spec, forward, filter_grad, input_grad, seed=seed, repeat=repeat, **spec_fields)
     if report.status != "ok" or any(r.status == "unsupported" for r in report.results):
         raise ConvMismatch("\n" + report.text())
     return report

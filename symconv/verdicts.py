@@ -42,7 +42,7 @@ def check(spec: ConvSpec, backend: str | None = None, *, impl: str | None = None
           grad_path: str = "raw", quantities=QUANTITIES, max_mismatches: int = MAX_MISMATCHES, seed: int = 0,
           miss_probability: float = probe.MISS_PROBABILITY, isolate: bool = False, timeout: float | None = None,
           max_calls: int = probe.LOCALISE_CALLS, max_seconds: float = probe.LOCALISE_SECONDS,
-          progress: bool | None = None, runner=None) -> CheckReport:
+          progress: bool | None = None, runner=None, repeat: int = 0) -> CheckReport:
     """Check a backend (``'numpy'``, ``'tf'``, ``'tf-xla'``, ``'keras'``) or a user's ``impl``
     file against the model: every entry of y, dk and dx, exactly.  A wrong entry escapes the
     random probes with probability at most ``miss_probability``.  Where entries differ, the
@@ -50,7 +50,11 @@ def check(spec: ConvSpec, backend: str | None = None, *, impl: str | None = None
     entry-by-entry search that follows when none explains it spends at most ``max_calls``
     backend calls and ``max_seconds`` per quantity.  ``progress`` shows a line on stderr
     (default: when it is a terminal, after two seconds).  ``runner`` (from
-    ``symconv.backends.open_runner``) reuses one backend across many specs."""
+    ``symconv.backends.open_runner``) reuses one backend across many specs.
+
+    The miss bound assumes a deterministic implementation (the same inputs give the same
+    output); ``repeat`` calls the backend that many more times on probes already taken, and
+    a quantity whose output changed is an error (``nondeterministic``), with the entries."""
     if not isinstance(spec, ConvSpec):
         raise SymconvError(f"spec must be a ConvSpec, got {type(spec).__name__}")
     if isinstance(max_mismatches, bool) or not isinstance(max_mismatches, int) or max_mismatches < 0:
@@ -61,6 +65,7 @@ def check(spec: ConvSpec, backend: str | None = None, *, impl: str | None = None
         raise SymconvError(f"quantities must be a list of y, dk and dx (or forward, filter_grad, input_grad), "
                            f"got {shown(quantities)}")
     quantities = [as_quantity(q) for q in quantities]
+    repeat = repeat_count(repeat)
     rng = random_generator(seed)
     localisation.Budget(max_calls, max_seconds)  # refuse a bad budget up front
     # Refuse a case too large up front: too many products to probe exactly, or too many bytes.
@@ -85,7 +90,7 @@ def check(spec: ConvSpec, backend: str | None = None, *, impl: str | None = None
         for quantity, path in todo:
             bar.stage(f"verifying {quantity}")
             clock = time.perf_counter()
-            started.append(_start(counted, spec, quantity, path, probes, miss_probability))
+            started.append(_start(counted, spec, quantity, path, probes, miss_probability, repeat))
             started[-1][0].seconds["verify"] = time.perf_counter() - clock
         finished = []
         for result, path, pending, before in started:
@@ -106,26 +111,28 @@ def check(spec: ConvSpec, backend: str | None = None, *, impl: str | None = None
     return CheckReport(spec, backend_label(runner), variant_of(runner), results)
 
 
-def quantity_verdict(runner, spec: ConvSpec, quantity: str, path: str, probes,
-                   max_mismatches: int = MAX_MISMATCHES,
-                   miss_probability: float = probe.MISS_PROBABILITY,
-                   max_calls: int = probe.LOCALISE_CALLS, max_seconds: float = probe.LOCALISE_SECONDS) -> QuantityResult:
-    """Verify one quantity along one path (``probes``: a probe.ProbeSet); diagnose what differs."""
-    result, path, pending, before = _start(runner, spec, quantity, path, probes, miss_probability)
-    return _verdict(runner, spec, result, path, pending and pending.finish(), before, probes, max_mismatches,
-                    (max_calls, max_seconds))
+MAX_REPEAT = 100
 
 
-def _start(runner, spec, quantity, path, probes, miss_probability) -> tuple:
+def repeat_count(value) -> int:
+    """A number of repeated calls: a non-negative integer up to MAX_REPEAT."""
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_REPEAT:
+        raise SymconvError(f"repeat must be an integer from 0 to {MAX_REPEAT}, got {shown(value)}")
+    return value
+
+
+def _start(runner, spec, quantity, path, probes, miss_probability, repeat=0) -> tuple:
     backend = runner.backend
     result = QuantityResult(quantity, backend.describe(spec, quantity, path), "ok", "",
                             verification.result_shape(spec, quantity))
     before = runner.calls[(quantity, path)]
-    reason = backend.skip_reason(spec, quantity, path)
+    reason = runner.skip_reason(spec, quantity, path)
     if reason:
         result.status, result.message = "skipped", reason
         return result, path, None, before
-    pending = verification.start_verification(runner, spec, quantity, path, probes, miss_probability)
+    pending = verification.start_verification(runner, spec, quantity, path, probes, miss_probability, repeat)
     return result, path, pending, before
 
 
@@ -151,11 +158,31 @@ def _verdict(runner, spec, result, path, finished, before, probes, max_mismatche
             result.message = (f"all {math.prod(want)} entries agree exactly on {verification.plan.probes} probes"
                               + (" (the spec admits no output)" if spec.is_empty else ""))
             result.implied_pads = None if spec.is_empty else [list(p) for p in spec.pads]
+            if verification.repeats and not verification.changed:
+                result.message += (f", the same again on {verification.repeats} repeated call"
+                                   f"{'' if verification.repeats == 1 else 's'}")
         else:
             _mismatch(result, runner, spec, quantity, path, verification, probes.rng, max_mismatches, budget)
+        _nondeterminism(result, verification)
     finally:
         result.backend_calls = runner.calls[(quantity, path)] - before
     return result
+
+
+def _nondeterminism(result, verification) -> None:
+    """A repeated call that changed: an error where the probes agreed (nothing else would fail
+    the gate), a note beside any other verdict."""
+    if not verification.changed:
+        return
+    result.changed = verification.changed
+    n, calls = verification.changed_count, verification.repeats
+    what = (f"{n} entr{'y' if n == 1 else 'ies'} changed" if any(c.index is not None for c in result.changed)
+            else "the output changed") + f" on {calls} repeated call{'' if calls == 1 else 's'} with the same inputs"
+    if result.status == "ok":
+        result.status = "error"
+        result.message = f"nondeterministic: {what}, although every entry agreed on the first calls"
+    else:
+        result.message += f"; nondeterministic as well: {what}"
 
 
 def probe_values_finite(verification) -> bool:
@@ -166,17 +193,25 @@ def _failed(result, spec, outcome) -> None:
     what = f"{outcome.error_type}: {outcome.message}" if outcome.error_type else outcome.message
     if outcome.status == "skipped":
         result.status, result.message = "skipped", outcome.message
-    elif spec.is_empty and outcome.status == "unsupported":
+    elif math.prod(result.expected_shape) == 0 and (outcome.status == "unsupported" or
+                                                    outcome.meta.get("owner") == "implementation"):
         result.message = f"the backend refused a case with no output ({what}); an error is a correct answer here"
+        result.compared = False
     elif outcome.status == "unsupported":
         result.status, result.message = "unsupported", what
     elif outcome.status == "crash":
         result.status, result.message = "error", f"crash: {outcome.message}"
     else:
         result.status = "error"
-        where = getattr(outcome, "raised_at", None)
-        result.message = what + (f" (raised by symconv's own code at {where}, not by the implementation under "
-                                 f"test: a bug in symconv)" if where else "")
+        where, owner = outcome.raised_at, outcome.meta.get("owner")
+        if owner == "implementation":
+            result.exception = what
+            result.message = what + (f" (raised by the implementation at {where})" if where else "")
+        elif owner == "symconv" and where:
+            result.message = what + (f" (raised by symconv's own code at {where}, not by the implementation under "
+                                     f"test: a bug in symconv)")
+        else:
+            result.message = what + (f" (raised at {where})" if where else "")
 
 
 def _mismatch(result, runner, spec, quantity, path, verification, rng, max_mismatches, budget) -> None:

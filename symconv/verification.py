@@ -107,6 +107,43 @@ class ProbeResult:
 
 
 @dataclass
+class Changed:
+    """A repeated call on the same inputs that did not return what the first call did: one
+    entry's two values, or what happened instead (an exception, another shape)."""
+
+    quantity: str
+    probe: int
+    index: tuple | None = None
+    first: float | None = None
+    again: float | None = None
+    note: str = ""
+
+    def sentence(self) -> str:
+        from .spec import entry_name
+        if self.index is None:
+            return f"probe {self.probe + 1}, called again: {self.note}"
+        return (f"{entry_name(self.quantity, self.index)}: {_value(self.first)} on the first call, "
+                f"{_value(self.again)} on a repeated call with the same inputs (probe {self.probe + 1})")
+
+    def as_json(self) -> dict:
+        from .spec import entry_name
+        return {"entry": None if self.index is None else entry_name(self.quantity, self.index),
+                "probe": self.probe, "first": _json_value(self.first), "again": _json_value(self.again),
+                "note": self.note or None}
+
+
+def _value(v) -> str:
+    v = float(v)
+    return str(int(v)) if v.is_integer() else repr(v)
+
+
+def _json_value(v):
+    if v is None or not np.isfinite(v):
+        return None if v is None else repr(float(v))
+    return int(v) if float(v).is_integer() else float(v)
+
+
+@dataclass
 class Verification:
     """Everything the verification probes showed about one (quantity, path)."""
 
@@ -116,6 +153,9 @@ class Verification:
     probes: list = field(default_factory=list)
     mismatch: np.ndarray | None = None   # bool, the output's shape: differs on some probe
     notes: list = field(default_factory=list)
+    repeats: int = 0                     # probes called again on the same inputs
+    changed: list = field(default_factory=list)   # Changed: what differed on those calls (a few)
+    changed_count: int = 0               # entries that changed, in all
 
     @property
     def mismatch_count(self) -> int:
@@ -181,10 +221,45 @@ class PendingVerification:
         return verification, None, self.shape
 
 
+CHANGED_SHOWN = 3   # changed entries kept for the report
+
+
+def repeat_probes(runner, spec: ConvSpec, quantity: str, path: str, verification: Verification,
+                  repeat: int) -> None:
+    """Call the backend ``repeat`` more times on the inputs of probes already taken (in turn),
+    and record every entry whose value is not what the first call returned: a correct
+    implementation is a function of its inputs, and the miss bound of the probes assumes it."""
+    taken = verification.probes
+    for i in range(repeat if taken else 0):
+        j = i % len(taken)
+        first = np.asarray(taken[j].observed)
+        outcome = runner.run([Call(spec, quantity, path, taken[j].inputs)])[0]
+        verification.repeats += 1
+        if outcome.status != "ok":
+            what = f"{outcome.error_type}: {outcome.message}" if outcome.error_type else outcome.message
+            verification.changed.append(Changed(quantity, j, note=f"it failed ({what}) where the first call "
+                                                                   f"returned an output"))
+            verification.changed_count += 1
+            continue
+        again = np.asarray(outcome.value)
+        if again.shape != first.shape:
+            verification.changed.append(Changed(quantity, j, note=f"it returned shape {again.shape} where the "
+                                                                   f"first call returned {first.shape}"))
+            verification.changed_count += 1
+            continue
+        with np.errstate(invalid="ignore"):
+            differs = (again != first) & ~(np.isnan(again.astype(np.float64)) & np.isnan(first.astype(np.float64)))
+        count = int(differs.sum())
+        verification.changed_count += count
+        for index in np.argwhere(differs)[:max(CHANGED_SHOWN - len(verification.changed), 0)]:
+            index = tuple(int(v) for v in index)
+            verification.changed.append(Changed(quantity, j, index, float(first[index]), float(again[index])))
+
+
 def start_verification(runner, spec: ConvSpec, quantity: str, path: str, probes: ProbeSet,
-                       miss_probability: float = MISS_PROBABILITY) -> PendingVerification:
+                       miss_probability: float = MISS_PROBABILITY, repeat: int = 0) -> PendingVerification:
     """Run the verification probes one by one, each comparison starting (on the probe set's
-    pool) while the backend computes the next probe."""
+    pool) while the backend computes the next probe; then ``repeat`` of them again."""
     plan = ProbePlan.for_quantity(spec, quantity, miss_probability)
     verification = Verification(quantity, plan, expected_shape=result_shape(spec, quantity))
     pending = PendingVerification(verification, [], shape=verification.expected_shape)
@@ -204,10 +279,12 @@ def start_verification(runner, spec: ConvSpec, quantity: str, path: str, probes:
         verification.probes.append(ProbeResult(call.tensors, outcome.value))
         pending.comparisons.append(probes.run(compare, spec, plan, call.tensors, outcome.value, probes.rng,
                                               probes.wide))
+    if pending.failed is None:
+        repeat_probes(runner, spec, quantity, path, verification, repeat)
     return pending
 
 
 def verify(runner, spec: ConvSpec, quantity: str, path: str, probes: ProbeSet,
-           miss_probability: float = MISS_PROBABILITY) -> tuple:
+           miss_probability: float = MISS_PROBABILITY, repeat: int = 0) -> tuple:
     """Run the verification probes: (Verification, first failed Outcome or None, observed shape)."""
-    return start_verification(runner, spec, quantity, path, probes, miss_probability).finish()
+    return start_verification(runner, spec, quantity, path, probes, miss_probability, repeat).finish()

@@ -161,7 +161,9 @@ def test_exceptions_shapes_and_garbage_from_an_impl_are_reported(tmp_path):
             return out
     """)
     forward, filter_grad, input_grad = check(FOUNDING, impl=path).results
-    assert (forward.status, forward.message) == ("unsupported", "ZeroDivisionError: the window fell off the edge")
+    assert (forward.status, forward.message) == ("error", "ZeroDivisionError: the window fell off the edge (raised by "
+                                                          "the implementation at impl.py:4 in forward)")
+    assert forward.exception == "ZeroDivisionError: the window fell off the edge"
     assert filter_grad.status == "error" and filter_grad.observed_shape == (2, 2)
     assert filter_grad.message == "wrong output shape: expected (1, 1, 1, 1), got (2, 2)"
     assert input_grad.status == "error" and input_grad.mismatch_count == 2

@@ -41,7 +41,7 @@ def test_a_cell_names_the_convention_each_quantity_was_seen_to_use():
     row = _rows("founding_bug.py", cases)[("mine", "cpu", "conv2d")]
     # The founding bug: the forward resolves SAME with Eigen's rule, the gradients with TensorFlow's.
     same = row["SAME-tf"]
-    assert same == "y: legacy_eigen (3), tf (1); dk: tf; dx: tf; y/dk/dx differ in 3 cases; 1 ok, 3 findings"
+    assert same == "y: legacy_eigen (3), tf (2); dk: tf; dx: tf; y/dk/dx differ in 3 cases; 2 ok, 3 findings"
     assert row["VALID"] == "nothing read; -; 1 ok, 1 refused"   # no output; naive.py refuses groups
     assert row["explicit"] == "" and row["SAME-torch"] == ""
 
@@ -51,7 +51,7 @@ def test_a_correct_implementation_reads_what_was_asked_everywhere():
     row = _rows("../../examples/good_numpy.py", cases)[("mine", "cpu", "conv2d")]
     assert row["SAME-same_lower"] == "same_lower; y=dk=dx; 1 ok"
     assert row["SAME-legacy_eigen"] == "legacy_eigen; y=dk=dx; 1 ok"
-    assert row["explicit"] == "as given; y=dk=dx; 2 ok"
+    assert row["explicit"] == "as given; y=dk=dx; 3 ok"
 
 
 def test_rows_read_back_from_markdown_with_pipes_in_cells():
@@ -84,7 +84,7 @@ def test_a_gpu_run_reports_the_card_or_says_not_run(numpy_gpu):
     done = run_one(run, ops=["conv1d"], progress=False)
     assert done.card == "Fake Card 9000" and not done.not_run
     assert set(done.rows) == {("numpy-gpu", "gpu", "conv1d")}
-    assert done.rows[("numpy-gpu", "gpu", "conv1d")]["SAME-tf"] == "tf; y=dk=dx; 5 ok"
+    assert done.rows[("numpy-gpu", "gpu", "conv1d")]["SAME-tf"] == "tf; y=dk=dx; 7 ok"
     numpy_gpu.setitem(GPU_CARD_CODE, "numpy-gpu", "print('')")
     absent = run_one(run, ops=["conv1d"], progress=False)
     assert absent.not_run == "no GPU on this machine" and not absent.results
@@ -111,8 +111,8 @@ def test_the_command_writes_the_report(tmp_path):
     text = out.read_text()
     assert text.startswith("# Conformance matrix") and "numpy 2." in text and "## Failure modes" in text
     assert conformance_rows(text) == {("numpy", "cpu", "conv1d"): [
-        "numpy", "cpu", "conv1d", "tf; y=dk=dx; 5 ok", "same_lower; y=dk=dx; 4 ok", "legacy_eigen; y=dk=dx; 2 ok",
-        "torch; y=dk=dx; 2 ok", "as given; y=dk=dx; 4 ok", "as given; y=dk=dx; 2 ok"]}
+        "numpy", "cpu", "conv1d", "tf; y=dk=dx; 7 ok", "same_lower; y=dk=dx; 4 ok", "legacy_eigen; y=dk=dx; 2 ok",
+        "torch; y=dk=dx; 2 ok", "as given; y=dk=dx; 4 ok", "as given; y=dk=dx; 4 ok"]}
     assert "None: every run agrees with the model wherever it computes." in text
 
 
@@ -166,12 +166,23 @@ def test_the_machine_names_the_cpu_and_its_vector_extensions():
 
 
 class FactsNumpy(NumpyBackend):
-    """The loop reference, saying something about itself where it runs."""
+    """The loop reference, saying what it learned where it loaded (a child process: the
+    caller's copy adopts it)."""
 
     name = "facts-numpy"
+    where = "not loaded"
+
+    def load(self):
+        self.where = "child" if os.getpid() != int(os.environ["SYMCONV_TEST_PARENT"]) else "here"
+
+    def manifest(self):
+        return {"where": self.where}
+
+    def adopt(self, manifest):
+        self.where = manifest["where"]
 
     def facts(self):
-        return {"oneDNN": "off", "pid": "child" if os.getpid() != int(os.environ["SYMCONV_TEST_PARENT"]) else "here"}
+        return {"oneDNN": "off", "pid": self.where}
 
 
 class FlakyNumpy(NumpyBackend):
@@ -222,23 +233,23 @@ def test_each_finding_is_checked_again_in_fresh_processes_and_the_report_says_ho
                                                                                         tmp_path):
     registered("flaky-numpy", "tests.test_matrix:FlakyNumpy")
     monkeypatch.setenv("SYMCONV_TEST_FLAKY", str(tmp_path / "loads"))
-    from symconv.matrix import Matrix, RunResult, repeat_findings
+    from symconv.matrix import Matrix, RunResult, recheck_findings
     run = MatrixRun("flaky", "flaky-numpy", Variant())
     cases = _cases("conv2d", "NHWC", ("SAME-tf",))[:1]
     with run.target.open_runner() as runner:          # the first process: wrong
         results = run_cases(runner, cases, run.target)
     assert [f.verdict.quantity for r in results for f in r.findings] == ["forward"]
-    repeats = repeat_findings(run, results, 3)        # three more: right, wrong, right
-    assert [(r.reproduced, r.runs) for r in repeats.values()] == [(1, 3)]
+    rechecks = recheck_findings(run, results, 3)        # three more: right, wrong, right
+    assert [(r.reproduced, r.runs) for r in rechecks.values()] == [(1, 3)]
     assert len((tmp_path / "loads").read_text().splitlines()) == 4
-    done = RunResult(run, "a CPU, 2 cores (avx2)", results, repeats=repeats)
-    text = markdown(Matrix("quick", [done], "2000-01-01", {"numpy": "2"}, repeat=3))
+    done = RunResult(run, "a CPU, 2 cores (avx2)", results, rechecks=rechecks)
+    text = markdown(Matrix("quick", [done], "2000-01-01", {"numpy": "2"}, recheck=3))
     assert "- failed again in fresh runs of its smallest case (each a new process): flaky 1 of 3 runs\n" in text
     assert "- reproduced on: a CPU, 2 cores (avx2)\n" in text
     assert "checked 3 times more, each time in a fresh process" in text
 
 
 def test_repeat_must_be_a_positive_count():
-    done = subprocess.run([sys.executable, "-m", "symconv", "matrix", "--backends", "numpy", "--repeat", "0"],
+    done = subprocess.run([sys.executable, "-m", "symconv", "matrix", "--backends", "numpy", "--recheck", "0"],
                           capture_output=True, text=True, timeout=120, cwd=ROOT)
-    assert done.returncode == 2 and "repeat must be a positive integer, got 0" in done.stderr
+    assert done.returncode == 2 and "recheck must be a positive integer, got 0" in done.stderr

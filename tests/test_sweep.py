@@ -27,7 +27,7 @@ LEGACY = str(IMPLS / "legacy_same.py")
 
 def test_the_quick_sweep_meets_every_op_layout_padding_and_degenerate_shape():
     cases = sweep_cases("quick")
-    assert len(cases) == 125 and len({c.case_id for c in cases}) == 125
+    assert len(cases) == 153 and len({c.case_id for c in cases}) == 153
     assert {(c.spec.op, c.spec.data_format, c.padding_label) for c in cases if c.group == "grid"} == \
         {(op, fmt, label) for op in OPS for fmt in DATA_FORMATS[OPS[op].ndim] for label in PADDING_LABELS}
     shapes = {c.case_id.split("-", 4)[-1] for c in cases if c.group == "grid"}
@@ -89,7 +89,7 @@ def test_the_reference_passes_the_sweep_of_an_op():
     report = sweep("numpy", ops=["conv2d"], progress=False)
     assert report.status == "ok" and report.exit_status == 0 and not report.findings
     assert [op for op, _, _ in report.summary()] == ["conv2d"] * len(PADDING_LABELS)
-    assert sum(c["ok"] for _, _, c in report.summary()) == len(report.results) == 21
+    assert sum(c["ok"] for _, _, c in report.summary()) == len(report.results) == 25
     assert "conv2d  SAME-tf" in report.text() and "no findings" in report.text()
 
 
@@ -135,15 +135,21 @@ def test_the_json_report_carries_every_case_and_finding(legacy_report):
     assert found and all(f["command"].startswith("symconv check conv1d") and f["confirmed"] for f in found)
 
 
-def test_an_exception_of_the_implementation_is_a_refusal_one_of_symconv_is_a_finding(tmp_path):
+def test_not_implemented_error_is_a_refusal_any_other_exception_of_user_code_a_finding(tmp_path):
     impl = tmp_path / "refuses.py"
-    impl.write_text("def forward(x, k, spec):\n    raise ValueError('this implementation takes no dilation')\n")
+    impl.write_text("def forward(x, k, spec):\n    raise NotImplementedError('this implementation takes no dilation')\n")
     case = Case("c", ConvSpec("conv1d", "1x4x1", "2x1x1"), "grid")
     target = Target(impl=str(impl))
     with target.open_runner() as runner:
         (result,) = run_cases(runner, [case], target)
     assert [v.verdict for v in result.verdicts] == ["refused", "skipped", "skipped"]
     assert "takes no dilation" in result.verdicts[0].message and result.verdict == "refused"
+    impl.write_text("def forward(x, k, spec):\n    raise ValueError('this implementation takes no dilation')\n")
+    target = Target(impl=str(impl))
+    with target.open_runner() as runner:
+        (result,) = run_cases(runner, [case], target)
+    assert [v.verdict for v in result.verdicts] == ["finding", "skipped", "skipped"]
+    assert result.verdicts[0].kind == "exception ValueError" and result.findings
     from symconv.backends.base import Outcome
     from symconv.sweep_run import framework_refusal
     assert not framework_refusal(Outcome("error", meta={"error_class": "builtins.ValueError",

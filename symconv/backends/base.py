@@ -36,6 +36,31 @@ class Unavailable(Exception):
     reported as skipped, with the message."""
 
 
+class ImplementationRaised(Exception):
+    """The user's own function raised ``error`` (``UserCode.call_user``): a failure of the code
+    under test, never a bug in symconv and never a framework's right to refuse a case."""
+
+    def __init__(self, error: Exception):
+        super().__init__(str(error))
+        self.error = error
+
+
+class UserCode:
+    """For backends that run a user's own functions (an ``--impl`` file, functions given to
+    ``check_functions``): an exception from them is a failure (status ``error``), except
+    ``NotImplementedError``, with which the code says it does not do this case
+    (``unsupported``).  ``user_files``: the files that are the user's, for saying where."""
+
+    user_code = True
+    user_files: set = frozenset()
+
+    def call_user(self, function, *args):
+        try:
+            return function(*args)
+        except Exception as err:
+            raise ImplementationRaised(err) from None
+
+
 @dataclass
 class Call:
     spec: ConvSpec
@@ -72,18 +97,44 @@ class Outcome:
         """
         if isinstance(err, Unavailable):
             return cls("skipped", message=str(err))
+        if isinstance(err, ImplementationRaised):
+            return cls._from_user_code(err.error, backend)
         lines = [ln for ln in str(err).strip().splitlines() if ln.strip()]
         owner, where = raised_by(err, backend)
         frame, tb = None, err.__traceback__
         while tb is not None:
             frame, tb = tb.tb_frame, tb.tb_next
         meta = {"error_class": f"{type(err).__module__}.{type(err).__qualname__}",
-                "raised_in": frame.f_globals.get("__name__", "") if frame is not None else ""}
+                "raised_in": frame.f_globals.get("__name__", "") if frame is not None else "", "owner": owner}
         # Running out of stack or memory is the implementation failing, not refusing a case.
         exhausted = isinstance(err, (RecursionError, MemoryError)) and owner != "symconv"
         status = "unsupported" if owner == "implementation" and not exhausted else "error"
         return cls(status, error_type=type(err).__name__, message=lines[0].strip() if lines else "", meta=meta,
                    raised_at=None if exhausted else where)
+
+    @classmethod
+    def _from_user_code(cls, err: Exception, backend) -> "Outcome":
+        """The user's function raised: a failure where it was raised (the innermost frame in the
+        user's files, else the user's function itself), unless NotImplementedError."""
+        frames = []
+        tb = err.__traceback__
+        while tb is not None:
+            frames.append((tb.tb_frame, tb.tb_lineno))
+            tb = tb.tb_next
+        frames = frames[1:] or frames   # the first is call_user's own
+        files = getattr(backend, "user_files", ())
+        frame, line = next((f for f in reversed(frames) if os.path.abspath(f[0].f_code.co_filename) in files),
+                           frames[0] if frames else (None, None))
+        where = None if frame is None else \
+            f"{os.path.basename(frame.f_code.co_filename)}:{line} in {frame.f_code.co_name}"
+        lines = [ln for ln in str(err).strip().splitlines() if ln.strip()]
+        inner = frames[-1][0] if frames else None
+        meta = {"error_class": f"{type(err).__module__}.{type(err).__qualname__}",
+                "raised_in": inner.f_globals.get("__name__", "") if inner is not None else "",
+                "owner": "implementation"}
+        status = "unsupported" if isinstance(err, NotImplementedError) else "error"
+        return cls(status, error_type=type(err).__name__, message=lines[0].strip() if lines else "", meta=meta,
+                   raised_at=where)
 
 
 def raised_by(err: BaseException, backend=None) -> tuple:
@@ -121,6 +172,7 @@ class Backend:
     them).  ``child_environment``: constant environment variables for its child process."""
 
     name = "?"
+    user_code = False    # whether it runs a user's own functions (see UserCode)
     has_variant = False  # whether the device and variant options mean anything to it
     framework_modules: tuple = ()
     variant_options: tuple = ()
@@ -146,11 +198,21 @@ class Backend:
         return None
 
     def load(self) -> None:
-        """Import the framework and apply the variant; called once before the first run."""
+        """Import the framework and apply the variant; called once before the first run.  A
+        SymconvError raised here is a usage error (the run stops with it)."""
+
+    def manifest(self) -> dict | None:
+        """What loading learned that the caller's copy needs (a child process loads the backend:
+        the parent's copy ``adopt``s this); None when nothing."""
+        return None
+
+    def adopt(self, manifest: dict) -> None:
+        """Take what ``manifest`` of a copy loaded elsewhere returned."""
 
     def facts(self) -> dict:
-        """What the loaded framework says about how it runs here (name -> text, e.g. {'oneDNN':
-        'on'}), asked where it runs; empty when there is nothing to say."""
+        """What the framework said about how it runs where it was loaded (name -> text, e.g.
+        {'oneDNN': 'on'}; a child's answer reaches the caller's copy through ``manifest`` and
+        ``adopt``); empty when there is nothing to say."""
         return {}
 
     def run(self, spec: ConvSpec, quantity: str, path: str, tensors: dict) -> np.ndarray:

@@ -74,9 +74,9 @@ class Runner:
         self.calls = collections.Counter()  # (quantity, path) -> backend calls made
 
     def facts(self) -> dict:
-        """What the loaded backend says about how it runs (``Backend.facts``), loading it if
-        need be; empty when it cannot load."""
-        return {}
+        """What the backend says about how it runs where it runs (``Backend.facts``, learned
+        when it loaded there), loading it if need be; empty when it cannot load."""
+        return {} if self.prepare() else dict(self.backend.facts())
 
     def run(self, calls: list[Call]) -> list[Outcome]:
         """Execute the calls in order; one outcome per call."""
@@ -86,6 +86,17 @@ class Runner:
 
     def _run(self, calls):
         raise NotImplementedError
+
+    def prepare(self) -> str | None:
+        """Load the backend (once) where it runs, so that what loading learns (which functions
+        an ``--impl`` file defines, what it covers) is known here; why loading failed, or None.
+        A usage error found while loading (a bad ``--impl`` file) is raised as SymconvError."""
+        return None
+
+    def skip_reason(self, spec, quantity: str, path: str) -> str | None:
+        """Why a call cannot run here at all (the backend's own ``skip_reason``, once loaded)."""
+        self.prepare()
+        return self.backend.skip_reason(spec, quantity, path)
 
     def close(self) -> None:
         pass
@@ -108,20 +119,22 @@ class LocalRunner(Runner):
         super().__init__(backend)
         self._loaded = None  # None: not yet; "" : loaded; text: why loading failed
 
+    def prepare(self):
+        return self._ensure_loaded() or None
+
     def _ensure_loaded(self):
         if self._loaded is None:
             try:
                 self.backend.load()
                 self._loaded = ""
+            except SymconvError:
+                raise
             except Exception as err:
                 first = (str(err).strip().splitlines() or [""])[0]
                 self._loaded = f"{type(err).__name__}: {first[:300]}"
             except SystemExit as err:
                 self._loaded = f"SystemExit: loading called sys.exit({err.code!r}) {self.IN_PROCESS_NOTE}"
         return self._loaded
-
-    def facts(self) -> dict:
-        return {} if self._ensure_loaded() else dict(self.backend.facts())
 
     def _run(self, calls):
         failure = self._ensure_loaded()
@@ -244,7 +257,6 @@ class Worker:
         self._reader = None
         self._busy = False     # a message is in flight: the child may be mid-call
         self._loaded = {}      # backend key -> None (ready) or why it failed to load
-        self.facts = {}        # backend key -> what it said about itself when it loaded
         self._killed = False   # the last death was a SIGKILL that symconv did not send
 
     def accepts(self, variant) -> bool:
@@ -327,12 +339,15 @@ class Worker:
         return self._loaded[key]
 
     def _load(self, key, backend) -> str | None:
-        """Send the backend to the child to load; how the child died, or None."""
+        """Send the backend to the child to load (the caller's copy adopts what loading learned);
+        how the child died, or None."""
         reply, died = self._exchange(("init", (key, backend)), max(self.timeout or 0, START_TIMEOUT),
                                      "while starting")
+        if died is None and reply[0] == "usage":
+            raise SymconvError(reply[1])
+        if died is None and reply[0] == "ready" and reply[1] is not None:
+            backend.adopt(reply[1])
         self._loaded[key] = died if died else (None if reply[0] == "ready" else reply[1])
-        if not died and reply[0] == "ready":
-            self.facts[key] = dict(reply[1] or {})
         return died
 
     def call(self, key, backend, call: Call) -> Outcome:
@@ -446,8 +461,8 @@ class ChildRunner(Runner):
     def restarts(self) -> int:
         return self.worker.restarts
 
-    def facts(self) -> dict:
-        return {} if self.worker._ensure(self.key, self.backend) else dict(self.worker.facts.get(self.key, {}))
+    def prepare(self):
+        return self.worker._ensure(self.key, self.backend)
 
     def _run(self, calls):
         return [self.worker.call(self.key, self.backend, call) for call in calls]

@@ -123,6 +123,7 @@ class OnTensorFlow(Backend):
         self.tf = None
         self._gpus = []
         self.onednn = None      # whether oneDNN is on where the ops run (None: not asked yet)
+        self.onednn_said = False   # whether that is what the loaded TensorFlow said (here or in a child)
         self._onednn_trouble = None
 
     def onednn_in_effect(self) -> bool:
@@ -155,7 +156,7 @@ class OnTensorFlow(Backend):
         except (ImportError, AttributeError):
             return
         planned, asked = self.onednn, self.variant.get(ONEDNN.name)
-        self.onednn = actual
+        self.onednn, self.onednn_said = actual, True
         if asked is not None and asked != actual:
             self._onednn_trouble = Unavailable(
                 f"oneDNN was asked {on_off(asked)} ({ONEDNN.environment}={int(asked)}), but this TensorFlow runs with "
@@ -164,9 +165,15 @@ class OnTensorFlow(Backend):
             self._onednn_trouble = RuntimeError(
                 f"symconv planned for oneDNN {on_off(planned)}, but TensorFlow runs with it {on_off(actual)}")
 
+    def manifest(self):
+        return {"onednn": self.onednn} if self.onednn_said else None
+
+    def adopt(self, manifest: dict) -> None:
+        self.onednn, self.onednn_said = manifest["onednn"], True
+
     def facts(self) -> dict:
-        """What TensorFlow says about itself once loaded: whether oneDNN is on."""
-        return {"oneDNN": on_off(self.onednn)} if self.tf is not None else {}
+        """What the loaded TensorFlow said where it runs: whether oneDNN is on."""
+        return {"oneDNN": on_off(self.onednn)} if self.onednn_said else {}
 
     def takes_data_format(self, spec) -> bool:
         """Whether the ops take the spec's data format where they run: channels-first is refused

@@ -73,17 +73,17 @@ def main() -> int:
 
 
 def _load(backend) -> tuple:
+    from ..errors import SymconvError
     try:
         backend.load()
+        return "ready", backend.manifest()
+    except SymconvError as err:  # a usage error (a bad --impl file): the parent raises it
+        return "usage", str(err)
     except Exception as err:  # reported to the parent as one line
         first = (str(err).strip().splitlines() or [""])[0]
         return "error", f"{type(err).__name__}: {first[:300]}"
     except SystemExit as err:
         return "error", f"SystemExit: loading called sys.exit({err.code!r})"
-    try:
-        return "ready", dict(backend.facts())
-    except Exception:  # facts are for reports: a backend that cannot say still runs
-        return "ready", {}
 
 
 if __name__ == "__main__":

@@ -10,9 +10,10 @@ EPILOG = """examples:
   symconv check conv2d --input 1x3x3x1 --kernel 1x1x1x1 --strides 3 --padding SAME \
       --impl examples/founding_bug.py --png founding_check.png
   symconv check conv3d --input 1x3x3x3x1 --kernel 1x1x1x1x1 --strides 3 --padding SAME --backend tf --onednn off
-exit status: 0 every checked quantity agrees; 1 a mismatch or an error (a crash, a wrong shape, values no sum of
-products gives, an exception in symconv's own code); 3 nothing was checked (every quantity skipped, or refused by
-the implementation: unsupported); 2 bad usage"""
+exit status: 0 every checked quantity agrees; 1 a mismatch or an error (an exception raised by your --impl code, a
+crash, a wrong shape, values no sum of products gives, an output that changed between calls on the same inputs); 3
+nothing was checked (every quantity skipped, or refused: a framework's exception, NotImplementedError, or a case
+outside what the --impl file declares); 2 bad usage"""
 
 
 def add_backend_arguments(parser, required: bool = True) -> None:
@@ -56,6 +57,10 @@ def configure(parser):
                              "hypothesis explains them (default 1000)")
     parser.add_argument("--max-seconds", metavar="S", type=float, default=60.0,
                         help="seconds that localising one quantity may spend (default 60)")
+    parser.add_argument("--repeat", metavar="N", default=0,
+                        help="call the implementation N more times on inputs it has seen and fail it as "
+                             "nondeterministic if any entry changes (default 0: the check assumes the same inputs "
+                             "give the same output)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random probes (default 0)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--png", metavar="FILE", default=None,
@@ -68,7 +73,8 @@ def run(args) -> int:
     from ..verdicts import check
     spec = spec_from_args(args)
     report = check(spec, max_mismatches=args.max_mismatches, seed=args.seed, miss_probability=args.miss_probability,
-                   max_calls=args.max_calls, max_seconds=args.max_seconds, **backend_options(args))
+                   max_calls=args.max_calls, max_seconds=args.max_seconds, repeat=args.repeat,
+                   **backend_options(args))
     if args.png:
         report.plot(args.png)
     print(json.dumps(report.to_json()) if args.json else report.text())

@@ -23,7 +23,7 @@ def configure(parser):
                         help="processes running cases in parallel, each with its own backend worker (default 1)")
     parser.add_argument("--scheduler", metavar="tcp://HOST:PORT", default=None,
                         help="run the cases on a Dask cluster (the dask extra)")
-    parser.add_argument("--repeat", metavar="N", default=None,
+    parser.add_argument("--recheck", metavar="N", default=None,
                         help="check each finding's smallest case N times more, each in a fresh process, and say how "
                              "often it failed again (default 3; intermittent findings such as uninitialised memory "
                              "need it)")
@@ -34,23 +34,23 @@ def configure(parser):
 
 def run(args) -> int:
     from ..backends.variants import parse_count
-    from ..matrix import REPEAT, matrix_runs, run_matrix
+    from ..matrix import RECHECK, matrix_runs, run_matrix
     from ..matrix_report import markdown
     from ..sweep_cases import sweep_cases
     sweep_cases(args.size, args.ops)  # refuse bad ops before any backend starts
-    repeat = REPEAT if args.repeat is None else parse_count(args.repeat, "repeat")
+    recheck = RECHECK if args.recheck is None else parse_count(args.recheck, "recheck")
     runs = matrix_runs(args.backends)
     words = ["symconv", "matrix", "--size", args.size]
     if args.backends:
         words += ["--backends", args.backends]
     if args.ops:
         words += ["--ops", args.ops]
-    if args.repeat is not None:
-        words += ["--repeat", str(repeat)]
+    if args.recheck is not None:
+        words += ["--recheck", str(recheck)]
     if args.output:
         words += ["-o", args.output]
     matrix = run_matrix(runs, args.size, args.ops, args.workers, args.scheduler, command=" ".join(words),
-                        repeat=repeat)
+                        recheck=recheck)
     text = markdown(matrix)
     if args.output:
         write_output(args.output, text, "output")

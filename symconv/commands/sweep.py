@@ -8,10 +8,11 @@ HELP = "run the sweep (ops x paddings x conventions x layouts x degenerate shape
 EPILOG = """examples:
   symconv sweep --backend onnxruntime --threads 1 --ops conv1d,conv2d
   symconv sweep --backend torch --threads 1 --size full --workers 2 --json sweep.json
-  symconv sweep --impl my_conv.py --ops conv2d
+  symconv sweep --impl my_conv.py --ops conv2d --layouts NHWC --groups 1
 
-exit status: 0 no finding; 1 a finding (wrong values, a wrong shape, garbage, a crash, an exception
-from symconv's adapter); 3 nothing was checked (every case refused or skipped); 2 bad usage"""
+exit status: 0 something was checked and nothing found; 1 a finding (wrong values, a wrong shape, garbage, a crash,
+an exception raised by your --impl code, an output that changed between calls, an exception from symconv's adapter);
+3 nothing was checked (every case refused, skipped or left out by the filters); 2 bad usage"""
 
 
 def configure(parser):
@@ -19,8 +20,16 @@ def configure(parser):
     group = parser.add_argument_group("sweep")
     group.add_argument("--ops", metavar="OP,...", default=None,
                        help="ops to sweep, e.g. conv2d,conv2d_transpose (default every op)")
+    for name, example in (("layouts", "NHWC,NCHW"), ("kernel-layouts", "HWIO"), ("paddings", "SAME,VALID,explicit"),
+                          ("conventions", "tf,same_lower"), ("groups", "1")):
+        group.add_argument(f"--{name}", metavar=example, default=None,
+                           help=f"only the cases with these {name.replace('-', ' ')} (comma-separated; an --impl "
+                                f"file may declare them in SYMCONV_SUPPORTS)")
+    group.add_argument("--repeat", metavar="N", default=1,
+                       help="probes each case calls again on the same inputs: an output that changes is a finding "
+                            "(default 1)")
     group.add_argument("--size", choices=("quick", "full"), default="quick",
-                       help="quick: every op x layout x padding once, degenerate shapes in turn (125 cases); "
+                       help="quick: every op x layout x padding once, degenerate shapes in turn, channel cases (153 cases); "
                             "full: every geometry with batch, channel and group counts (about 3,800)")
     group.add_argument("--workers", metavar="N", default="1",
                        help="processes running cases in parallel, each with its own backend worker (default 1)")
@@ -45,8 +54,11 @@ def run(args) -> int:
     report = sweep(args.backend, impl=args.impl, variant=variant_from_args(args), grad_path=args.grad_path,
                    ops=args.ops, size=args.size, workers=args.workers, scheduler=args.scheduler,
                    shrink=not args.no_shrink, seed=args.seed, timeout=timeout_seconds(args.timeout),
-                   isolate=not args.in_process)
+                   isolate=not args.in_process, layouts=args.layouts, kernel_layouts=args.kernel_layouts,
+                   paddings=args.paddings, conventions=args.conventions, groups=args.groups,
+                   repeat=args.repeat)
     if args.json:
         write_output(args.json, report.dumps() + "\n", "json file")
     print(report.text())
     return report.exit_status
+

@@ -40,6 +40,8 @@ def reads(spec, before, o, a, stride=None):
 
 def terms(spec, before, stride=None, kernel_tap=lambda spec, a: a):
     """Yield (n, output (i, j), kernel tap, input (i, j)) for every product of the layer."""
+    if spec.groups != 1 or spec.op != "conv2d" or spec.data_format != "NHWC":
+        raise NotImplementedError("naive.py does conv2d, NHWC, groups 1 only")
     kh, kw = spec.kernel_shape[:2]
     for n in range(spec.x_shape[0]):
         for o in itertools.product(range(spec.y_shape[1]), range(spec.y_shape[2])):
