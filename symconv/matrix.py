@@ -144,10 +144,8 @@ def tensorflow_default() -> str | None:
     if missing_framework("tf") is not None:
         return None
     from .backends.tf_backend import onednn_default, on_off
-    try:
-        return on_off(onednn_default())
-    except RuntimeError:
-        return None
+    answer = onednn_default()
+    return None if answer is None else on_off(answer)
 
 
 def gpu_card(backend: str, timeout: float = 120.0) -> str | None:

@@ -239,3 +239,17 @@ def test_tensorflows_default_is_asked_of_tensorflow(monkeypatch, request):
     monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "false")
     assert tf_backend.onednn_default() is False
     assert set(tf_backend._ASKED) == {"0", "false"}
+
+
+def test_where_tensorflow_cannot_be_asked_channels_first_is_called_as_it_is(monkeypatch):
+    """No guess: without TensorFlow's answer the op is called directly, and a refusal would be
+    TensorFlow's own, reported as such."""
+    from symconv.backends import Variant, tf_backend
+    monkeypatch.setattr(tf_backend, "_ASKED", {})
+    monkeypatch.setattr(tf_backend, "ASK_ONEDNN", "import sys; sys.exit(1)")
+    assert tf_backend.onednn_default() is None
+    spec = CHANNELS_FIRST[1]
+    assert tf_backend.TFBackend().describe(spec, "forward", "op") == \
+        "k moved from OIHW to HWIO by symconv: tf.nn.conv2d(padding='SAME')"
+    assert tf_backend.TFBackend(Variant(onednn=False)).describe(spec, "forward", "op") == \
+        "x moved from NCHW to NHWC and y back, k moved from OIHW to HWIO by symconv: tf.nn.conv2d(padding='SAME')"

@@ -58,22 +58,21 @@ print(int(port.IsMklEnabled()))
 _ASKED: dict = {}   # TF_ENABLE_ONEDNN_OPTS (None: unset) -> TensorFlow's answer
 
 
-def onednn_default() -> bool:
+def onednn_default() -> bool | None:
     """Whether TensorFlow started with this process's environment runs with oneDNN on: asked of
-    TensorFlow in a child process (its IsMklEnabled), once per value of TF_ENABLE_ONEDNN_OPTS."""
+    TensorFlow in a child process (its IsMklEnabled), once per value of TF_ENABLE_ONEDNN_OPTS;
+    None when it could not be asked (the ops are then called as they are, and TensorFlow's
+    refusal, if any, is reported as such)."""
     key = os.environ.get(ONEDNN.environment)
     if key not in _ASKED:
         env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
         try:
             done = subprocess.run([sys.executable, "-c", ASK_ONEDNN], capture_output=True, text=True, env=env,
                                   timeout=300)
-        except (OSError, subprocess.TimeoutExpired) as err:
-            raise RuntimeError(f"could not ask TensorFlow whether oneDNN is on: {err}") from None
-        answer = done.stdout.strip().splitlines()[-1:] if done.returncode == 0 else []
-        if answer not in (["0"], ["1"]):
-            last = (done.stderr.strip().splitlines() or [""])[-1]
-            raise RuntimeError(f"could not ask TensorFlow whether oneDNN is on (exit {done.returncode}): {last[:200]}")
-        _ASKED[key] = answer == ["1"]
+            answer = done.stdout.strip().splitlines()[-1:] if done.returncode == 0 else []
+        except (OSError, subprocess.TimeoutExpired):
+            answer = []
+        _ASKED[key] = {"1": True, "0": False}.get("".join(answer))
     return _ASKED[key]
 
 
@@ -126,9 +125,10 @@ class OnTensorFlow(Backend):
         self.onednn_said = False   # whether that is what the loaded TensorFlow said (here or in a child)
         self._onednn_trouble = None
 
-    def onednn_in_effect(self) -> bool:
+    def onednn_in_effect(self) -> bool | None:
         """Whether TensorFlow runs with oneDNN on: TensorFlow's own answer once it is loaded, before
-        that the variant's setting or, by default, TensorFlow asked in a child process."""
+        that the variant's setting or, by default, TensorFlow asked in a child process (None: it
+        could not be asked)."""
         if self.onednn is None:
             asked = self.variant.get(ONEDNN.name)
             self.onednn = asked if asked is not None else onednn_default()
@@ -179,7 +179,7 @@ class OnTensorFlow(Backend):
         """Whether the ops take the spec's data format where they run: channels-first is refused
         on a CPU without oneDNN."""
         channels_last = spec.data_format == DATA_FORMATS[spec.ndim][0]
-        return channels_last or self.variant.device != "cpu" or self.onednn_in_effect()
+        return channels_last or self.variant.device != "cpu" or self.onednn_in_effect() is not False
 
     def device(self):
         """The variant's device scope (loading TensorFlow first); Unavailable without a GPU or
