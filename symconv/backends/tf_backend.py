@@ -79,6 +79,7 @@ def onednn_default() -> bool | None:
 def on_off(value) -> str:
     return "unknown" if value is None else "on" if value else "off"
 
+
 FORWARD_OPS = {op: f"tf.nn.{op}" for op in ("conv1d", "conv2d", "conv3d", "depthwise_conv2d", "conv1d_transpose",
                                              "conv2d_transpose", "conv3d_transpose")}
 RAW_OPS = {"conv1d": ("Conv2DBackpropFilter", "Conv2DBackpropInput"),
