@@ -54,16 +54,12 @@ def pytest_addoption(parser):
     group.addoption("--symconv-repeat", dest="symconv_repeat", metavar="N", default=None,
                     help="probes called again on the same inputs to check that the implementation is deterministic "
                          "(default 1)")
+    from .conformance import FILTERS
     for name, example in FILTERS:
         group.addoption(f"--symconv-{name.replace('_', '-')}", dest=f"symconv_{name}", metavar=example, default=None,
                         help=f"the conformance suite's cases with these {name.replace('_', ' ')} only "
                              f"(comma-separated, e.g. {example})")
 
-
-# The conformance suite's case filters (the keys of an impl file's SYMCONV_SUPPORTS).
-FILTERS = (("ops", "conv2d"), ("layouts", "NHWC"), ("kernel_layouts", "HWIO"), ("paddings", "SAME,VALID"),
-           ("conventions", "tf"), ("groups", "1"))
-SUITE_CASE = "test_conformance.py::test_case["
 
 
 def symconv_seed(config) -> int:
@@ -106,7 +102,7 @@ class SuiteCounter:
         self.counts = {"passed": 0, "failed": 0, "skipped": 0}
 
     def pytest_runtest_logreport(self, report):
-        if SUITE_CASE in report.nodeid and (report.when == "call" or report.outcome != "passed"):
+        if "test_conformance.py::test_case[" in report.nodeid and (report.when == "call" or report.outcome != "passed"):
             self.counts[report.outcome] = self.counts.get(report.outcome, 0) + 1
 
     def pytest_sessionfinish(self, session, exitstatus):

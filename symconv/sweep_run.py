@@ -165,12 +165,10 @@ def verdicts_of(report, errors: dict, backend) -> list:
     for r in report.results:
         route = _route(backend, spec, r.quantity, r.path)
         outcomes = errors.get((r.quantity, route), [])
-        if r.status == "ok" and not r.compared:   # a refusal that is right, but nothing was compared
-            out.append(Verdict(r.quantity, route, r.path, r.status, "refused", message=r.message))
-            continue
         if r.status in ("ok", "skipped"):
             out.append(Verdict(r.quantity, route, r.path, r.status, r.status,
-                               message=r.message if r.status == "skipped" else ""))
+                               message=r.message if r.status == "skipped" or not r.compared else "",
+                               compared=r.status == "ok" and r.compared))
             continue
         if r.status == "unsupported" or (r.status == "error" and outcomes and
                                          all(framework_refusal(o, backend) for o in outcomes)):

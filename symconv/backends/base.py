@@ -131,7 +131,7 @@ class Outcome:
         inner = frames[-1][0] if frames else None
         meta = {"error_class": f"{type(err).__module__}.{type(err).__qualname__}",
                 "raised_in": inner.f_globals.get("__name__", "") if inner is not None else "",
-                "owner": "implementation"}
+                "owner": "implementation", "user_code": True}
         status = "unsupported" if isinstance(err, NotImplementedError) else "error"
         return cls(status, error_type=type(err).__name__, message=lines[0].strip() if lines else "", meta=meta,
                    raised_at=where)

@@ -24,6 +24,10 @@ never as a side effect of collecting the symconv package.
 
 import os
 
+# The suite's case filters (the keys of an impl file's SYMCONV_SUPPORTS), with an example each.
+FILTERS = (("ops", "conv2d"), ("layouts", "NHWC"), ("kernel_layouts", "HWIO"), ("paddings", "SAME,VALID"),
+           ("conventions", "tf"), ("groups", "1"))
+
 
 def targets(config) -> list:
     """(target, its declared coverage or None) for each target the run names; a usage error
@@ -54,7 +58,6 @@ def filters(config):
     import pytest
     from ..backends.coverage import Coverage
     from ..errors import SymconvError
-    from ..pytest_plugin import FILTERS
     try:
         return Coverage.from_filters("symconv conformance filters",
                                      **{name: config.getoption(f"symconv_{name}", default=None) for name, _ in FILTERS})
