@@ -1,0 +1,184 @@
+"""Hostile input on outputs, processes and the Python API: output paths (folders, missing
+folders, ``-``, picture suffixes), pictures of large layers, what an implementation leaves
+running, timeouts and argument values of every public function, and broken backend classes.
+Each ends in the right result or one line of error, never a traceback, a hang or a process
+left behind."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import symconv
+from symconv import ConvSpec, SymconvError
+from symconv.cli import main
+from symconv import outputs
+
+FOUNDING = ConvSpec("conv2d", "1x3x3x1", "1x1x1x1", strides=3, padding="SAME")
+FOUNDING_ARGS = ["conv2d", "--input", "1x3x3x1", "--kernel", "1x1x1x1", "--strides", "3", "--padding", "SAME"]
+WHICH = ["which", *FOUNDING_ARGS, "--entry", "y[0,0,0,0]"]
+CHECK = ["check", *FOUNDING_ARGS, "--backend", "numpy", "--in-process"]
+EXPLAIN = ["explain", *FOUNDING_ARGS]
+PICTURE_COMMANDS = {"which": WHICH, "check": CHECK, "explain": EXPLAIN}
+
+
+def run_cli(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def one_line_error(err, match):
+    assert err.count("\n") == 1 and err.startswith("symconv: error: "), err
+    assert "Traceback" not in err
+    assert match in err, err
+
+
+def cli_process(*argv, cwd=None, **options):
+    return subprocess.run([sys.executable, "-m", "symconv", *argv], capture_output=True, cwd=cwd, timeout=120,
+                          **options)
+
+
+# ---- output paths: one rule for every option ------------------------------------------------------
+
+@pytest.mark.parametrize("command", sorted(PICTURE_COMMANDS))
+def test_a_picture_to_a_folder_is_refused_before_any_work_and_writes_nothing(capsys, tmp_path, command):
+    folder = tmp_path / "pictures"
+    folder.mkdir()
+    code, out, err = run_cli(capsys, *PICTURE_COMMANDS[command], "--png", str(folder))
+    assert code == 2 and out == ""
+    one_line_error(err, f"--png '{folder}' is a folder: give a file name, e.g. '{folder}/picture.png'")
+    assert list(tmp_path.iterdir()) == [folder] and list(folder.iterdir()) == []
+
+
+@pytest.mark.parametrize("argv,option,name", [
+    (WHICH, "--png", "missing/a.png"), (CHECK, "--png", "missing/a.png"), (EXPLAIN, "--png", "missing/a.png"),
+    (["latex", "conv1d", "--input", "1x1x1", "--kernel", "1x1x1"], "-o", "missing/a.tex"),
+    (["prove"], "--latex", "missing/a.tex"),
+])
+def test_a_missing_folder_is_one_line_naming_the_option_and_the_path(capsys, tmp_path, monkeypatch, argv, option,
+                                                                      name):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run_cli(capsys, *argv, option, name)
+    shown_option = "--output" if option == "-o" else option
+    assert code == 2 and out == ""
+    one_line_error(err, f"{shown_option} '{name}' cannot be written: no such folder 'missing'")
+
+
+@pytest.mark.parametrize("argv,option", [(["latex", "conv1d", "--input", "1x1x1", "--kernel", "1x1x1"], "-o"),
+                                         (["prove"], "--latex")])
+def test_a_latex_document_to_a_folder_is_refused(capsys, tmp_path, argv, option):
+    code, out, err = run_cli(capsys, *argv, option, str(tmp_path))
+    assert code == 2 and out == ""
+    one_line_error(err, f"'{tmp_path}' is a folder: give a file name, e.g. '{tmp_path}/")
+
+
+@pytest.mark.parametrize("suffix,magic", [(".png", b"\x89PNG"), (".svg", b"<?xml"), (".pdf", b"%PDF"),
+                                          (".SVG", b"<?xml")])
+def test_pictures_are_written_in_the_format_their_suffix_names(capsys, tmp_path, suffix, magic):
+    target = tmp_path / f"y{suffix}"
+    code, out, _ = run_cli(capsys, *WHICH, "--png", str(target))
+    assert code == 0 and out.endswith(f"wrote picture {target}\n")
+    assert target.read_bytes().startswith(magic)
+    saved = tmp_path / f"api{suffix}"
+    assert symconv.which(FOUNDING, "y[0,0,0,0]").plot().save(saved) == str(saved)
+    assert saved.read_bytes().startswith(magic)
+
+
+@pytest.mark.parametrize("name,got", [("y.jpg", "got '.jpg'"), ("y", "got no suffix"), ("y.png.txt", "got '.txt'")])
+def test_a_picture_suffix_that_names_no_format_is_refused_naming_it(capsys, tmp_path, name, got):
+    code, out, err = run_cli(capsys, *CHECK, "--png", str(tmp_path / name))
+    assert code == 2 and out == ""
+    one_line_error(err, f"a picture is written as .png, .svg or .pdf, chosen by the file's suffix; {got}")
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(SymconvError, match=f"picture path '.*{name}': a picture is written as .png"):
+        symconv.which(FOUNDING, "y[0,0,0,0]").plot(tmp_path / name)
+
+
+def test_an_empty_or_nul_path_is_refused(capsys):
+    for bad, message in (("", "--png must be a file name, got ''"), ("a\0.png", "a file name has no NUL character")):
+        code, _, err = run_cli(capsys, *WHICH, "--png", bad)
+        assert code == 2
+        one_line_error(err, message)
+
+
+def test_dash_is_standard_output_for_pictures_and_the_report_goes_to_standard_error(tmp_path):
+    for argv in (WHICH, CHECK):
+        done = cli_process(*argv, "--png", "-", cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.startswith(b"\x89PNG") and done.stdout.endswith(b"IEND\xaeB`\x82")
+        assert b"wrote picture to standard output" in done.stderr and b"Traceback" not in done.stderr
+    assert list(tmp_path.iterdir()) == []  # never a file named '-'
+
+
+def test_dash_is_standard_output_for_latex_documents(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run_cli(capsys, "latex", "conv1d", "--input", "1x1x1", "--kernel", "1x1x1", "-o", "-")
+    assert code == 0 and out.startswith("\\documentclass") and err == ""
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a pseudo-terminal")
+def test_a_png_is_never_written_to_a_terminal(tmp_path):
+    import pty
+    leader, follower = pty.openpty()
+    try:
+        done = subprocess.run([sys.executable, "-m", "symconv", *CHECK, "--png", "-"], stdout=follower,
+                              stderr=subprocess.PIPE, cwd=tmp_path, timeout=120)
+    finally:
+        os.close(follower)
+        os.close(leader)
+    assert done.returncode == 2
+    one_line_error(done.stderr.decode(), "--png '-' would write a PNG to the terminal: redirect standard output")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_two_outputs_cannot_both_be_standard_output():
+    with pytest.raises(SymconvError, match="--png and --latex are both '-': only one output can be standard output"):
+        outputs.report_stream(("--png", "-"), ("--latex", "-"))
+    assert outputs.report_stream(("--png", "a.png"), ("--latex", None)) is sys.stdout
+
+
+def test_a_write_that_fails_late_is_one_line(capsys):
+    code, _, err = run_cli(capsys, "latex", "conv1d", "--input", "1x1x1", "--kernel", "1x1x1", "-o", "/dev/full")
+    assert code == 2
+    one_line_error(err, "--output '/dev/full' cannot be written: No space left on device")
+
+
+# ---- pictures of large layers ----------------------------------------------------------------------
+
+LAYER = ["conv2d", "--input", "1x56x56x64", "--kernel", "3x3x64x64", "--padding", "SAME"]
+
+
+@pytest.mark.parametrize("entry", ["x[0,5,5,0]", "k[0,0,0,0]", "g[0,0,0,0]", "x[0,55,55,63]"])
+def test_reads_pictures_of_a_56x56x64_layer(capsys, tmp_path, entry):
+    target = tmp_path / "reads.png"
+    code, out, err = run_cli(capsys, "which", *LAYER, "--reads", entry, "--png", str(target))
+    assert code == 0 and err == "" and out.endswith(f"wrote picture {target}\n")
+    assert target.read_bytes().startswith(b"\x89PNG")
+
+
+def test_reads_picture_of_an_entry_that_feeds_more_entries_than_an_answer_lists(capsys, tmp_path):
+    # k[0,0,0,0] of a 100x56x56x64 batch feeds 302,500 entries of y and of dx: more than the
+    # 200,000 an answer lists, so the picture reads them from the index maps.
+    target = tmp_path / "reads.png"
+    code, out, err = run_cli(capsys, "which", "conv2d", "--input", "100x56x56x64", "--kernel", "3x3x64x64",
+                             "--padding", "SAME", "--reads", "k[0,0,0,0]", "--png", str(target))
+    assert code == 0 and err == "" and "302500 entries" in out
+    picture = symconv.which(ConvSpec("conv2d", "100x56x56x64", "3x3x64x64", padding="SAME"), reads="k[0,0,0,0]").plot()
+    titles = [title for title, _ in picture.panels]
+    assert titles == ["the entry k[0,0,0,0]", "302500 entries of y it feeds", "302500 entries of dx it feeds"]
+    from symconv.window import READ
+    y_panel = picture.panels[1][1]
+    assert y_panel.cells[1:, 1:].tolist() == (np.full_like(y_panel.cells[1:, 1:], READ)).tolist()
+
+
+def test_an_entry_beyond_what_the_index_maps_list_is_a_note_in_the_picture(capsys, tmp_path):
+    spec = ConvSpec("conv1d", "3000x3000x1", "1x1x1")  # dk[0,0,0] has 9,000,000 terms
+    picture = symconv.which(spec, reads="k[0,0,0]").plot()
+    assert [panel is None for _, panel in picture.panels] == [False, True, True]
+    assert picture.panels[1][0].startswith("9,000,000 entries of y it feeds:\nmore than the 5,000,000")
+    picture = symconv.which(spec, "dk[0,0,0]").plot()
+    assert picture.panels[0][1] is None and picture.panels[0][0].startswith("9,000,000 terms of dk[0,0,0]")
