@@ -182,3 +182,64 @@ def test_an_entry_beyond_what_the_index_maps_list_is_a_note_in_the_picture(capsy
     assert picture.panels[1][0].startswith("9,000,000 entries of y it feeds:\nmore than the 5,000,000")
     picture = symconv.which(spec, "dk[0,0,0]").plot()
     assert picture.panels[0][1] is None and picture.panels[0][0].startswith("9,000,000 terms of dk[0,0,0]")
+
+
+# ---- processes: nothing an implementation starts outlives its worker ---------------------------------
+
+HOSTILE = os.path.join(os.path.dirname(__file__), "hostile_impls")
+
+
+def _gone(pid, wait=5.0):
+    """True once pid no longer runs (a zombie counts as gone)."""
+    import time
+    end = time.monotonic() + wait
+    while time.monotonic() < end:
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                if stat.read().rsplit(") ", 1)[-1].startswith(("Z", "X")):
+                    return True
+        except FileNotFoundError:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _kill_left(pids):
+    import signal
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_grandchild_that_leaves_the_session_is_stopped_with_the_worker(tmp_path):
+    pids = tmp_path / "pids"
+    env = {**os.environ, "FORK_PID_FILE": str(pids)}
+    done = cli_process("check", *FOUNDING_ARGS, "--impl", os.path.join(HOSTILE, "setsid_grandchild.py"), env=env)
+    left = [int(p) for p in pids.read_text().split()]
+    try:
+        assert done.returncode == 0, done.stderr
+        assert left and all(_gone(pid) for pid in left), "the setsid grandchild outlived symconv check"
+    finally:
+        _kill_left(left)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_grandchild_that_leaves_the_session_is_stopped_when_the_worker_is_killed(tmp_path, monkeypatch):
+    from symconv.backends import open_runner
+    from symconv.backends.base import Call
+    pids = tmp_path / "pids"
+    monkeypatch.setenv("FORK_PID_FILE", str(pids))
+    x, k = np.ones((1, 3, 3, 1)), np.ones((1, 1, 1, 1))
+    with open_runner(impl=os.path.join(HOSTILE, "setsid_grandchild.py"), isolate=True, timeout=30) as runner:
+        assert runner.run([Call(FOUNDING, "forward", "op", {"x": x, "k": k})])[0].status == "ok"
+        left = [int(p) for p in pids.read_text().split()]
+        try:
+            worker = runner.worker.process
+            runner.worker._death("in a test", hung=1.0)   # what a timed-out call does
+            assert worker.poll() is not None
+            assert all(_gone(pid) for pid in left), "the setsid grandchild outlived its stopped worker"
+        finally:
+            _kill_left(left)
