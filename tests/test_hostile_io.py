@@ -243,3 +243,73 @@ def test_a_grandchild_that_leaves_the_session_is_stopped_when_the_worker_is_kill
             assert all(_gone(pid) for pid in left), "the setsid grandchild outlived its stopped worker"
         finally:
             _kill_left(left)
+
+
+# ---- the Python API: a timeout given is honoured; every argument checked -------------------------
+
+def test_a_timeout_given_to_the_api_is_honoured_in_a_child_process():
+    import time
+    start = time.monotonic()
+    report = symconv.check(FOUNDING, impl=os.path.join(HOSTILE, "sleeps_then_answers.py"), timeout=2,
+                           quantities="y")
+    elapsed = time.monotonic() - start
+    assert elapsed < 25, f"check took {elapsed:.0f} s with timeout=2 (the call sleeps 30 s)"
+    [forward] = report.results
+    assert forward.status == "error" and "crash: backend process did not answer within 2 s" in forward.message
+    story = symconv.explain(FOUNDING, impl=os.path.join(HOSTILE, "sleeps_then_answers.py"), timeout=2)
+    assert "did not answer within 2 s" in story.backend["results"][0]["message"]
+    assert time.monotonic() - start < 50
+
+
+def test_in_process_and_a_timeout_exclude_each_other_on_the_command_line(capsys):
+    code, out, err = run_cli(capsys, *CHECK, "--timeout", "2")
+    assert code == 2 and out == ""
+    one_line_error(err, "--timeout applies to the child process that --in-process does without")
+
+
+@pytest.mark.parametrize("bad", [-1, 0, "abc", float("nan"), float("inf"), True, [2], 10**9])
+@pytest.mark.parametrize("function", ["check", "infer", "explain"])
+def test_bad_timeouts_are_refused_before_anything_runs(function, bad):
+    with pytest.raises(SymconvError, match="timeout must be a positive number of seconds") as caught:
+        getattr(symconv, function)(FOUNDING, backend="numpy", timeout=bad)
+    assert "\n" not in str(caught.value)
+
+
+class NotARunner:
+    backend = None
+
+
+API_MISUSE = [
+    (lambda: symconv.explain(FOUNDING, timeout="abc"), "timeout must be a positive number of seconds, got 'abc'"),
+    (lambda: symconv.check(FOUNDING, "numpy", isolate="yes"), "isolate must be True or False, got 'yes'"),
+    (lambda: symconv.explain(FOUNDING, runner="numpy"), "runner must be a runner from symconv.backends.open_runner, "
+                                                        "got str 'numpy'"),
+    (lambda: symconv.infer(FOUNDING, runner=[1]), "runner must be a runner from symconv.backends.open_runner"),
+    (lambda: symconv.infer(FOUNDING, runner=NotARunner()), "runner must be a runner"),
+    (lambda: symconv.general_formulas([2]), "general formulas exist for 1, 2 or 3 spatial axes, got \\[2\\]"),
+    (lambda: symconv.general_formulas(True), "general formulas exist for 1, 2 or 3 spatial axes, got True"),
+    (lambda: symconv.general_formulas(2.0), "general formulas exist for 1, 2 or 3 spatial axes, got 2.0"),
+    (lambda: symconv.literal_derivation(FOUNDING, gradients=None), "gradients must be a list of filter_grad"),
+    (lambda: symconv.literal_derivation(FOUNDING, gradients=["dk", "backward"]), "quantity must be one of"),
+    (lambda: symconv.literal_derivation(FOUNDING, gradients=["y"]), "the forward y is always derived"),
+    (lambda: symconv.literal_derivation(FOUNDING, limit=1.5), "limit must be an integer number of products, got 1.5"),
+    (lambda: symconv.explain(FOUNDING, x=np.zeros(3 * 10**7)), "x needs 9 values .* got 30000000"),
+    (lambda: symconv.explain(FOUNDING, x="1," * 10**7), "x needs 9 values .* got more than 100000"),
+]
+
+
+@pytest.mark.parametrize("call,message", API_MISUSE, ids=range(len(API_MISUSE)))
+def test_hostile_arguments_of_the_python_api_are_one_symconv_error(call, message):
+    with pytest.raises(SymconvError, match=message) as caught:
+        call()
+    assert "\n" not in str(caught.value) and len(str(caught.value)) <= 600
+
+
+def test_a_runner_given_keeps_its_own_timeout():
+    from symconv.backends import open_runner
+    with open_runner("numpy") as runner:
+        with pytest.raises(SymconvError, match="timeout is fixed when a runner opens"):
+            symconv.infer(FOUNDING, runner=runner, timeout=5)
+        assert symconv.explain(FOUNDING, runner=runner).backend["name"] == "numpy"
+    assert symconv.literal_derivation(FOUNDING, gradients="dk").input_grad == {}
+    assert symconv.general_formulas(np.int64(1)) is symconv.general_formulas(1)

@@ -158,12 +158,17 @@ def create(name: str | None = None, *, impl: str | None = None, variant: Variant
 
 def open_runner(name: str | None = None, *, impl: str | None = None, variant: Variant | None = None,
                 grad_path: str = "raw", isolate: bool = False, timeout: float | None = None, worker=None):
-    """A runner that executes backend calls: in this process, or (``isolate``, a variant that
-    sets an option read at start-up, or a shared ``runner.Worker``) in a child process that a
-    crash or a hang cannot take down with the caller.  Use it as a context manager, or call
-    ``close()``."""
+    """A runner that executes backend calls: in this process, or (``isolate``, a ``timeout``, a
+    variant that sets an option read at start-up, or a shared ``runner.Worker``) in a child
+    process that a crash or a hang cannot take down with the caller.  A call in this process
+    cannot be stopped when it overruns, so a timeout given always means a child process.  Use it
+    as a context manager, or call ``close()``."""
+    from ..values import timeout_seconds
     from .runner import ChildRunner, LocalRunner
+    timeout = timeout_seconds(timeout)
+    if not isinstance(isolate, bool) and type(isolate).__name__ != "bool_":  # NumPy's bool too
+        raise SymconvError(f"isolate must be True or False, got {shown(isolate)}")
     backend = create(name, impl=impl, variant=variant, grad_path=grad_path)
-    if isolate or worker is not None or backend.variant.needs_child:
+    if isolate or timeout is not None or worker is not None or backend.variant.needs_child:
         return ChildRunner(backend, timeout=timeout, worker=worker)
     return LocalRunner(backend)

@@ -34,7 +34,7 @@ import sys
 import threading
 import time
 
-from ..errors import SymconvError
+from ..errors import SymconvError, shown
 from ..values import timeout_seconds
 from .base import Call, Outcome
 from .processes import kill_tree
@@ -64,6 +64,17 @@ def default_timeout(spec) -> float:
     products = steps * spec.direct_output_channels * (spec.direct_input_channels // spec.conv_groups)
     seconds = BASE_TIMEOUT + steps / STEPS_PER_SECOND + products / PRODUCTS_PER_SECOND
     return round(min(seconds, MAX_DEFAULT_TIMEOUT), 1)
+
+
+def require_runner(runner, timeout=None) -> None:
+    """Refuse, in one line, a ``runner=`` argument that is not a runner (``open_runner``), or one
+    given with a ``timeout`` it would not honour (a runner's timeout is fixed when it opens)."""
+    if not (callable(getattr(runner, "run", None)) and hasattr(runner, "backend")):
+        raise SymconvError(f"runner must be a runner from symconv.backends.open_runner, got "
+                           f"{type(runner).__name__} {shown(runner)}")
+    if timeout is not None:
+        raise SymconvError("timeout is fixed when a runner opens: give it to open_runner(..., timeout=...), "
+                           "not with runner=")
 
 
 class Runner:

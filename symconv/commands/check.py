@@ -39,6 +39,9 @@ def backend_options(args) -> dict:
     from ..backends import variant_from_args
     from ..errors import SymconvError
     from ..values import timeout_seconds
+    if args.in_process and args.timeout is not None:
+        raise SymconvError("--timeout applies to the child process that --in-process does without (a call in this "
+                           "process cannot be stopped): give one of them")
     return dict(backend=args.backend, impl=args.impl, grad_path=args.grad_path, isolate=not args.in_process,
                 timeout=timeout_seconds(args.timeout), variant=variant_from_args(args))
 
