@@ -313,3 +313,227 @@ def test_a_runner_given_keeps_its_own_timeout():
         assert symconv.explain(FOUNDING, runner=runner).backend["name"] == "numpy"
     assert symconv.literal_derivation(FOUNDING, gradients="dk").input_grad == {}
     assert symconv.general_formulas(np.int64(1)) is symconv.general_formulas(1)
+
+
+# ---- register_backend: a broken class is one line naming the backend and the method -------------
+
+from symconv.backends import BACKENDS, register_backend  # noqa: E402
+from symconv.backends.numpy_backend import NumpyBackend  # noqa: E402
+from symconv.backends.variants import forget_options  # noqa: E402
+
+
+class InitRaises(NumpyBackend):
+    name = "init-raises"
+
+    def __init__(self, *args, **kwargs):
+        raise RuntimeError("no GPU here\nsecond line")
+
+
+class PathsRaise(NumpyBackend):
+    name = "paths-raise"
+
+    def paths(self, spec, quantity):
+        raise KeyError(quantity)
+
+
+class PathsWrong(NumpyBackend):
+    name = "paths-wrong"
+
+    def paths(self, spec, quantity):
+        return "op"
+
+
+class PathsEmpty(NumpyBackend):
+    name = "paths-empty"
+
+    def paths(self, spec, quantity):
+        return []
+
+
+class DescribeRaises(NumpyBackend):
+    name = "describe-raises"
+
+    def describe(self, spec, quantity, path):
+        return 1 / 0
+
+
+class DescribeWrong(NumpyBackend):
+    name = "describe-wrong"
+
+    def describe(self, spec, quantity, path):
+        return None
+
+
+class SkipReasonRaises(NumpyBackend):
+    name = "skip-raises"
+
+    def skip_reason(self, spec, quantity, path):
+        raise ValueError("which GPU?")
+
+
+class SkipReasonWrong(NumpyBackend):
+    name = "skip-wrong"
+
+    def skip_reason(self, spec, quantity, path):
+        return True
+
+
+class LabelRaises(NumpyBackend):
+    name = "label-raises"
+
+    @property
+    def label(self):
+        raise AttributeError("no label")
+
+
+class ExecuteRaises(NumpyBackend):
+    name = "execute-raises"
+
+    def execute(self, call):
+        raise RuntimeError("not today")
+
+
+class ExecuteWrong(NumpyBackend):
+    name = "execute-wrong"
+
+    def execute(self, call):
+        return np.zeros(1)
+
+
+class NoName(NumpyBackend):
+    name = "?"
+
+
+class NameNotText(NumpyBackend):
+    name = 5
+
+
+class NoDescribe(symconv.backends.base.Backend):
+    name = "no-describe"
+
+    def run(self, spec, quantity, path, tensors):
+        return None
+
+
+class NoRun(symconv.backends.base.Backend):
+    name = "no-run"
+
+    def describe(self, spec, quantity, path):
+        return "nothing"
+
+
+class PathsNotCallable(NumpyBackend):
+    name = "paths-not-callable"
+    paths = 5
+
+
+class BadOptions(NumpyBackend):
+    name = "bad-options"
+    variant_options = 5
+
+
+class BadModules(NumpyBackend):
+    name = "bad-modules"
+    framework_modules = "numpy"
+
+
+class BadEnvironment(NumpyBackend):
+    name = "bad-environment"
+    child_environment = {"OMP_NUM_THREADS": 1}
+
+
+@pytest.fixture
+def registered():
+    """Register classes under their names; forget them afterwards."""
+    added = []
+
+    def add(cls, name=None):
+        name = name or cls.name
+        register_backend(name, cls)
+        added.append(name)
+        return name
+    yield add
+    for name in added:
+        BACKENDS.pop(name, None)
+    forget_options()
+
+
+BROKEN_AT_CALL = [
+    (InitRaises, "backend 'init-raises': InitRaises.__init__ raised RuntimeError: no GPU here"),
+    (PathsRaise, "backend 'paths-raise': PathsRaise.paths raised KeyError: 'forward'"),
+    (PathsWrong, "backend 'paths-wrong': PathsWrong.paths must return a non-empty list of path names \\(strings\\), "
+                 "got 'op'"),
+    (PathsEmpty, "backend 'paths-empty': PathsEmpty.paths must return a non-empty list"),
+    (DescribeRaises, "backend 'describe-raises': DescribeRaises.describe raised ZeroDivisionError: division by zero"),
+    (DescribeWrong, "backend 'describe-wrong': DescribeWrong.describe must return a string, got None"),
+    (SkipReasonRaises, "backend 'skip-raises': SkipReasonRaises.skip_reason raised ValueError: which GPU\\?"),
+    (SkipReasonWrong, "backend 'skip-wrong': SkipReasonWrong.skip_reason must return None or a string, got True"),
+    (LabelRaises, "backend 'label-raises': LabelRaises.label raised AttributeError: no label"),
+]
+
+
+@pytest.mark.parametrize("cls,message", BROKEN_AT_CALL, ids=[c.__name__ for c, _ in BROKEN_AT_CALL])
+@pytest.mark.parametrize("function", ["check", "infer", "explain"])
+def test_a_broken_backend_method_is_one_line_naming_the_backend_and_the_method(registered, cls, message, function):
+    name = registered(cls)
+    with pytest.raises(SymconvError, match=message) as caught:
+        getattr(symconv, function)(FOUNDING, backend=name)
+    assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("cls", [ExecuteRaises, ExecuteWrong])
+def test_a_broken_execute_is_an_error_outcome_naming_the_backend(registered, cls):
+    name = registered(cls)
+    report = symconv.check(FOUNDING, name, quantities="y")
+    [forward] = report.results
+    assert forward.status == "error" and f"backend '{name}': {cls.__name__}.execute" in forward.message
+
+
+BROKEN_AT_REGISTRATION = [
+    (NoName, "backend 'no-name': class NoName sets no name \\(a string such as name = 'no-name'\\)"),
+    (NameNotText, "backend 'name-not-text': class NameNotText sets no name"),
+    (NoDescribe, "backend 'no-describe': class NoDescribe does not implement describe\\(spec, quantity, path\\)"),
+    (NoRun, "backend 'no-run': class NoRun does not implement run\\(spec, quantity, path, tensors\\)"),
+    (PathsNotCallable, "backend 'paths-not-callable': PathsNotCallable.paths must be a method, got int 5"),
+    (BadOptions, "backend 'bad-options': BadOptions.variant_options must be a tuple of VariantOption, got 5"),
+    (BadModules, "backend 'bad-modules': BadModules.framework_modules must be a tuple of module names, got 'numpy'"),
+    (BadEnvironment, "backend 'bad-environment': BadEnvironment.child_environment must map names to strings, got "),
+]
+
+
+@pytest.mark.parametrize("cls,message", BROKEN_AT_REGISTRATION, ids=[c.__name__ for c, _ in BROKEN_AT_REGISTRATION])
+def test_a_class_that_cannot_be_a_backend_is_refused_when_it_is_registered(cls, message):
+    name = message.split("'")[1]
+    with pytest.raises(SymconvError, match=message) as caught:
+        register_backend(name, cls)
+    assert name not in BACKENDS and "\n" not in str(caught.value)
+    from symconv.cli import build_parser
+    build_parser()  # the command line still builds its options
+
+
+def test_a_class_registered_by_its_import_path_is_checked_when_first_used(registered, capsys):
+    registered("tests.test_hostile_io:BadOptions", "late-bad-options")
+    registered("tests.no_such_module:Backend", "not-importable")
+    from symconv.cli import build_parser
+    build_parser()  # the command line still builds, without their options
+    with pytest.raises(SymconvError, match="backend 'late-bad-options': BadOptions.variant_options must be a tuple"):
+        symconv.check(FOUNDING, "late-bad-options")
+    with pytest.raises(SymconvError, match="backend 'not-importable' is registered as 'tests.no_such_module:Backend', "
+                                           "which cannot be imported: No module named 'tests.no_such_module'"):
+        symconv.check(FOUNDING, "not-importable")
+
+
+def test_a_backend_a_child_process_cannot_import_is_refused_before_it_starts(registered):
+    class Local(NumpyBackend):
+        name = "local"
+    name = registered(Local)
+    assert symconv.check(FOUNDING, name, quantities="y").ok  # in this process it runs
+    with pytest.raises(SymconvError, match="backend 'local': class Local is defined inside a function, which a child "
+                                           "process cannot import: define it at the top level of a module"):
+        symconv.check(FOUNDING, name, isolate=True)
+
+
+def test_a_working_third_party_backend_still_runs_in_a_child(registered):
+    class_name = registered(NumpyBackend, "numpy-again")
+    report = symconv.check(FOUNDING, class_name, isolate=True)
+    assert report.ok, report.text()
