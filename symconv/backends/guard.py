@@ -77,12 +77,11 @@ def construct(name: str, cls, **options):
         raise SymconvError(f"backend {name!r}: {cls.__name__}.__init__ raised {_raised(err)}") from None
 
 
-class Guarded(Backend):
+class Guarded:
     """A third-party backend whose methods answer in one line when they fail; every other
-    attribute is the backend's own."""
+    attribute (and every method symconv adds to ``Backend`` later) is the backend's own."""
 
     def __init__(self, registered: str, inner):
-        # No Backend.__init__: the wrapped instance holds the variant and the path.
         self.registered = registered
         self.inner = inner
 
@@ -101,34 +100,6 @@ class Guarded(Backend):
 
     def _where(self, method: str) -> str:
         return f"backend {self.registered!r}: {type(self.inner).__name__}.{method}"
-
-    @property
-    def name(self) -> str:
-        return self.inner.name
-
-    @property
-    def variant(self):
-        return self.inner.variant
-
-    @property
-    def grad_path(self):
-        return self.inner.grad_path
-
-    @property
-    def framework_modules(self):
-        return self.inner.framework_modules
-
-    @property
-    def variant_options(self):
-        return self.inner.variant_options
-
-    @property
-    def child_environment(self):
-        return self.inner.child_environment
-
-    @property
-    def has_variant(self):
-        return self.inner.has_variant
 
     @property
     def label(self) -> str:
@@ -158,12 +129,6 @@ class Guarded(Backend):
         if reason is not None and not isinstance(reason, str):
             raise SymconvError(f"{self._where('skip_reason')} must return None or a string, got {shown(reason)}")
         return reason
-
-    def load(self) -> None:
-        self.inner.load()  # a failure to load is reported by the runner, per call
-
-    def run(self, spec, quantity, path, tensors):
-        return self.inner.run(spec, quantity, path, tensors)
 
     def owns_frame(self, module, filename) -> bool:
         try:
