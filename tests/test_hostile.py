@@ -423,12 +423,14 @@ def test_bad_requests_are_one_line_and_exit_two(capsys, argv, message):
     one_line_error(err, message)
 
 
-@pytest.mark.parametrize("target", ["missing/dir/x.tex", ".", "/dev/full"])
-def test_latex_output_path_problems_are_one_line(capsys, tmp_path, monkeypatch, target):
+@pytest.mark.parametrize("target,message", [("missing/dir/x.tex", "cannot be written: no such folder 'missing/dir'"),
+                                            (".", "is a folder: give a file name, e.g. './document.tex'"),
+                                            ("/dev/full", "cannot be written: No space left on device")])
+def test_latex_output_path_problems_are_one_line(capsys, tmp_path, monkeypatch, target, message):
     monkeypatch.chdir(tmp_path)
     code, _, err = run_cli(capsys, "latex", "conv1d", "--input", "1x1x1", "--kernel", "1x1x1", "-o", target)
     assert code == 2
-    one_line_error(err, f"output '{target}' cannot be written")
+    one_line_error(err, f"--output '{target}' {message}")
 
 
 def test_negative_values_after_a_space_and_the_version(capsys):
