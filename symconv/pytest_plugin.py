@@ -54,12 +54,17 @@ def pytest_addoption(parser):
     group.addoption("--symconv-repeat", dest="symconv_repeat", metavar="N", default=None,
                     help="probes called again on the same inputs to check that the implementation is deterministic "
                          "(default 1)")
-    from .conformance import FILTERS
     for name, example in FILTERS:
         group.addoption(f"--symconv-{name.replace('_', '-')}", dest=f"symconv_{name}", metavar=example, default=None,
                         help=f"the conformance suite's cases with these {name.replace('_', ' ')} only "
                              f"(comma-separated, e.g. {example})")
 
+
+
+# The conformance suite's case filters: the keys of an impl file's SYMCONV_SUPPORTS (but dtypes),
+# each with an example.
+FILTERS = (("ops", "conv2d"), ("layouts", "NHWC"), ("kernel_layouts", "HWIO"), ("paddings", "SAME,VALID"),
+           ("conventions", "tf"), ("groups", "1"))
 
 
 def symconv_seed(config) -> int:

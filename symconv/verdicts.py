@@ -23,6 +23,7 @@ import numpy as np
 
 from . import localisation, probe, render, taps, verification
 from .backends import Variant, open_runner
+from .backends.runner import require_runner
 from .budget import require_memory
 from .diagnose import EVIDENCE_ENTRIES, diagnose, impossible_values, slot_evidence
 from .errors import SymconvError, shown
@@ -75,6 +76,8 @@ def check(spec: ConvSpec, backend: str | None = None, *, impl: str | None = None
     if own:
         runner = open_runner(backend, impl=impl, variant=variant, grad_path=grad_path, isolate=isolate,
                              timeout=timeout)
+    else:
+        require_runner(runner, timeout)
     bar = Progress(progress)
     counted = ProgressRunner(runner, bar)
     pool = ThreadPoolExecutor(max_workers=1)

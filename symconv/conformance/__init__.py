@@ -24,10 +24,6 @@ never as a side effect of collecting the symconv package.
 
 import os
 
-# The suite's case filters (the keys of an impl file's SYMCONV_SUPPORTS), with an example each.
-FILTERS = (("ops", "conv2d"), ("layouts", "NHWC"), ("kernel_layouts", "HWIO"), ("paddings", "SAME,VALID"),
-           ("conventions", "tf"), ("groups", "1"))
-
 
 def targets(config) -> list:
     """(target, its declared coverage or None) for each target the run names; a usage error
@@ -60,7 +56,8 @@ def filters(config):
     from ..errors import SymconvError
     try:
         return Coverage.from_filters("symconv conformance filters",
-                                     **{name: config.getoption(f"symconv_{name}", default=None) for name, _ in FILTERS})
+                                     **{name: config.getoption(f"symconv_{name}", default=None)
+                                        for name in Coverage.keys() if name != "dtypes"})
     except SymconvError as err:
         raise pytest.UsageError(str(err)) from None
 
