@@ -277,6 +277,8 @@ def test_a_conformance_run_that_checked_nothing_exits_three(tmp_path):
     assert code == 3 and "0 of 153 cases run" in out, out
     code, out = _suite("--symconv-impl", GOOD, "--symconv-ops", "conv9d", cwd=str(tmp_path))
     assert code == 4 and "ops must be among" in out, out
+    code, out = _suite("--symconv-impl", GOOD, "--symconv-seed", "abc", cwd=str(tmp_path))
+    assert code == 4 and "--symconv-seed must be a non-negative integer, got 'abc'" in out and "failed" not in out
 
 
 # ---- 5. determinism is checked ---------------------------------------------------------------------
