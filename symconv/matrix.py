@@ -305,7 +305,7 @@ class RunResult:
         return rows_of(self.run, self.results, self.inferred)
 
 
-def run_one(run: MatrixRun, size: str = "quick", ops=None, workers: int = 1, scheduler=None,
+def run_one(run: MatrixRun, size: str = "quick", ops=None, workers: int | None = None, scheduler=None,
             progress=None) -> RunResult:
     """One run through the sweep, its findings read by infer."""
     from .backends import open_runner
@@ -342,7 +342,7 @@ class Matrix:
         return out
 
 
-def run_matrix(runs, size: str = "quick", ops=None, workers: int = 1, scheduler=None, progress=None,
+def run_matrix(runs, size: str = "quick", ops=None, workers: int | None = None, scheduler=None, progress=None,
                command: str = "") -> Matrix:
     start = time.perf_counter()
     done = [run_one(run, size, ops, workers, scheduler, progress) for run in runs]

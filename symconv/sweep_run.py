@@ -14,6 +14,8 @@ keeps one backend worker per thread.
 
 from __future__ import annotations
 
+import os
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -311,26 +313,11 @@ def _run_pool(cases, target, workers, options, on_result) -> list:
     return [results[i] for i in range(len(cases))]
 
 
-def _dask_client(scheduler):
-    try:
-        from dask.distributed import Client
-    except ImportError:
-        raise SymconvError("a Dask scheduler needs dask.distributed, which is not installed: "
-                           "pip install 'symconv[dask]'") from None
-    if isinstance(scheduler, Client):
-        return scheduler, False
-    if not isinstance(scheduler, str) or not scheduler.strip():
-        raise SymconvError(f"scheduler must be an address such as tcp://127.0.0.1:8786 or a dask Client, "
-                           f"got {shown(scheduler)}")
-    try:
-        return Client(scheduler.strip(), timeout=30), True
-    except (OSError, TimeoutError, ValueError) as err:
-        raise SymconvError(f"scheduler {shown(scheduler)} cannot be reached: {err}") from None
-
-
 def _run_dask(cases, target, scheduler, options, on_result) -> list:
     from dask.distributed import as_completed
-    client, own = _dask_client(scheduler)
+
+    from .sweep_scheduler import client as dask_client
+    client, own = dask_client(scheduler)
     try:
         futures = client.map(remote_case, cases, target=target, pure=False, **options)
         index = {future.key: i for i, future in enumerate(futures)}
@@ -357,22 +344,76 @@ class _Bar(Progress):
             self._bar.set_postfix_str(f"finding in {result.case_id}", refresh=False)
 
 
-def _workers(value) -> int:
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise SymconvError(f"workers must be a positive integer, got {shown(value)}")
-    return value
+# How many processes a sweep may run.  By default one per core this process may use; more are
+# allowed (cases wait on backends, not only on cores) up to WORKERS_PER_CORE per core, and never
+# more than the available memory holds at WORKER_MEMORY each: a pool process (Python, NumPy, SymPy,
+# symconv: about 100 MB) with its backend worker (NumPy's about 80 MB, a framework 300 MB to 1 GB).
+WORKERS_PER_CORE = 4
+WORKER_MEMORY = 512 * 2**20
+
+
+def machine_cores() -> int:
+    """The cores this process may run on (its CPU affinity where the system says)."""
+    try:
+        return max(len(os.sched_getaffinity(0)), 1)
+    except (AttributeError, OSError):
+        return max(os.cpu_count() or 1, 1)
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to new processes (None: the system does not say)."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as info:
+            for line in info:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def worker_limit() -> tuple:
+    """(the most worker processes a sweep may start here, why that many)."""
+    cores = machine_cores()
+    limit, why = WORKERS_PER_CORE * cores, f"{WORKERS_PER_CORE} per core, {cores} core{'s' if cores != 1 else ''}"
+    memory = available_memory()
+    if memory is not None and memory // WORKER_MEMORY < limit:
+        limit = max(int(memory // WORKER_MEMORY), 1)
+        why = f"{WORKER_MEMORY >> 20} MiB each, {memory / 2**30:.1f} GiB of memory available"
+    return limit, why
+
+
+def resolve_workers(value, cases: int | None = None) -> int:
+    """The worker processes to start: ``value`` (None: one per core), at most ``worker_limit``,
+    and never more than ``cases``."""
+    if value is None:
+        count = min(machine_cores(), worker_limit()[0])
+    else:
+        if isinstance(value, str) and re.fullmatch(r"\s*[0-9]+\s*", value):
+            value = int(value) if len(value.strip()) <= 18 else 10**18
+        if isinstance(value, np.integer):
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise SymconvError(f"workers must be a positive integer, got {shown(value)}")
+        limit, why = worker_limit()
+        if value > limit:
+            raise SymconvError(f"workers must be at most {limit} on this machine ({why}), got {shown(value)}")
+        count = value
+    return max(min(count, cases), 1) if cases is not None else count
 
 
 def sweep(backend: str | None = None, *, impl: str | None = None, variant: Variant | None = None,
-          grad_path: str = "raw", ops=None, size: str = "quick", cases=None, workers: int = 1, scheduler=None,
+          grad_path: str = "raw", ops=None, size: str = "quick", cases=None, workers: int | None = None, scheduler=None,
           shrink: bool = True, confirm: bool = True, seed: int = 0, timeout: float | None = None,
           isolate: bool = True, progress: bool | None = None) -> SweepReport:
     """Run the sweep (``size`` quick or full, for ``ops``; or the given ``cases``) against a
     backend or an impl file; every finding with its smallest failing spec as a ``symconv
     check`` command line (``shrink``) and its confirmation by the loop reference
-    (``confirm``).  ``workers`` processes each hold one backend worker; ``scheduler`` (an
+    (``confirm``).  ``workers`` processes each hold one backend worker (default one per core, at
+    most ``worker_limit()``, never more than the cases); ``scheduler`` (an
     address or a ``dask.distributed.Client``) runs the cases on a Dask cluster instead.  The
     backend runs in a child process unless ``isolate`` is False (one worker only)."""
     from .backends import GRAD_PATHS, create
@@ -380,13 +421,17 @@ def sweep(backend: str | None = None, *, impl: str | None = None, variant: Varia
         raise SymconvError(f"grad path must be one of {', '.join(GRAD_PATHS)}, got {shown(grad_path)}")
     target = Target(backend, impl, variant, grad_path, timeout, isolate)
     create(backend, impl=impl, variant=variant, grad_path=grad_path)   # refuse a bad target up front
-    workers = _workers(workers)
+    workers = resolve_workers(workers)
+    if scheduler is not None and not type(scheduler).__module__.startswith("distributed"):
+        from .sweep_scheduler import parse_address
+        parse_address(scheduler)   # a malformed address before anything runs
     label = size if cases is None else "given cases"
     if cases is None:
         cases = sweep_cases(size, ops)
     elif not all(isinstance(c, Case) for c in cases):
         raise SymconvError("cases must be symconv.sweep_cases.Case objects (see sweep_cases())")
     cases = list(cases)
+    workers = resolve_workers(workers, len(cases))
     options = dict(shrink_findings=shrink, confirm_findings=confirm, seed=seed)
     bar = _Bar(len(cases), progress, target.backend or "impl")
     start = time.perf_counter()

@@ -19,8 +19,9 @@ def configure(parser):
                         help="backends to run, each with its variants (default every backend whose framework is "
                              "installed)")
     parser.add_argument("--ops", metavar="OP,...", default=None, help="ops to sweep (default every op)")
-    parser.add_argument("--workers", metavar="N", default="1",
-                        help="processes running cases in parallel, each with its own backend worker (default 1)")
+    parser.add_argument("--workers", metavar="N", default=None,
+                        help="processes running cases in parallel, each with its own backend worker (default one "
+                             "per core; at most 4 per core)")
     parser.add_argument("--scheduler", metavar="tcp://HOST:PORT", default=None,
                         help="run the cases on a Dask cluster (the dask extra)")
     parser.add_argument("-o", "--output", metavar="FILE", default=None,
@@ -32,7 +33,9 @@ def run(args) -> int:
     from ..matrix import matrix_runs, run_matrix
     from ..matrix_report import markdown
     from ..sweep_cases import sweep_cases
-    sweep_cases(args.size, args.ops)  # refuse bad ops before any backend starts
+    from ..sweep_run import resolve_workers
+    sweep_cases(args.size, args.ops)  # refuse bad ops and engine settings before any backend starts
+    resolve_workers(args.workers)
     runs = matrix_runs(args.backends)
     words = ["symconv", "matrix", "--size", args.size]
     if args.backends:

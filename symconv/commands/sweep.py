@@ -22,8 +22,9 @@ def configure(parser):
     group.add_argument("--size", choices=("quick", "full"), default="quick",
                        help="quick: every op x layout x padding once, degenerate shapes in turn (125 cases); "
                             "full: every geometry with batch, channel and group counts (about 3,800)")
-    group.add_argument("--workers", metavar="N", default="1",
-                       help="processes running cases in parallel, each with its own backend worker (default 1)")
+    group.add_argument("--workers", metavar="N", default=None,
+                       help="processes running cases in parallel, each with its own backend worker (default one "
+                            "per core; at most 4 per core)")
     group.add_argument("--scheduler", metavar="tcp://HOST:PORT", default=None,
                        help="run the cases on a Dask cluster (the dask extra) instead of local processes")
     group.add_argument("--no-shrink", action="store_true",
