@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 
 import pytest
 
@@ -195,3 +196,150 @@ def test_a_dask_worker_is_not_taken_for_a_scheduler():
         assert sweep_scheduler.probe(cluster.scheduler_address, timeout=20) > 0
         with pytest.raises(SymconvError, match=r"is a Dask Worker, not a scheduler"):
             sweep_scheduler.probe(worker, timeout=20)
+
+
+# ---- trace: sizes, depth, nesting, exact counts, integer fields ------------------------------------
+
+def _chain(layer: str, count: int) -> str:
+    return " > ".join([layer] * count)
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--input", "1x100000000x100000000x3", "--layers", "conv2d 3x3"], "has an axis longer than 1,048,576"),
+    (["--input", "1x8x8x99999999999999999", "--layers", "conv2d 3x3"], "input 8x8x99999999999999999 has an axis"),
+    (["--input", "1x8x8x999999999999999999999", "--layers", "conv2d 3x3"], "must be at most 2**31 in size"),
+    (["--input", "1x8x8x9999999999", "--layers", "conv2d 3x3"], "has an axis longer than"),
+    (["--input", "1x8x8x1", "--layers", "conv2d 3x3 c99999999999"], "has an axis longer than"),
+    (["--input", "1x8x8x1", "--layers", "conv2d 3x3 c" + "9" * 5000], "must be at most 2**31 in size"),
+    (["--input", "1x8x8x1", "--layers", "upsample 100000000"], "has an axis longer than"),
+    (["--input", "1x8x8x1", "--layers", "pad 100000000000"], "has an axis longer than"),
+    (["--input", "1x8x8x1", "--layers", "transpose 3x3 s100000000000"], "has an axis longer than"),
+    (["--input", "1x8x8x1", "--layers", "dense c100000000000"], "has an axis longer than"),
+    (["--input", "1x8x8x1", "--layers", "depthwise 3x3 m100000000000"], "has an axis longer than"),
+    (["--input", "1x8x8x1", "--layers", "conv2d 100000000000x3 SAME"], "taps on one axis is more than"),
+    (["--input", "1x4096x4096x8", "--layers", "conv2d 3x3"], "more than the 67,108,864"),
+    (["--input", "1x1024x1024x1", "--layers", "upsample 16 bilinear"], "more than the 67,108,864"),
+    (["--input", "1x8x8x1", "--layers", _chain("relu", 10_001)], "more than the 10,000 symconv traces through"),
+    (["--input", "1x8x8x1", "--layers", "add( " * 400 + "relu" + " | )" * 400], "nest at most 50 deep"),
+])
+def test_trace_refuses_what_it_cannot_hold_before_allocating(capsys, argv, message):
+    one_line_exit_2(capsys, "trace", *argv, "--entry", "out[0,0,0,0]", match=message)
+
+
+def test_path_counts_are_exact_integers_at_any_depth():
+    from symconv.network import trace
+    for layer, count in [("conv2d 3x3 SAME", 120), ("conv2d 3x3 SAME c2", 300), ("conv2d 3x3 SAME c1", 1000)]:
+        answer = trace(_chain(layer, count), "out", (0, 0, 0, 0), input_shape="1x8x8x3")
+        flat = answer.counts.reshape(-1).tolist()
+        top = max(flat)
+        count_at_top, where = answer.max_entry()
+        assert count_at_top == top and answer.count_at(where) == top
+        assert answer.paths == sum(flat) and all(type(v) is int for v in flat)
+        assert f"at most {answer_big(top)} to one entry" in answer.text()
+
+
+def answer_big(value):
+    from symconv.network.answer import big
+    return big(value)
+
+
+def test_a_thousand_layers_answer_on_the_command_line(capsys):
+    code, out, err = run_cli(capsys, "trace", "--input", "1x8x8x1", "--layers", _chain("conv2d 3x3 SAME c1", 1000),
+                             "--entry", "out[0,0,0,0]")
+    assert code == 0 and "Traceback" not in err, err
+    assert "paths: " in out and "at most " in out
+
+
+def test_deep_nesting_within_the_bound_parses():
+    from symconv.network.chain import parse_chain
+    net = parse_chain("add( " * 50 + "relu" + " | )" * 50, "1x4x4x1")
+    assert len(net.nodes) == 1 + 1 + 50
+
+
+@pytest.mark.parametrize("entry", [(0, 0.5, 0, 0), (0, 1.0, 0, 0), (0, "1", 0, 0.0), (0, None, 0, 0),
+                                   (0, True, 0, 0), "0,0,0,0", (0,) * 100, 5])
+def test_a_traced_entry_must_be_integers(entry):
+    from symconv.network import readers, trace
+    with pytest.raises(SymconvError, match=r"entry|must"):
+        trace("conv2d 3x3 SAME c1", "out", entry, input_shape="1x4x4x1")
+    with pytest.raises(SymconvError, match=r"entry|must"):
+        readers("conv2d 3x3 SAME c1", "out", entry, input_shape="1x4x4x1")
+
+
+def test_a_half_index_is_named_not_truncated():
+    from symconv.network import trace
+    with pytest.raises(SymconvError, match=r"^entry indices must be integers, got 0.5$"):
+        trace("conv2d 3x3 SAME c1", "out", (0, 0.5, 0, 0), input_shape="1x4x4x1")
+
+
+@pytest.mark.parametrize("field,value,message", [
+    ("input_shape", "1x4.5x4x1", "input shape must look like 1x3x3x1"),
+    ("input_shape", (1, 4.0, 4, 1), "input shape must be integers, got 4.0"),
+    ("convention", "caffe", "convention must be one of"),
+    ("convention", None, "convention must be one of"),
+    ("layer", ["out"], "layer must be"),
+    ("layer", None, "layer must be"),
+])
+def test_trace_api_fields_are_named(field, value, message):
+    from symconv.network import trace
+    kwargs = {"input_shape": "1x4x4x1", "convention": "tf"}
+    layer = "out"
+    if field == "layer":
+        layer = value
+    else:
+        kwargs[field] = value
+    with pytest.raises(SymconvError, match=message):
+        trace("conv2d 3x3 SAME c1", layer, (0, 0, 0, 0), **kwargs)
+
+
+@pytest.mark.parametrize("call,message", [
+    (lambda L, x: L.conv("c", x, 3, filters=2.5), "filters must be integers, got 2.5"),
+    (lambda L, x: L.conv("c", x, 3, groups=1.0), "groups must be integers, got 1.0"),
+    (lambda L, x: L.conv("c", x, 3, multiplier="2"), None),
+    (lambda L, x: L.conv("c", x, 3, strides=0.5), "strides must be integers, got 0.5"),
+    (lambda L, x: L.conv("c", x, (3, 2.5)), "kernel size must be integers, got 2.5"),
+    (lambda L, x: L.conv("c", x, 3, padding=((0.5, 0), (0, 0))), "padding must be integers, got 0.5"),
+    (lambda L, x: L.pool("p", x, "avg", 2, divisor=2.5), "divisor"),
+    (lambda L, x: L.upsample("u", x, 1.5), "upsampling factor must be integers, got 1.5"),
+    (lambda L, x: L.adaptive_pool("a", x, "avg", (2, 0.5)), "output size must be integers, got 0.5"),
+    (lambda L, x: L.channel_mix("d", x, 3.5), "channels must be integers, got 3.5"),
+    (lambda L, x: L.transpose("t", x, 3, output_spatial=(4.5, 4)), "output size must be integers, got 4.5"),
+])
+def test_layer_builders_refuse_non_integer_fields(call, message):
+    from symconv.network import layers as L
+    x = L.input_node("x", (4, 4), 2)
+    if message is None:   # an integer's digits are an integer
+        assert call(L, x).shape.channels == 4
+        return
+    with pytest.raises(SymconvError, match=message):
+        call(L, x)
+
+
+def test_counts_of_more_digits_than_python_prints_are_shown_and_written_exactly():
+    import json
+
+    from symconv.network import trace
+    from symconv.network.answer import big
+    assert big(9**4000 * 7) == "6.533e+3817" and big(-(10**5000)) == "-1.000e+5000"
+    answer = trace(_chain("conv2d 3x3 SAME c1", 5000), "out", (0, 0, 0, 0), input_shape="1x8x8x1")
+    assert answer.paths.bit_length() > 4300 * 3.33
+    import re
+    assert re.search(r"paths: \d\.\d{3}e\+\d{4} in all, at most \d\.\d{3}e\+\d{4} to one entry", answer.text())
+    previous = sys.get_int_max_str_digits()
+    sys.set_int_max_str_digits(0)   # Python reads no more than 4,300 digits by default either
+    try:
+        obj = json.loads(answer.json())
+    finally:
+        sys.set_int_max_str_digits(previous)
+    assert obj["paths"] == answer.paths and sum(p["paths"] for p in obj["pixels"]) == answer.paths
+
+
+def test_a_picture_of_counts_past_float64(tmp_path):
+    pytest.importorskip("matplotlib")
+    from symconv.network import trace
+    answer = trace(_chain("conv2d 3x3 SAME c2", 300), "out", (0, 0, 0, 0), input_shape="1x8x8x3")
+    assert answer.paths > 2**1100   # float64 ends near 2**1024
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        answer.picture(tmp_path / "deep.png")
+    assert (tmp_path / "deep.png").stat().st_size > 1000

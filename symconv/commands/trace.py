@@ -64,6 +64,7 @@ def _network(args):
 def run(args) -> int:
     from ..errors import SymconvError
     from ..network import parse_entry_text, readers, trace
+    from ..network.answer import dumps
     from ..network.summary import summary_json, summary_text
     net, model = _network(args)
     asked = [bool(args.entry), bool(args.pixel), bool(args.summary)]
@@ -102,7 +103,7 @@ def run(args) -> int:
         obj = answer.to_json()
         if report is not None:
             obj["check"] = report.to_json()
-        print(json.dumps(obj))
+        print(dumps(obj))
     else:
         print(answer.text())
         if report is not None:

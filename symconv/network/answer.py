@@ -15,8 +15,10 @@ from .graph import DATA, Network
 
 # The input window drawn as text only while it stays readable.
 GRID_SIDE = 32
-# Per-pixel path counts are listed in JSON up to this many pixels.
+# Per-pixel path counts are listed in JSON up to this many pixels, and while they come to at
+# most this many digits in all.
 JSON_PIXELS = 20_000
+JSON_DIGITS = 2_000_000
 
 
 def ranges_text(positions) -> str:
@@ -50,12 +52,40 @@ def ranges_json(positions) -> list:
 
 
 def big(value) -> str:
-    """An exact integer, readable: 12,345 or 1.234e+56 (exact digits in the JSON)."""
+    """An exact integer, readable: 12,345 or 1.234e+56 (exact digits in the JSON).  The digits
+    shown are computed, not printed: a count may have more digits than Python prints.
+
+    >>> big(12345), big(10**15), big(9**4000 * 7)
+    ('12,345', '1.000e+15', '6.533e+3817')
+    """
     value = int(value)
     if abs(value) < 10**15:
         return f"{value:,}"
-    digits = str(abs(value))
-    return f"{'-' if value < 0 else ''}{digits[0]}.{digits[1:4]}e+{len(digits) - 1}"
+    magnitude = abs(value)
+    exponent = int((magnitude.bit_length() - 1) * 0.30102999566398120)   # floor(log10), or one less
+    while 10 ** (exponent + 1) <= magnitude:
+        exponent += 1
+    lead = magnitude // 10 ** (exponent - 3)
+    return f"{'-' if value < 0 else ''}{lead // 1000}.{lead % 1000:03d}e+{exponent}"
+
+
+def digits(value) -> int:
+    """About how many decimal digits an exact count has (from its bit length)."""
+    return int(abs(int(value)).bit_length() * 0.30102999566398120) + 1
+
+
+def dumps(obj) -> str:
+    """JSON with exact integers of any size (Python refuses to print more than 4,300 digits by
+    default; answers bound their digits with JSON_DIGITS and the network's limits)."""
+    import sys
+    previous = sys.get_int_max_str_digits() if hasattr(sys, "get_int_max_str_digits") else None
+    if previous is None:
+        return json.dumps(obj)
+    sys.set_int_max_str_digits(0)
+    try:
+        return json.dumps(obj)
+    finally:
+        sys.set_int_max_str_digits(previous)
 
 
 AXIS_WORDS = {1: ["positions"], 2: ["rows", "columns"], 3: ["depths", "rows", "columns"]}
@@ -172,30 +202,32 @@ class _Answer:
         return np.array(sorted(pos), dtype=np.int64)
 
     @cached_property
-    def counts_float(self) -> np.ndarray:
-        """Path counts over ``box`` as float64 (for shading and ranking; exact values come from
-        ``count_at``)."""
-        return compose.dense(self.terms, self.at.shape.spatial, self.at.shape.channels, self.box, dtype=float)
+    def ranked(self) -> tuple:
+        """(values, exponent): path counts over ``box`` as float64 times 2**exponent, for shading
+        and ranking at any size (exact values come from ``count_at``)."""
+        return compose.scaled_dense(self.terms, self.at.shape.spatial, self.at.shape.channels, self.box)
 
     def count_at(self, position) -> object:
         """The exact path count at one (spatial..., c) position of the tensor."""
         return sum(t.value_at(position) for t in self.terms)
 
     def max_entry(self):
-        """(count, (spatial..., c)) of the entry with the most paths, exactly: ranked in float64,
-        then the leading candidates compared as integers."""
-        ranked = self.counts_float
-        if not ranked.size or not np.isfinite(ranked).all():
-            ranked = np.where(self.support, 1.0, 0.0)
-        top = ranked.max()
-        candidates = np.argwhere(ranked >= top * (1 - 1e-9))[:64]
-        best = None
-        for local in candidates:
-            pos = tuple(int(i + lo) for i, (lo, _) in zip(local, self.box))
-            value = self.count_at(pos)
-            if best is None or value > best[0]:
-                best = (value, pos)
-        return best if best else (0, None)
+        """(count, (spatial..., c)) of the entry with the most paths, exactly: ranked in scaled
+        float64, then every entry within rounding of the top compared as exact integers."""
+        values, exponent = self.ranked
+        if not values.size or not values.max() > 0:
+            return 0, None
+        top = values.max()
+        exact = not exponent and self.paths < 2**53   # every count and partial sum is a float64 integer
+        local = np.argwhere(values == top)[:1] if exact else np.argwhere(values >= top * (1 - 1e-9))
+        positions = local + np.array([lo for lo, _ in self.box], dtype=np.int64)
+        counts = compose.exact_at(self.terms, positions)
+        best = max(range(len(counts)), key=lambda i: counts[i])
+        return counts[best], tuple(int(i) for i in positions[best])
+
+    def listable(self) -> bool:
+        """Whether JSON lists every entry with its count (JSON_PIXELS, JSON_DIGITS)."""
+        return self.entry_count <= JSON_PIXELS and self.entry_count * digits(self.max_entry()[0]) <= JSON_DIGITS
 
     def index_text(self, name: str, canon) -> str:
         user = self.network.user_index(self.at, (self.batch, *canon))
@@ -339,12 +371,12 @@ class Trace(_Answer):
                "channels": ranges_json(self.channel_positions),
                "terms": [_term_json(t) for t in self.terms],
                "notes": self.notes}
-        if self.entry_count <= JSON_PIXELS:
+        if self.listable():
             out["pixels"] = [{"index": list(i), "paths": c} for i, c in self.pixels()]
         return out
 
     def json(self) -> str:
-        return json.dumps(self.to_json())
+        return dumps(self.to_json())
 
     def latex(self) -> str:
         """A standalone LaTeX derivation of the composed index map (short chains)."""
@@ -423,6 +455,6 @@ class Readers(_Answer):
                "axes": [{"positions": ranges_json(p)} for p in self.axis_positions],
                "channels": ranges_json(self.channel_positions),
                "terms": [_term_json(t) for t in self.terms]}
-        if self.entry_count <= JSON_PIXELS:
+        if self.listable():
             out["entries"] = [{"index": list(i), "paths": c} for i, c in self.entries()]
         return out
