@@ -52,13 +52,19 @@ class Target:
     grad_path: str = "raw"
     timeout: float | None = None
     isolate: bool = True
+    registered: object = None   # the backend's registry entry, for processes that have not registered it
 
     def __post_init__(self):
         if (self.backend is None) == (self.impl is None):
             raise SymconvError("give exactly one of a backend or an impl file")
 
     def open_runner(self, worker=None):
-        """A runner, in a child process unless ``isolate`` is off (then a crash ends the sweep)."""
+        """A runner, in a child process unless ``isolate`` is off (then a crash ends the sweep).
+        A backend registered in the process that made the target is registered here too (a pool
+        process or a Dask worker starts with the built-in backends only)."""
+        from .backends import BACKENDS, register_backend
+        if self.backend is not None and self.backend not in BACKENDS and self.registered is not None:
+            register_backend(self.backend, *self.registered)
         return open_runner(self.backend, impl=self.impl, variant=self.variant, grad_path=self.grad_path,
                            isolate=self.isolate, timeout=self.timeout, worker=worker)
 
@@ -415,13 +421,14 @@ def sweep(backend: str | None = None, *, impl: str | None = None, variant: Varia
     (``confirm``).  ``workers`` processes each hold one backend worker (default one per core, at
     most ``worker_limit()``, never more than the cases); ``scheduler`` (an
     address or a ``dask.distributed.Client``) runs the cases on a Dask cluster instead.  The
-    backend runs in a child process unless ``isolate`` is False (one worker only)."""
-    from .backends import GRAD_PATHS, create
+    backend runs in a child process unless ``isolate`` is False (then one worker by default)."""
+    from .backends import BACKENDS, GRAD_PATHS, create
     if grad_path not in GRAD_PATHS:
         raise SymconvError(f"grad path must be one of {', '.join(GRAD_PATHS)}, got {shown(grad_path)}")
-    target = Target(backend, impl, variant, grad_path, timeout, isolate)
+    registered = BACKENDS.get(backend) if isinstance(backend, str) else None
+    target = Target(backend, impl, variant, grad_path, timeout, isolate, registered)
     create(backend, impl=impl, variant=variant, grad_path=grad_path)   # refuse a bad target up front
-    workers = resolve_workers(workers)
+    workers = resolve_workers(1 if workers is None and not isolate else workers)
     if scheduler is not None and not type(scheduler).__module__.startswith("distributed"):
         from .sweep_scheduler import parse_address
         parse_address(scheduler)   # a malformed address before anything runs

@@ -24,7 +24,7 @@ import struct
 import threading
 import time
 
-from .errors import SymconvError, shown
+from .errors import SymconvError, shorten, shown
 
 SCHEDULER_TIMEOUT = 30.0     # seconds, in all, to reach a scheduler and make the client
 HANDSHAKE_BYTES = 1 << 16    # a Dask handshake is about a hundred bytes
@@ -153,10 +153,11 @@ def probe(address, timeout: float | None = None) -> float:
     try:
         sock = socket.create_connection((host, port), timeout=max(deadline.left(), 0.001))
     except socket.timeout:
-        raise SymconvError(f"scheduler {shown(address)} cannot be reached: no connection within {seconds:g} s") from None
+        raise SymconvError(f"scheduler {shown(address)} cannot be reached: no connection within "
+                           f"{seconds:g} s") from None
     except (OSError, ValueError) as err:   # ValueError: UnicodeError of a host name's label
         why = getattr(err, "strerror", None) or str(err)
-        raise SymconvError(f"scheduler {shown(address)} cannot be reached: {shown(why, 200)}") from None
+        raise SymconvError(f"scheduler {shown(address)} cannot be reached: {shorten(why, 200)}") from None
     with sock:
         read_handshake(sock, address, deadline)
     reply, error = _in_thread(_identity, url, max(deadline.left(), 0.001), seconds=max(deadline.left(), 0.001))
@@ -165,7 +166,7 @@ def probe(address, timeout: float | None = None) -> float:
     if error is not None:
         first = (str(error).strip().splitlines() or [""])[0]
         raise SymconvError(f"scheduler {shown(address)} failed Dask's identity call: "
-                           f"{type(error).__name__}: {shown(first, 200)}")
+                           f"{type(error).__name__}: {shorten(first, 200)}")
     kind = reply.get("type") if isinstance(reply, dict) else None
     if kind != "Scheduler":
         raise SymconvError(f"{shown(address)} is a Dask {kind or 'peer'}, not a scheduler: give the scheduler's "
@@ -189,4 +190,4 @@ def client(scheduler, timeout: float | None = None):
     try:
         return Client(url, timeout=max(left, 1.0)), True
     except (OSError, TimeoutError, ValueError) as err:
-        raise SymconvError(f"scheduler {shown(scheduler)} cannot be reached: {shown(str(err), 200)}") from None
+        raise SymconvError(f"scheduler {shown(scheduler)} cannot be reached: {shorten(str(err), 200)}") from None

@@ -343,3 +343,162 @@ def test_a_picture_of_counts_past_float64(tmp_path):
         warnings.simplefilter("error")
         answer.picture(tmp_path / "deep.png")
     assert (tmp_path / "deep.png").stat().st_size > 1000
+
+
+# ---- trace --torch: the user's factory in a guarded child ---------------------------------------------
+
+FACTORIES = {
+    "exits": "import sys\n\ndef build():\n    sys.exit(0)\n",
+    "exits_at_import": "import sys\nsys.exit(0)\n\ndef build():\n    pass\n",
+    "hard_exit": "import os\n\ndef build():\n    os._exit(0)\n",
+    "segfault": "import ctypes\n\ndef build():\n    ctypes.string_at(0)\n",
+    "raises": "def build():\n    raise RuntimeError('no weights here')\n",
+    "interrupts": "def build():\n    raise KeyboardInterrupt\n",
+    "not_a_module": "def build():\n    return 42\n",
+}
+
+
+def _factory(tmp_path, body: str) -> str:
+    path = tmp_path / "factory.py"
+    path.write_text(body)
+    return f"{path}:build"
+
+
+def _processes_with(marker: str) -> list:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
+                    if marker.encode() in cmdline.read():
+                        found.append(int(entry))
+            except OSError:
+                pass
+    return found
+
+
+@pytest.mark.parametrize("name,message", [
+    ("exits", "the model's code called sys.exit(0)"),
+    ("exits_at_import", "the model's code called sys.exit(0)"),
+    ("hard_exit", "the model's process exited with status 0 during building the model"),
+    ("segfault", "the model's process died with signal SIGSEGV during building the model"),
+    ("raises", "the model's code raised RuntimeError: no weights here"),
+    ("interrupts", "the model's code raised KeyboardInterrupt"),
+    ("not_a_module", "build must be or return a torch.nn.Module, got int"),
+])
+def test_a_factory_that_exits_crashes_or_raises_is_one_line(capsys, tmp_path, name, message):
+    pytest.importorskip("torch")
+    err = one_line_exit_2(capsys, "trace", "--torch", _factory(tmp_path, FACTORIES[name]), "--input", "1x3x8x8",
+                          "--entry", "out[0,0,0,0]", match=message)
+    assert "error: --torch" in err
+
+
+def test_a_factory_that_hangs_is_stopped_with_all_it_started(capsys, tmp_path):
+    pytest.importorskip("torch")
+    marker = f"symconv-factory-grandchild-{os.getpid()}"
+    body = ("import subprocess, sys, time\n\ndef build():\n"
+            f"    subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(3600)', {marker!r}])\n"
+            "    time.sleep(3600)\n")
+    start = time.monotonic()
+    one_line_exit_2(capsys, "trace", "--torch", _factory(tmp_path, body), "--input", "1x3x8x8", "--entry",
+                    "out[0,0,0,0]", "--timeout", "3", match="did not answer within 3 s and was stopped")
+    assert time.monotonic() - start < 60
+    time.sleep(0.5)
+    assert _processes_with(marker) == []
+
+
+def test_a_factory_that_prints_still_answers(capsys, tmp_path):
+    pytest.importorskip("torch")
+    body = ("import torch.nn as nn\n\ndef build():\n    print('chatty ' * 1000)\n"
+            "    return nn.Sequential(nn.Conv2d(3, 2, 3), nn.ReLU())\n")
+    code, out, err = run_cli(capsys, "trace", "--torch", _factory(tmp_path, body), "--input", "1x3x8x8",
+                             "--entry", "1[0,1,2,3]", "--check")
+    assert code == 0, err
+    assert out.startswith("1[0,1,2,3]") and "agrees" in out and "chatty" not in out
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--torch", "nofile.py:build"], "--torch file 'nofile.py' does not exist"),
+    (["--torch", "x.txt:build"], "--torch must look like FILE.py:NAME"),
+    (["--torch", ROOT + ":build.py"], "--torch must look like FILE.py:NAME"),
+    (["--torch", "tests:1.py:build"], "--torch file 'tests:1.py' does not exist"),
+    (["--torch", "tests/impls/legacy_same.py:build", "--timeout", "0"], "timeout must be a positive number"),
+    (["--torch", "tests/impls/legacy_same.py:build", "--timeout", "nan"], "timeout must be a positive number"),
+])
+def test_torch_sources_and_timeouts_are_checked_before_anything_runs(capsys, argv, message):
+    pytest.importorskip("torch")
+    one_line_exit_2(capsys, "trace", *argv, "--input", "1x3x8x8", "--entry", "out[0,0,0,0]", match=message)
+
+
+# ---- more of the same: every option of trace, sweep and matrix -----------------------------------------
+
+CHAIN_ARGS = ["--input", "1x8x8x1", "--layers", "conv2d 3x3 c1"]
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--entry", "out[0,0,0,0]", "--png", "/no/such/dir/x.png"], "--png file '/no/such/dir/x.png' cannot be written: "
+                                                                  "no folder '/no/such/dir'"),
+    (["--entry", "out[0,0,0,0]", "--png", ""], "--png file '' cannot be written: no file name"),
+    (["--entry", "out[0,0,0,0]", "--png", "/tmp"], "--png file '/tmp' cannot be written: it is a folder"),
+    (["--entry", "out[0,0,0,0]", "--png", "/tmp/x.notaformat"], "picture '/tmp/x.notaformat' cannot be written: "
+                                                                 "Format 'notaformat' is not supported"),
+    (["--entry", "out[0,0,0,0]", "--png", "/dev/full"], "picture '/dev/full' cannot be written: No space left"),
+    (["--entry", "out[0,0,0,0]", "--latex", "/no/such/dir/x.tex"], "--latex file '/no/such/dir/x.tex' cannot be"),
+    (["--entry", "out[0,0,0,0]", "--latex", "/dev/full"], "--latex file '/dev/full' cannot be written"),
+    (["--entry", "out[0,0,0,0]", "--latex", "x\x00.tex"], "--latex file 'x\\x00.tex' cannot be written"),
+    (["--entry", "out[0,0,0,0]", "--timeout", "-1"], "timeout must be a positive number"),
+    (["--entry", "out[0,0,0,0]", "--check"], "--check compares with a model's gradient"),
+    (["--pixel", "x[0,0,0,0]", "--check"], "--check is for --entry"),
+])
+def test_trace_outputs_and_options_are_one_line(capsys, argv, message):
+    if "--png" in argv:
+        pytest.importorskip("matplotlib")
+    one_line_exit_2(capsys, "trace", *CHAIN_ARGS, *argv, match=message)
+
+
+@pytest.mark.parametrize("layers,message", [
+    ("slice 0:8:0", "slice step cannot be zero"),
+    ("slice 0:8:1,0:4:0", "slice step cannot be zero"),
+])
+def test_chain_layers_with_bad_values_are_one_line(capsys, layers, message):
+    one_line_exit_2(capsys, "trace", "--input", "1x8x8x1", "--layers", layers, "--summary", match=message)
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--json", ""], "json file '' cannot be written: no file name"),
+    (["--json", "/tmp"], "json file '/tmp' cannot be written: it is a folder"),
+    (["--scheduler", ""], "scheduler must be an address such as"),
+    (["--scheduler", "udp://1.2.3.4:1"], "scheduler address must be tcp://HOST:PORT"),
+    (["--seed", "-1"], "seed must be a non-negative integer"),
+    (["--timeout", "nan"], "timeout must be a positive number"),
+    (["--size", "huge"], "invalid choice: 'huge'"),
+    (["--ops", ""], "ops must be"),
+    (["--ops", ",,"], "ops must be"),
+    (["--ops", "conv1d" * 10000], "ops must be"),
+])
+def test_sweep_options_are_one_line(capsys, argv, message):
+    one_line_exit_2(capsys, "sweep", "--backend", "numpy", "--ops", "conv1d", *argv, match=message)
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["-o", ""], "output '' cannot be written: no file name"),
+    (["-o", "/no/such/dir/c.md"], "output '/no/such/dir/c.md' cannot be written: no folder"),
+    (["--scheduler", "nowhere"], "scheduler address must be tcp://HOST:PORT"),
+    (["--workers", "0"], "workers must be a positive integer, got 0"),
+    (["--backends", ""], "backends must be among"),
+    (["--backends", "numpy,caffe"], "backends must be among"),
+])
+def test_matrix_options_are_one_line_before_any_backend_runs(capsys, argv, message, monkeypatch):
+    from symconv import matrix
+    monkeypatch.setattr(matrix, "run_one", lambda *a, **k: pytest.fail("a run started"))
+    one_line_exit_2(capsys, "matrix", "--backends", "numpy", "--ops", "conv1d", *argv, match=message)
+
+
+def test_a_backend_registered_here_runs_in_pool_processes(two_cores):
+    from symconv.backends import BACKENDS, register_backend
+    register_backend("numpy-here", "symconv.backends.numpy_backend:NumpyBackend")
+    try:
+        report = sweep("numpy-here", cases=sweep_cases("quick", ["conv1d"])[:2], workers=2, progress=False)
+    finally:
+        del BACKENDS["numpy-here"]
+    assert report.engine == "2 worker processes" and report.status == "ok"

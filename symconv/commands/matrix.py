@@ -33,20 +33,26 @@ def run(args) -> int:
     from ..matrix import matrix_runs, run_matrix
     from ..matrix_report import markdown
     from ..sweep_cases import sweep_cases
+    from ..cli import output_file
     from ..sweep_run import resolve_workers
-    sweep_cases(args.size, args.ops)  # refuse bad ops and engine settings before any backend starts
+    sweep_cases(args.size, args.ops)  # refuse bad ops, engine settings and files before any backend starts
     resolve_workers(args.workers)
+    if args.scheduler is not None:
+        from ..sweep_scheduler import parse_address
+        parse_address(args.scheduler)
+    if args.output is not None:
+        output_file("output", args.output)
     runs = matrix_runs(args.backends)
     words = ["symconv", "matrix", "--size", args.size]
     if args.backends:
         words += ["--backends", args.backends]
     if args.ops:
         words += ["--ops", args.ops]
-    if args.output:
+    if args.output is not None:
         words += ["-o", args.output]
     matrix = run_matrix(runs, args.size, args.ops, args.workers, args.scheduler, command=" ".join(words))
     text = markdown(matrix)
-    if args.output:
+    if args.output is not None:
         write_output(args.output, text, "output")
         print(f"wrote {args.output}: {len(matrix.runs)} runs, {len(matrix.rows())} rows", file=sys.stderr)
     else:

@@ -35,19 +35,17 @@ def configure(parser):
 
 
 def run(args) -> int:
-    import os
     from ..backends import variant_from_args
-    from ..errors import SymconvError, shown
+    from ..cli import output_file
     from ..sweep_run import sweep
     from ..values import timeout_seconds
-    folder = os.path.dirname(os.path.abspath(args.json)) if args.json else None
-    if folder and not os.path.isdir(folder):  # before the sweep, not after it
-        raise SymconvError(f"json file {shown(args.json)} cannot be written: no folder {shown(folder)}")
+    if args.json is not None:   # before the sweep, not after it
+        output_file("json file", args.json)
     report = sweep(args.backend, impl=args.impl, variant=variant_from_args(args), grad_path=args.grad_path,
                    ops=args.ops, size=args.size, workers=args.workers, scheduler=args.scheduler,
                    shrink=not args.no_shrink, seed=args.seed, timeout=timeout_seconds(args.timeout),
                    isolate=not args.in_process)
-    if args.json:
+    if args.json is not None:
         write_output(args.json, report.dumps() + "\n", "json file")
     print(report.text())
     return report.exit_status

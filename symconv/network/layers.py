@@ -13,7 +13,7 @@ from fractions import Fraction
 
 from .. import conventions
 from ..conventions import effective_kernel, output_size
-from ..errors import SymconvError
+from ..errors import SymconvError, shown
 from ..spec import parse_padding, parse_per_axis
 from .axes import (Groups, SameChannels, adaptive_table, bilinear_table, identity_table, nearest_table,
                    transposed_table, whole_table, window_table)
@@ -304,8 +304,14 @@ def strided_slice(name: str, src: Node, slices, label="slice") -> AxisLayer:
     tables, sizes, words = [], [], []
     for n, sl in zip(src.shape.spatial, slices):
         if not isinstance(sl, slice):
-            sl = slice(*sl)
-        start, stop, step = sl.indices(n)
+            try:
+                sl = slice(*sl)
+            except TypeError:
+                raise SymconvError(f"layer {name!r}: slices must be (start, stop, step), got {shown(sl)}") from None
+        try:
+            start, stop, step = sl.indices(n)
+        except (TypeError, ValueError) as err:   # a step of 0, a bound that is not an integer
+            raise SymconvError(f"layer {name!r}: slice {shown(sl)}: {err}") from None
         if step < 1:
             raise SymconvError(f"layer {name!r}: slice steps must be positive, got {step}")
         out = len(range(start, stop, step))

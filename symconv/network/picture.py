@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from ..errors import SymconvError
+from ..errors import SymconvError, shorten, shown
 from . import compose
 
 MARGIN = 2
@@ -72,8 +72,28 @@ def draw(answer, path, image=None, title=None):
     verb = "read by" if hasattr(answer, "pixel") else "reads"
     ax.set_title(title or f"{answer.entry} {verb} {answer.entry_count:,} entries of {node.name}", fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    save(fig, path)
     return path
+
+
+def save(fig, path) -> None:
+    """Write the figure in the format its file name says (PNG without one); any problem (a
+    format matplotlib has not, a missing folder, a full device) is one SymconvError line."""
+    import io
+    import os
+    name = os.fspath(path)
+    fmt = os.path.splitext(name)[1][1:].lower() or "png"
+    buffer = io.BytesIO()
+    try:
+        fig.savefig(buffer, format=fmt, dpi=100)
+    except ValueError as err:
+        raise SymconvError(f"picture {shown(name)} cannot be written: {shorten(str(err), 200)}") from None
+    try:
+        with open(name, "wb") as out:
+            out.write(buffer.getvalue())
+    except (OSError, ValueError) as err:   # ValueError: a NUL in the path
+        reason = getattr(err, "strerror", None) or str(err)
+        raise SymconvError(f"picture {shown(name)} cannot be written: {reason}") from None
 
 
 def _image_window(answer, image, box) -> np.ndarray:
