@@ -16,7 +16,7 @@ import numpy as np
 
 from ..errors import SymconvError, shown
 from .axes import ZERO, Groups, SameChannels, Table, Vec, broadcast_table, with_room
-from .limits import check_entry
+from .limits import check_entry, check_layers
 
 
 @dataclass(frozen=True, eq=False)
@@ -348,6 +348,9 @@ class Network:
     title: str = ""
     batch: int = 1
     aliases: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        check_layers(len(self.nodes) - len(self.inputs))
 
     # ---- names ---------------------------------------------------------------------------
     def node(self, name: str) -> Node:
