@@ -502,3 +502,34 @@ def test_a_backend_registered_here_runs_in_pool_processes(two_cores):
     finally:
         del BACKENDS["numpy-here"]
     assert report.engine == "2 worker processes" and report.status == "ok"
+
+
+# ---- port ----------------------------------------------------------------------------------------------
+
+BIG_PORT = ["conv2d", "--input", "1x20000x20000x1", "--kernel", "3x3x1x1", "--to", "torch"]
+
+
+def test_port_refuses_to_verify_a_layer_too_large_for_exact_probes(capsys):
+    one_line_exit_2(capsys, "port", *BIG_PORT, "--verify", match="too large to verify exactly")
+
+
+def test_port_writes_a_layer_too_large_to_verify_and_says_so(capsys, monkeypatch):
+    from symconv import porting
+    monkeypatch.setattr(porting, "installed", lambda fw: True)   # as where both frameworks are installed
+    code, out, err = run_cli(capsys, "port", *BIG_PORT)
+    assert code == 0 and not err, err
+    assert "not verified: this conv2d is too large to verify exactly" in out
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--to", ""], "to must be one of tf, torch, jax, onnx, got ''"),
+    (["--to", "torch", "--from", "caffe"], "from must be one of"),
+    (["--to", "tf", "--from", "tf"], "from and to must be two frameworks"),
+    (["--to", "torch", "--seed", "-1"], "seed must be a non-negative integer"),
+    (["--to", "torch", "--seed", "1e3"], "invalid int value"),
+    (["--to", "torch", "--padding", "1000000:1000000"], "more than 2**31 elements"),
+    (["--to", "torch", "--padding", "-1:-1"], "nothing to port"),
+    (["--to", "torch", "--data-format", "é"], "data_format for conv2d must be NHWC or NCHW"),
+])
+def test_port_options_are_one_line(capsys, argv, message):
+    one_line_exit_2(capsys, "port", "conv2d", "--input", "1x4x4x1", "--kernel", "3x3x1x1", *argv, match=message)
