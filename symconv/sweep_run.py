@@ -306,16 +306,21 @@ def _run_pool(cases, target, workers, options, on_result) -> list:
     import multiprocessing
     context = multiprocessing.get_context("spawn")   # no fork of a process with threads
     results = {}
-    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context, initializer=_pool_start) as pool:
-        futures = {pool.submit(remote_case, case, target, **options): i for i, case in enumerate(cases)}
-        try:
-            for future in concurrent.futures.as_completed(futures):
-                results[futures[future]] = future.result()
-                on_result(results[futures[future]])
-        except BaseException:
-            for future in futures:
-                future.cancel()
-            raise
+    try:
+        with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context, initializer=_pool_start) as pool:
+            futures = {pool.submit(remote_case, case, target, **options): i for i, case in enumerate(cases)}
+            try:
+                for future in concurrent.futures.as_completed(futures):
+                    results[futures[future]] = future.result()
+                    on_result(results[futures[future]])
+            except BaseException:
+                for future in futures:
+                    future.cancel()
+                raise
+    except concurrent.futures.process.BrokenProcessPool:
+        raise SymconvError(f"the sweep's {workers} worker processes ended before answering (a script that runs a "
+                           f"sweep with several workers must start it under `if __name__ == '__main__':`, as "
+                           f"Python starts each worker by importing the script), or pass workers=1") from None
     return [results[i] for i in range(len(cases))]
 
 

@@ -83,6 +83,18 @@ def test_sweep_refuses_too_many_workers_before_starting_any(two_cores, monkeypat
         sweep("numpy", ops=["conv1d"], workers=1000, progress=False)
 
 
+def test_a_script_without_a_main_guard_gets_one_line_of_advice(tmp_path):
+    script = tmp_path / "unguarded.py"
+    script.write_text("import symconv\n"
+                      "try:\n"
+                      "    symconv.sweep('numpy', ops=['conv1d'], workers=2, progress=False)\n"
+                      "except symconv.SymconvError as err:\n"
+                      "    print('SymconvError:', err)\n")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert "SymconvError: the sweep's 2 worker processes ended before answering" in done.stdout, done.stderr
+    assert "if __name__ == '__main__':" in done.stdout
+
+
 def test_one_case_runs_in_one_worker_whatever_is_asked(two_cores):
     case = sweep_cases("quick", ["conv1d"])[:1]
     report = sweep("numpy", cases=case, workers=8, progress=False)
@@ -454,6 +466,13 @@ def test_trace_outputs_and_options_are_one_line(capsys, argv, message):
     if "--png" in argv:
         pytest.importorskip("matplotlib")
     one_line_exit_2(capsys, "trace", *CHAIN_ARGS, *argv, match=message)
+
+
+def test_an_average_pool_window_wholly_in_padding_reads_nothing(capsys):
+    code, out, err = run_cli(capsys, "trace", "--input", "1x1x1x1", "--layers", "avgpool 2x2 SAME d2", "--entry",
+                             "out[0,0,0,0]")
+    assert code == 0, err
+    assert "reads nothing of x (every path ends in padding)" in out
 
 
 @pytest.mark.parametrize("layers,message", [
