@@ -14,6 +14,7 @@ keeps one backend worker per thread.
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import threading
@@ -397,6 +398,21 @@ def worker_limit() -> tuple:
     return limit, why
 
 
+def op_names(ops):
+    """``ops`` as sweep_cases takes them (None, comma-separated text or names), anything else
+    refused naming the field."""
+    if ops is None or isinstance(ops, str):
+        return ops
+    try:
+        names = list(itertools.islice(iter(ops), 100))
+    except TypeError:
+        names = None
+    if names is None or not all(isinstance(n, str) for n in names):
+        raise SymconvError(f"ops must be op names (a list, or comma-separated text such as 'conv1d,conv2d'), "
+                           f"got {shown(ops)}")
+    return names
+
+
 def resolve_workers(value, cases: int | None = None) -> int:
     """The worker processes to start: ``value`` (None: one per core), at most ``worker_limit``,
     and never more than ``cases``."""
@@ -439,10 +455,14 @@ def sweep(backend: str | None = None, *, impl: str | None = None, variant: Varia
         parse_address(scheduler)   # a malformed address before anything runs
     label = size if cases is None else "given cases"
     if cases is None:
-        cases = sweep_cases(size, ops)
-    elif not all(isinstance(c, Case) for c in cases):
-        raise SymconvError("cases must be symconv.sweep_cases.Case objects (see sweep_cases())")
-    cases = list(cases)
+        cases = sweep_cases(size, op_names(ops))
+    else:
+        try:
+            cases = list(cases)
+        except TypeError:
+            cases = None
+        if cases is None or not all(isinstance(c, Case) for c in cases):
+            raise SymconvError("cases must be a list of symconv.sweep_cases.Case objects (see sweep_cases())")
     workers = resolve_workers(workers, len(cases))
     options = dict(shrink_findings=shrink, confirm_findings=confirm, seed=seed)
     bar = _Bar(len(cases), progress, target.backend or "impl")

@@ -552,3 +552,28 @@ def test_port_writes_a_layer_too_large_to_verify_and_says_so(capsys, monkeypatch
 ])
 def test_port_options_are_one_line(capsys, argv, message):
     one_line_exit_2(capsys, "port", "conv2d", "--input", "1x4x4x1", "--kernel", "3x3x1x1", *argv, match=message)
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    (dict(ops=5), "ops must be op names"),
+    (dict(ops=[5]), "ops must be op names"),
+    (dict(ops=[["conv1d"]]), "ops must be op names"),
+    (dict(cases=5), "cases must be a list of symconv.sweep_cases.Case objects"),
+    (dict(cases=["conv1d"]), "cases must be a list of symconv.sweep_cases.Case objects"),
+    (dict(size=None, ops=["conv1d"]), "size must be quick or full"),
+])
+def test_sweep_api_fields_are_named(kwargs, message):
+    with pytest.raises(SymconvError, match=message):
+        sweep("numpy", progress=False, workers=1, **kwargs)
+
+
+def test_matrix_api_fields_are_named():
+    from symconv.matrix import matrix_runs, run_matrix
+    for backends in (5, [5], [None]):
+        with pytest.raises(SymconvError, match="backends must be among"):
+            matrix_runs(backends)
+    for runs in (5, [5], []):
+        with pytest.raises(SymconvError, match="runs must be a list of MatrixRun"):
+            run_matrix(runs)
+    with pytest.raises(SymconvError, match="ops must be op names"):
+        run_matrix(matrix_runs("numpy"), ops=5)
