@@ -229,8 +229,8 @@ def _chain(layer: str, count: int) -> str:
     (["--input", "1x8x8x1", "--layers", "dense c100000000000"], "has an axis longer than"),
     (["--input", "1x8x8x1", "--layers", "depthwise 3x3 m100000000000"], "has an axis longer than"),
     (["--input", "1x8x8x1", "--layers", "conv2d 100000000000x3 SAME"], "taps on one axis is more than"),
-    (["--input", "1x4096x4096x8", "--layers", "conv2d 3x3"], "more than the 67,108,864"),
-    (["--input", "1x1024x1024x1", "--layers", "upsample 16 bilinear"], "more than the 67,108,864"),
+    (["--input", "1x2048x2048x8", "--layers", "conv2d 3x3"], "more than the 16,777,216"),
+    (["--input", "1x1024x1024x1", "--layers", "upsample 16 bilinear"], "more than the 16,777,216"),
     (["--input", "1x8x8x1", "--layers", _chain("relu", 10_001)], "more than the 10,000 symconv traces through"),
     (["--input", "1x8x8x1", "--layers", "add( " * 400 + "relu" + " | )" * 400], "nest at most 50 deep"),
 ])

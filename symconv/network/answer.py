@@ -19,6 +19,8 @@ GRID_SIDE = 32
 # most this many digits in all.
 JSON_PIXELS = 20_000
 JSON_DIGITS = 2_000_000
+# Entries near the top compared exactly at a time.
+CANDIDATE_CHUNK = 1 << 16
 
 
 def ranges_text(positions) -> str:
@@ -213,17 +215,25 @@ class _Answer:
 
     def max_entry(self):
         """(count, (spatial..., c)) of the entry with the most paths, exactly: ranked in scaled
-        float64, then every entry within rounding of the top compared as exact integers."""
+        float64; where float64 holds every count and partial sum exactly its first maximum is the
+        answer, elsewhere every entry within rounding of the top is compared as an exact integer."""
         values, exponent = self.ranked
-        if not values.size or not values.max() > 0:
+        flat = values.reshape(-1)
+        if not flat.size or not flat.max() > 0:
             return 0, None
-        top = values.max()
-        exact = not exponent and self.paths < 2**53   # every count and partial sum is a float64 integer
-        local = np.argwhere(values == top)[:1] if exact else np.argwhere(values >= top * (1 - 1e-9))
-        positions = local + np.array([lo for lo, _ in self.box], dtype=np.int64)
-        counts = compose.exact_at(self.terms, positions)
-        best = max(range(len(counts)), key=lambda i: counts[i])
-        return counts[best], tuple(int(i) for i in positions[best])
+        lo = np.array([lo for lo, _ in self.box], dtype=np.int64)
+        if not exponent and self.paths < 2**53:
+            position = tuple(int(i) for i in np.unravel_index(int(np.argmax(flat)), values.shape) + lo)
+            return self.count_at(position), position
+        candidates = np.flatnonzero(flat >= flat.max() * (1 - 1e-9))
+        best = None
+        for start in range(0, len(candidates), CANDIDATE_CHUNK):
+            positions = np.stack(np.unravel_index(candidates[start:start + CANDIDATE_CHUNK], values.shape), axis=1) + lo
+            counts = compose.exact_at(self.terms, positions)
+            i = max(range(len(counts)), key=counts.__getitem__)
+            if best is None or counts[i] > best[0]:
+                best = (counts[i], tuple(int(p) for p in positions[i]))
+        return best
 
     def listable(self) -> bool:
         """Whether JSON lists every entry with its count (JSON_PIXELS, JSON_DIGITS)."""

@@ -254,6 +254,18 @@ def exact_at(terms: list, positions: np.ndarray) -> list:
     """The exact sum of the terms at each of ``positions`` (rows of (spatial..., c)), as Python
     numbers."""
     positions = np.asarray(positions, dtype=np.int64).reshape(len(positions), -1)
+    bound = sum(abs(t.coef) * math.prod(v.max_abs() for v in t.factors()) for t in terms)
+    if bound < INT64_ROOM and all(type(t.coef) is int and v.values.dtype != object for t in terms
+                                  for v in t.factors()):
+        total = np.zeros(len(positions), dtype=np.int64)   # every product and sum fits: int64 is exact
+        for t in terms:
+            value = np.full(len(positions), t.coef, dtype=np.int64)
+            for axis, v in enumerate(t.factors()):
+                local = positions[:, axis] - v.start
+                inside = (local >= 0) & (local < len(v))
+                value *= np.where(inside, v.values[np.clip(local, 0, len(v) - 1)], 0)
+            total += value
+        return [int(v) for v in total.tolist()]
     total = np.zeros(len(positions), dtype=object)
     for t in terms:
         value = np.full(len(positions), t.coef, dtype=object)

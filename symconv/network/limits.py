@@ -15,9 +15,9 @@ from ..spec import _as_int
 
 # Positions on one axis (spatial or channels) of any tensor.
 MAX_AXIS = 1 << 20
-# Entries (spatial positions x channels) of one tensor, batch excluded: an answer's dense window
-# over the input takes a byte (support) to eight (ranking) per entry.
-MAX_ENTRIES = 1 << 26
+# Entries (spatial positions x channels) of one tensor, batch excluded: an answer lays its window
+# over the input out densely, a byte (support) to sixteen (ranking) per entry.
+MAX_ENTRIES = 1 << 24
 # (output position, tap) pairs of one axis of one layer (int64 each).
 MAX_TAPS = 1 << 24
 # Layers of one network, and how deep add( and concat( blocks of a chain may nest.
