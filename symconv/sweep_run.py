@@ -335,13 +335,25 @@ def _run_dask(cases, target, scheduler, options, on_result) -> list:
         index = {future.key: i for i, future in enumerate(futures)}
         results = {}
         for future in as_completed(futures):
-            results[index[future.key]] = future.result()
+            try:
+                results[index[future.key]] = future.result()
+            except (OSError, distributed_lost()) as err:   # a worker died or the cluster went away
+                raise SymconvError(f"the Dask cluster lost case {cases[index[future.key]].case_id}: "
+                                   f"{type(err).__name__}: {shown(str(err), 200)}") from None
             on_result(results[index[future.key]])
         client.run(close_held_runners)
         return [results[i] for i in range(len(cases))]
     finally:
         if own:
             client.close()
+
+
+def distributed_lost() -> tuple:
+    """The exceptions with which Dask says a case was lost (a worker killed, the scheduler gone)."""
+    import asyncio
+
+    from distributed import KilledWorker
+    return KilledWorker, asyncio.CancelledError, asyncio.TimeoutError
 
 
 class _Bar(Progress):

@@ -11,7 +11,8 @@ connects, ``probe`` checks, within one deadline (``SCHEDULER_TIMEOUT`` seconds i
 3. Dask's ``identity`` call, over Dask's comm with what is left of the deadline, names a
    scheduler (not a worker or a nanny).
 
-Only then is the client made, with the time that is left.  Each failure is one line naming the
+Only then is the client made, with the time that is left, and at least one worker must have
+joined the scheduler by the end of it (cases sent to a cluster without workers wait for ever).  Each failure is one line naming the
 address.
 """
 
@@ -182,12 +183,24 @@ def client(scheduler, timeout: float | None = None):
     except ImportError:
         raise SymconvError("a Dask scheduler needs dask.distributed, which is not installed: "
                            "pip install 'symconv[dask]'") from None
-    if isinstance(scheduler, Client):
-        return scheduler, False
     seconds = SCHEDULER_TIMEOUT if timeout is None else timeout
-    left = probe(scheduler, seconds)
-    url = parse_address(scheduler)[0]
-    try:
-        return Client(url, timeout=max(left, 1.0)), True
-    except (OSError, TimeoutError, ValueError) as err:
-        raise SymconvError(f"scheduler {shown(scheduler)} cannot be reached: {shorten(str(err), 200)}") from None
+    if isinstance(scheduler, Client):
+        made, own, name = scheduler, False, "the client's scheduler"
+        deadline = _Deadline(seconds)
+    else:
+        left = probe(scheduler, seconds)
+        deadline = _Deadline(left)
+        try:
+            made, own, name = Client(parse_address(scheduler)[0], timeout=max(left, 1.0)), True, \
+                f"scheduler {shown(scheduler)}"
+        except (OSError, TimeoutError, ValueError) as err:
+            raise SymconvError(f"scheduler {shown(scheduler)} cannot be reached: {shorten(str(err), 200)}") from None
+    try:   # a scheduler without workers would hold the cases for ever
+        made.wait_for_workers(1, timeout=max(deadline.left(), 1.0))
+    except (OSError, TimeoutError, asyncio.TimeoutError):   # Dask's WorkerStartTimeoutError is one
+        address = getattr(made.scheduler, "address", None) or "ADDRESS"
+        if own:
+            made.close()
+        raise SymconvError(f"{name} has no workers (none joined within {seconds:g} s): start one, e.g. "
+                           f"dask worker {address}") from None
+    return made, own

@@ -577,3 +577,14 @@ def test_matrix_api_fields_are_named():
             run_matrix(runs)
     with pytest.raises(SymconvError, match="ops must be op names"):
         run_matrix(matrix_runs("numpy"), ops=5)
+
+
+def test_a_scheduler_without_workers_is_one_line_within_the_timeout(short_timeout):
+    distributed = pytest.importorskip("dask.distributed")
+    local = dict(n_workers=0, processes=False, dashboard_address=None, protocol="tcp")
+    with distributed.LocalCluster(**local) as cluster:
+        start = time.monotonic()
+        with pytest.raises(SymconvError, match=r"has no workers \(none joined within 2 s\): start one, e.g. "
+                                               r"dask worker tcp://"):
+            sweep("numpy", ops=["conv1d"], scheduler=cluster.scheduler_address, progress=False)
+        assert time.monotonic() - start < 10
