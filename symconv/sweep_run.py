@@ -334,10 +334,11 @@ def _run_dask(cases, target, scheduler, options, on_result) -> list:
         futures = client.map(remote_case, cases, target=target, pure=False, **options)
         index = {future.key: i for i, future in enumerate(futures)}
         results = {}
+        lost = (OSError, *distributed_lost())   # a worker died or the cluster went away
         for future in as_completed(futures):
             try:
                 results[index[future.key]] = future.result()
-            except (OSError, distributed_lost()) as err:   # a worker died or the cluster went away
+            except lost as err:
                 raise SymconvError(f"the Dask cluster lost case {cases[index[future.key]].case_id}: "
                                    f"{type(err).__name__}: {shown(str(err), 200)}") from None
             on_result(results[index[future.key]])

@@ -588,3 +588,17 @@ def test_a_scheduler_without_workers_is_one_line_within_the_timeout(short_timeou
                                                r"dask worker tcp://"):
             sweep("numpy", ops=["conv1d"], scheduler=cluster.scheduler_address, progress=False)
         assert time.monotonic() - start < 10
+
+
+def _lost(*args, **kwargs):
+    raise OSError("connection reset by peer")
+
+
+def test_a_case_the_cluster_loses_is_one_line(monkeypatch):
+    distributed = pytest.importorskip("dask.distributed")
+    monkeypatch.setattr(sweep_run, "remote_case", _lost)
+    local = dict(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None)
+    with distributed.LocalCluster(**local) as cluster:
+        with pytest.raises(SymconvError, match=r"^the Dask cluster lost case conv1d-\S+: OSError: "
+                                               r"'connection reset by peer'$"):
+            sweep("numpy", ops=["conv1d"], scheduler=cluster.scheduler_address, progress=False)
