@@ -342,9 +342,12 @@ def _run_dask(cases, target, scheduler, options, on_result) -> list:
                 raise SymconvError(f"the Dask cluster lost case {cases[index[future.key]].case_id}: "
                                    f"{type(err).__name__}: {shown(str(err), 200)}") from None
             on_result(results[index[future.key]])
-        client.run(close_held_runners)
         return [results[i] for i in range(len(cases))]
     finally:
+        try:   # the backend workers the cluster holds, also when the sweep ends early
+            client.run(close_held_runners)
+        except Exception:  # noqa: BLE001 - a cluster that is gone holds nothing
+            pass
         if own:
             client.close()
 
