@@ -319,9 +319,10 @@ def _run_pool(cases, target, workers, options, on_result) -> list:
                     future.cancel()
                 raise
     except concurrent.futures.process.BrokenProcessPool:
-        raise SymconvError(f"the sweep's {workers} worker processes ended before answering (a script that runs a "
-                           f"sweep with several workers must start it under `if __name__ == '__main__':`, as "
-                           f"Python starts each worker by importing the script), or pass workers=1") from None
+        raise SymconvError(f"the sweep's {workers} worker processes ended before answering: one was killed (out "
+                           f"of memory?) or none could start (a script that runs a sweep with several workers must "
+                           f"start it under `if __name__ == '__main__':`, as Python starts each worker by importing "
+                           f"the script); or pass workers=1") from None
     return [results[i] for i in range(len(cases))]
 
 
