@@ -17,6 +17,7 @@ import json
 import os
 import platform
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -37,6 +38,32 @@ HANGS_EVERYWHERE.write_text("import time\n\ndef forward(x, k, spec):\n    time.s
 BROKEN_BACKEND = ("from symconv.backends import register_backend\n"
                   "from symconv.backends.numpy_backend import NumpyBackend\n"
                   "class Broken(NumpyBackend):\n    name = 'broken'\n")
+TORCH_FACTORY = {name: SCRATCH / f"factory_{name}.py" for name in ("exits", "sleeps")}
+TORCH_FACTORY["exits"].write_text("import sys\n\ndef build():\n    sys.exit(0)\n")
+TORCH_FACTORY["sleeps"].write_text("import time\n\ndef build():\n    time.sleep(3600)\n")
+
+
+def listener(reply: bytes | None) -> str:
+    """A local TCP server (a daemon thread of this script) that answers every connection with
+    ``reply``, or says nothing and keeps it open (None); its address."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    held = []
+
+    def serve():
+        while True:
+            conn, _ = server.accept()
+            held.append(conn)
+            if reply is not None:
+                conn.sendall(reply)
+    threading.Thread(target=serve, daemon=True).start()
+    return f"tcp://127.0.0.1:{server.getsockname()[1]}"
+
+
+HTTP_SERVER = listener(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+SILENT_SERVER = listener(None)
+DEEP = " > ".join(["conv2d 3x3 SAME c2"] * 300)
 API = ("import numpy as np, symconv\nfrom symconv import check\n"
        "spec = symconv.ConvSpec('conv2d', '1x3x3x1', '1x1x1x1', strides=3, padding='SAME')\n")
 
@@ -175,6 +202,38 @@ EXAMPLES = [
     ("register_backend: variant_options = 5", "every command's parser fails (TypeError)",
      python(BROKEN_BACKEND + "    variant_options = 5\nregister_backend('broken', Broken)\n"
             "from symconv.cli import build_parser\nbuild_parser()"), 60),
+    ("sweep --workers 1000", "570+ processes, 7 GB",
+     cli("sweep", "--backend", "numpy", "--ops", "conv1d", "--workers", "1000"), 60),
+    ("sweep --scheduler: an HTTP server", "49-line traceback: Unable to allocate 3.07 EiB",
+     cli("sweep", "--backend", "numpy", "--ops", "conv1d", "--scheduler", HTTP_SERVER), 60),
+    ("sweep --scheduler: a silent listener", "hangs past the stated 30 s",
+     cli("sweep", "--backend", "numpy", "--ops", "conv1d", "--scheduler", SILENT_SERVER), 90),
+    ("trace --input 1x8x8x99999999999999999", "MemoryError traceback (711 PiB)",
+     cli("trace", "--input", "1x8x8x99999999999999999", "--layers", "conv2d 3x3", "--entry", "out[0,0,0,0]"), 60),
+    ("trace --layers upsample 100000000", "allocates without end",
+     cli("trace", "--input", "1x8x8x1", "--layers", "upsample 100000000", "--entry", "out[0,0,0,0]"), 60),
+    ("trace, 1,000 conv layers", "OverflowError traceback",
+     cli("trace", "--input", "1x8x8x1", "--layers", " > ".join(["conv2d 3x3 SAME c1"] * 1000),
+         "--entry", "out[0,0,0,0]"), 60, "paths:"),
+    ("trace, 300 conv layers c2: the most paths", "OverflowError traceback (120 layers: exit 0, a wrong entry)",
+     cli("trace", "--input", "1x8x8x3", "--layers", DEEP, "--entry", "out[0,0,0,0]"), 60, "paths:"),
+    ("trace, 400 nested add(", "RecursionError traceback",
+     cli("trace", "--input", "1x8x8x1", "--layers", "add( " * 400 + "relu" + " | )" * 400,
+         "--entry", "out[0,0,0,0]"), 60),
+    ("trace(..., (0, 0.5, 0, 0))", "0.5 truncated to 0: an answer",
+     python("from symconv.network import trace\n"
+            "print(trace('conv2d 3x3 SAME c1', 'out', (0, 0.5, 0, 0), input_shape='1x4x4x1'))"), 60),
+    ("trace --torch: the factory calls sys.exit(0)", "exit 0, no output",
+     cli("trace", "--torch", f"{TORCH_FACTORY['exits']}:build", "--input", "1x3x8x8", "--entry", "out[0,0,0,0]"),
+     120),
+    ("trace --torch: the factory sleeps (--timeout 10)", "hangs",
+     cli("trace", "--torch", f"{TORCH_FACTORY['sleeps']}:build", "--input", "1x3x8x8", "--entry", "out[0,0,0,0]",
+         "--timeout", "10"), 120),
+    ("trace --png missing/x.png", "traceback after the answer",
+     cli("trace", "--input", "1x8x8x1", "--layers", "conv2d 3x3", "--entry", "out[0,0,0,0]", "--png",
+         str(SCRATCH / "missing" / "x.png")), 60),
+    ("port --verify, 1x20000x20000x1", "ZeroDivisionError traceback",
+     cli("port", "conv2d", "--input", "1x20000x20000x1", "--kernel", "3x3x1x1", "--to", "torch", "--verify"), 120),
 ]
 
 
