@@ -465,3 +465,10 @@ def test_runners_share_nothing_with_a_closed_worker():
         outcome = runner.run([Call(FOUNDING, "forward", "op", {"x": np.ones((1, 3, 3, 1)), "k": np.ones((1, 1, 1, 1))})])[0]
         process = runner.worker.process
     assert outcome.status == "ok" and process.poll() is not None
+
+
+def test_a_layer_whose_sums_exceed_exact_float32_is_refused_in_one_line():
+    spec = ConvSpec("conv2d", "1x20000x20000x1", "3x3x1x1")
+    with pytest.raises(SymconvError, match=r"dk entries of this conv2d sum up to 399920004 products, more than exact "
+                                           r"float32 probing can take"):
+        check(spec, "numpy")
