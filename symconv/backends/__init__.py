@@ -173,6 +173,9 @@ def create(name: str | None = None, *, impl: str | None = None, variant: Variant
     if name is not None and not isinstance(name, str):
         raise SymconvError(f"backend must be one of {', '.join(sorted(BACKENDS))}, got {shown(name)}")
     if impl is not None:
+        if variant.device != "cpu" or variant.options:
+            raise SymconvError(f"an impl file runs as it is written: --device and variant options do not apply to it, "
+                               f"got {variant.describe()}")
         from .impl import ImplBackend
         return ImplBackend(impl)
     if name in BUILTIN:
