@@ -116,23 +116,6 @@ def write_output(path: str, text: str, field: str = "output") -> None:
     write_text(path, text, field)
 
 
-def output_file(field: str, path) -> None:
-    """A file a run will write when it ends: refused now, before the run, when it cannot be
-    (no name, a folder, no such folder)."""
-    try:
-        folder = os.path.dirname(os.path.abspath(path)) if path.strip() else None
-        if folder is None:
-            raise SymconvError(f"{field} {shown(path)} cannot be written: no file name")
-        if os.path.isdir(path):
-            raise SymconvError(f"{field} {shown(path)} cannot be written: it is a folder")
-        if not os.path.isdir(folder):
-            raise SymconvError(f"{field} {shown(path)} cannot be written: no folder {shown(folder)}")
-    except ValueError as err:   # a NUL in the path
-        if isinstance(err, SymconvError):
-            raise
-        raise SymconvError(f"{field} {shown(path)} cannot be written: not a file name") from None
-
-
 def main(argv=None) -> int:
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)

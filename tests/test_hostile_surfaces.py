@@ -448,16 +448,17 @@ CHAIN_ARGS = ["--input", "1x8x8x1", "--layers", "conv2d 3x3 c1"]
 
 
 @pytest.mark.parametrize("argv,message", [
-    (["--entry", "out[0,0,0,0]", "--png", "/no/such/dir/x.png"], "--png file '/no/such/dir/x.png' cannot be written: "
-                                                                  "no folder '/no/such/dir'"),
-    (["--entry", "out[0,0,0,0]", "--png", ""], "--png file '' cannot be written: no file name"),
-    (["--entry", "out[0,0,0,0]", "--png", "/tmp"], "--png file '/tmp' cannot be written: it is a folder"),
-    (["--entry", "out[0,0,0,0]", "--png", "/tmp/x.notaformat"], "picture '/tmp/x.notaformat' cannot be written: "
-                                                                 "Format 'notaformat' is not supported"),
-    (["--entry", "out[0,0,0,0]", "--png", "/dev/full"], "picture '/dev/full' cannot be written: No space left"),
-    (["--entry", "out[0,0,0,0]", "--latex", "/no/such/dir/x.tex"], "--latex file '/no/such/dir/x.tex' cannot be"),
-    (["--entry", "out[0,0,0,0]", "--latex", "/dev/full"], "--latex file '/dev/full' cannot be written"),
-    (["--entry", "out[0,0,0,0]", "--latex", "x\x00.tex"], "--latex file 'x\\x00.tex' cannot be written"),
+    (["--entry", "out[0,0,0,0]", "--png", "/no/such/dir/x.png"], "--png '/no/such/dir/x.png' cannot be written: "
+                                                                  "no such folder '/no/such/dir'"),
+    (["--entry", "out[0,0,0,0]", "--png", ""], "--png must be a file name, got ''"),
+    (["--entry", "out[0,0,0,0]", "--png", "/tmp"], "--png '/tmp' is a folder: give a file name"),
+    (["--entry", "out[0,0,0,0]", "--png", "/tmp/x.notaformat"], "--png '/tmp/x.notaformat': a picture is written as "
+                                                                 ".png, .svg or .pdf"),
+    (["--entry", "out[0,0,0,0]", "--png", "/dev/full"], "--png '/dev/full': a picture is written as .png, .svg or .pdf, "
+                                                        "chosen by the file's suffix; got no suffix"),
+    (["--entry", "out[0,0,0,0]", "--latex", "/no/such/dir/x.tex"], "--latex '/no/such/dir/x.tex' cannot be written: no such folder"),
+    (["--entry", "out[0,0,0,0]", "--latex", "/dev/full"], "--latex '/dev/full' cannot be written: No space left"),
+    (["--entry", "out[0,0,0,0]", "--latex", "x\x00.tex"], "--latex 'x\\x00.tex' cannot be written"),
     (["--entry", "out[0,0,0,0]", "--timeout", "-1"], "timeout must be a positive number"),
     (["--entry", "out[0,0,0,0]", "--check"], "--check compares with a model's gradient"),
     (["--pixel", "x[0,0,0,0]", "--check"], "--check is for --entry"),
@@ -484,8 +485,8 @@ def test_chain_layers_with_bad_values_are_one_line(capsys, layers, message):
 
 
 @pytest.mark.parametrize("argv,message", [
-    (["--json", ""], "json file '' cannot be written: no file name"),
-    (["--json", "/tmp"], "json file '/tmp' cannot be written: it is a folder"),
+    (["--json", ""], "--json must be a file name, got ''"),
+    (["--json", "/tmp"], "--json '/tmp' is a folder: give a file name"),
     (["--scheduler", ""], "scheduler must be an address such as"),
     (["--scheduler", "udp://1.2.3.4:1"], "scheduler address must be tcp://HOST:PORT"),
     (["--seed", "-1"], "seed must be a non-negative integer"),
@@ -500,8 +501,8 @@ def test_sweep_options_are_one_line(capsys, argv, message):
 
 
 @pytest.mark.parametrize("argv,message", [
-    (["-o", ""], "output '' cannot be written: no file name"),
-    (["-o", "/no/such/dir/c.md"], "output '/no/such/dir/c.md' cannot be written: no folder"),
+    (["-o", ""], "--output must be a file name, got ''"),
+    (["-o", "/no/such/dir/c.md"], "--output '/no/such/dir/c.md' cannot be written: no such folder"),
     (["--scheduler", "nowhere"], "scheduler address must be tcp://HOST:PORT"),
     (["--workers", "0"], "workers must be a positive integer, got 0"),
     (["--backends", ""], "backends must be among"),

@@ -80,7 +80,8 @@ def _load(backend) -> tuple:
     from ..errors import SymconvError
     try:
         backend.load()
-        return "ready", backend.manifest()
+        manifest = getattr(backend, "manifest", None)   # a Backend's; a guest of the worker may have none
+        return "ready", manifest() if callable(manifest) else None
     except SymconvError as err:  # a usage error (a bad --impl file): the parent raises it
         return "usage", str(err)
     except Exception as err:  # reported to the parent as one line

@@ -33,7 +33,7 @@ def run(args) -> int:
     from ..matrix import matrix_runs, run_matrix
     from ..matrix_report import markdown
     from ..sweep_cases import sweep_cases
-    from ..cli import output_file
+    from ..outputs import check_path, described
     from ..sweep_run import resolve_workers
     sweep_cases(args.size, args.ops)  # refuse bad ops, engine settings and files before any backend starts
     resolve_workers(args.workers)
@@ -41,7 +41,7 @@ def run(args) -> int:
         from ..sweep_scheduler import parse_address
         parse_address(args.scheduler)
     if args.output is not None:
-        output_file("output", args.output)
+        check_path(args.output, "--output", "conformance.md")
     runs = matrix_runs(args.backends)
     words = ["symconv", "matrix", "--size", args.size]
     if args.backends:
@@ -53,8 +53,8 @@ def run(args) -> int:
     matrix = run_matrix(runs, args.size, args.ops, args.workers, args.scheduler, command=" ".join(words))
     text = markdown(matrix)
     if args.output is not None:
-        write_output(args.output, text, "output")
-        print(f"wrote {args.output}: {len(matrix.runs)} runs, {len(matrix.rows())} rows", file=sys.stderr)
+        write_output(args.output, text, "--output")
+        print(f"wrote {described(args.output)}: {len(matrix.runs)} runs, {len(matrix.rows())} rows", file=sys.stderr)
     else:
         print(text, end="")
     return 0

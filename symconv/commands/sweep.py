@@ -45,11 +45,15 @@ def configure(parser):
 
 def run(args) -> int:
     from ..backends import variant_from_args
-    from ..cli import output_file
+    from ..errors import SymconvError
+    from ..outputs import check_path, report_stream
     from ..sweep_run import sweep
     from ..values import timeout_seconds
     if args.json is not None:   # before the sweep, not after it
-        output_file("json file", args.json)
+        check_path(args.json, "--json", "sweep.json")
+    if args.in_process and args.timeout is not None:
+        raise SymconvError("--timeout stops a call in the child process: it cannot be used with --in-process")
+    out = report_stream(("--json", args.json))
     report = sweep(args.backend, impl=args.impl, variant=variant_from_args(args), grad_path=args.grad_path,
                    ops=args.ops, size=args.size, workers=args.workers, scheduler=args.scheduler,
                    shrink=not args.no_shrink, seed=args.seed, timeout=timeout_seconds(args.timeout),
@@ -57,7 +61,7 @@ def run(args) -> int:
                    paddings=args.paddings, conventions=args.conventions, groups=args.groups,
                    repeat=args.repeat)
     if args.json is not None:
-        write_output(args.json, report.dumps() + "\n", "json file")
-    print(report.text())
+        write_output(args.json, report.dumps() + "\n", "--json")
+    print(report.text(), file=out)
     return report.exit_status
 

@@ -73,11 +73,13 @@ def run(args) -> int:
     from ..network.answer import dumps
     from ..network.summary import summary_json, summary_text
     from ..values import timeout_seconds
+    from ..outputs import check_path, check_picture_path, described, report_stream
     timeout_seconds(args.timeout)   # a bad timeout or output file before anything runs
-    from ..cli import output_file
-    for option, path in (("--png file", args.png), ("--latex file", args.latex)):
-        if path is not None:
-            output_file(option, path)
+    if args.png is not None:
+        check_picture_path(args.png, "--png")
+    if args.latex is not None:
+        check_path(args.latex, "--latex", "derivation.tex")
+    out = report_stream(("--png", args.png), ("--latex", args.latex))
     asked = [bool(args.entry), bool(args.pixel), bool(args.summary)]
     if sum(asked) != 1:
         raise SymconvError("ask one question: --entry LAYER[...], --pixel x[...] (with --layer) or --summary")
@@ -88,7 +90,7 @@ def run(args) -> int:
     question = parse_entry_text(args.entry) if args.entry else None
     net, model, report = _network(args, question if args.check else None)
     if args.summary:
-        print(json.dumps(summary_json(net)) if args.json else summary_text(net))
+        print(json.dumps(summary_json(net)) if args.json else summary_text(net), file=out)
         return 0
     if args.pixel:
         name, index = parse_entry_text(args.pixel)
@@ -109,17 +111,17 @@ def run(args) -> int:
         answer.picture(args.png)
     if args.latex is not None:
         from ..network.derivation import document
-        write_output(args.latex, document(answer), "--latex file")
+        write_output(args.latex, document(answer), "--latex")
     if args.json:
         obj = answer.to_json()
         if report is not None:
             obj["check"] = report.to_json()
-        print(dumps(obj))
+        print(dumps(obj), file=out)
     else:
-        print(answer.text())
+        print(answer.text(), file=out)
         if report is not None:
-            print(report.text())
+            print(report.text(), file=out)
         for path, what in ((args.png, "picture"), (args.latex, "LaTeX derivation")):
             if path is not None:
-                print(f"wrote {what} {path}")
+                print(f"wrote {what} {described(path)}", file=out)
     return status

@@ -446,7 +446,7 @@ class Readers(_Answer):
         lines = [f"{self.entry} is read by {self.entry_count:,} of the {node.shape.size:,} entries of "
                  f"{node.name} ({node.detail or node.kind}, {shape})"]
         if not self.terms:
-            return lines[0].replace(f"read by 0 of", "read by none of")
+            return lines[0].replace("read by 0 of", "read by none of")
         lines.append(f"  all inside {self.box_text()}; paths: {big(self.paths)} in all")
         for i, pos in enumerate(self.axis_positions):
             lines.append(f"  {axis_word(node.shape.ndim, i)}: {ranges_text(pos)} ({len(pos)} of "

@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from ..errors import SymconvError, shorten, shown
+from ..errors import SymconvError
 from . import compose
 
 MARGIN = 2
@@ -76,24 +76,15 @@ def draw(answer, path, image=None, title=None):
     return path
 
 
-def save(fig, path) -> None:
-    """Write the figure in the format its file name says (PNG without one); any problem (a
-    format matplotlib has not, a missing folder, a full device) is one SymconvError line."""
+def save(fig, path, field: str = "--png") -> None:
+    """Write the figure by the rule of every output option (``symconv.outputs``: the format
+    its suffix names, ``-`` for standard output); any problem is one SymconvError line."""
     import io
-    import os
-    name = os.fspath(path)
-    fmt = os.path.splitext(name)[1][1:].lower() or "png"
+    from ..outputs import check_picture_path, picture_format, write_bytes
+    path = check_picture_path(path, field)
     buffer = io.BytesIO()
-    try:
-        fig.savefig(buffer, format=fmt, dpi=100)
-    except ValueError as err:
-        raise SymconvError(f"picture {shown(name)} cannot be written: {shorten(str(err), 200)}") from None
-    try:
-        with open(name, "wb") as out:
-            out.write(buffer.getvalue())
-    except (OSError, ValueError) as err:   # ValueError: a NUL in the path
-        reason = getattr(err, "strerror", None) or str(err)
-        raise SymconvError(f"picture {shown(name)} cannot be written: {reason}") from None
+    fig.savefig(buffer, format=picture_format(path, field), dpi=100)
+    write_bytes(path, buffer.getvalue(), field)
 
 
 def _image_window(answer, image, box) -> np.ndarray:
