@@ -17,6 +17,7 @@ import json
 import os
 import platform
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -34,6 +35,35 @@ HANGS_EVERYWHERE = SCRATCH / "hangs_everywhere.py"
 HANGS_EVERYWHERE.write_text("import time\n\ndef forward(x, k, spec):\n    time.sleep(3600)\n\n"
                             "def filter_grad(x, g, spec):\n    time.sleep(3600)\n\n"
                             "def input_grad(k, g, spec):\n    time.sleep(3600)\n")
+BROKEN_BACKEND = ("from symconv.backends import register_backend\n"
+                  "from symconv.backends.numpy_backend import NumpyBackend\n"
+                  "class Broken(NumpyBackend):\n    name = 'broken'\n")
+TORCH_FACTORY = {name: SCRATCH / f"factory_{name}.py" for name in ("exits", "sleeps")}
+TORCH_FACTORY["exits"].write_text("import sys\n\ndef build():\n    sys.exit(0)\n")
+TORCH_FACTORY["sleeps"].write_text("import time\n\ndef build():\n    time.sleep(3600)\n")
+
+
+def listener(reply: bytes | None) -> str:
+    """A local TCP server (a daemon thread of this script) that answers every connection with
+    ``reply``, or says nothing and keeps it open (None); its address."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    held = []
+
+    def serve():
+        while True:
+            conn, _ = server.accept()
+            held.append(conn)
+            if reply is not None:
+                conn.sendall(reply)
+    threading.Thread(target=serve, daemon=True).start()
+    return f"tcp://127.0.0.1:{server.getsockname()[1]}"
+
+
+HTTP_SERVER = listener(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+SILENT_SERVER = listener(None)
+DEEP = " > ".join(["conv2d 3x3 SAME c2"] * 300)
 API = ("import numpy as np, symconv\nfrom symconv import check\n"
        "spec = symconv.ConvSpec('conv2d', '1x3x3x1', '1x1x1x1', strides=3, padding='SAME')\n")
 
@@ -135,9 +165,79 @@ EXAMPLES = [
      cli("explain", "conv1d", "--input", "1x1x1", "--kernel", "1x1x1", "--k", "99999999999999999999999"), 60,
      "y[0,0,0] ="),
     ("--version", "unrecognized arguments", cli("--version"), 60),
+    # Outputs: one rule for every output option (symconv.outputs).
+    ("which --png a folder", "refused only when written",
+     cli("which", *FOUNDING, "--entry", "y[0,0,0,0]", "--png", str(SCRATCH)), 60),
+    ("check --png missing/a.png", "the check runs, then the write fails",
+     cli("check", *FOUNDING, "--backend", "numpy", "--png", str(SCRATCH / "missing" / "a.png")), 60),
+    ("check --png - (a pipe)", "a file named '-'",
+     cli("check", *FOUNDING, "--backend", "numpy", "--png", "-"), 60, "wrote"),
+    ("which --png y.svg", "PNG bytes named y.svg",
+     cli("which", *FOUNDING, "--entry", "y[0,0,0,0]", "--png", str(SCRATCH / "y.svg")), 60, "wrote"),
+    ("which --png y.jpg", "PNG bytes named y.jpg",
+     cli("which", *FOUNDING, "--entry", "y[0,0,0,0]", "--png", str(SCRATCH / "y.jpg")), 60),
+    ("prove --latex a folder", "refused after the proofs ran",
+     cli("prove", "--latex", str(SCRATCH)), 120),
+    ("which --reads k[...] --png, 100x56x56x64, 3x3x64x64", "AttributeError traceback",
+     cli("which", "conv2d", "--input", "100x56x56x64", "--kernel", "3x3x64x64", "--padding", "SAME", "--reads",
+         "k[0,0,0,0]", "--png", str(SCRATCH / "reads.png")), 120, "wrote"),
+    # The Python API: timeouts honoured, arguments checked, broken backend classes in one line.
+    ("check(timeout=2), the impl sleeps 30 s", "30 s: the timeout ignored in process",
+     python(f"report = check(spec, impl={impl('sleeps_then_answers')!r}, timeout=2, quantities='y')\n"
+            "print(report.results[0].message)"), 60, "crash:"),
+    ("check in process with --timeout 2", "30 s: the timeout ignored",
+     cli("check", *FOUNDING, "--impl", impl("sleeps_then_answers"), "--in-process", "--timeout", "2"), 60),
+    ("explain(spec, timeout='abc')", "accepted", python("symconv.explain(spec, timeout='abc')"), 60),
+    ("infer(spec, runner='numpy')", "AttributeError", python("symconv.infer(spec, runner='numpy')"), 60),
+    ("general_formulas([2])", "TypeError: unhashable", python("symconv.general_formulas([2])"), 60),
+    ("literal_derivation(gradients=None)", "TypeError", python("symconv.literal_derivation(spec, gradients=None)"), 60),
+    ("explain(spec, x=np.zeros(3e7))", "6 s and 1.4 GB, then refused",
+     python("symconv.explain(spec, x=np.zeros(3 * 10**7))"), 60),
+    ("register_backend: paths raises", "KeyError traceback",
+     python(BROKEN_BACKEND + "    def paths(self, spec, quantity):\n        raise KeyError(quantity)\n"
+            "register_backend('broken', Broken)\ncheck(spec, 'broken')"), 60),
+    ("register_backend: __init__ raises", "RuntimeError traceback",
+     python(BROKEN_BACKEND + "    def __init__(self, *a, **k):\n        raise RuntimeError('no GPU')\n"
+            "register_backend('broken', Broken)\ncheck(spec, 'broken')"), 60),
+    ("register_backend: variant_options = 5", "every command's parser fails (TypeError)",
+     python(BROKEN_BACKEND + "    variant_options = 5\nregister_backend('broken', Broken)\n"
+            "from symconv.cli import build_parser\nbuild_parser()"), 60),
+    ("sweep --workers 1000", "570+ processes, 7 GB",
+     cli("sweep", "--backend", "numpy", "--ops", "conv1d", "--workers", "1000"), 60),
+    ("sweep --scheduler: an HTTP server", "49-line traceback: Unable to allocate 3.07 EiB",
+     cli("sweep", "--backend", "numpy", "--ops", "conv1d", "--scheduler", HTTP_SERVER), 60),
+    ("sweep --scheduler: a silent listener", "hangs past the stated 30 s",
+     cli("sweep", "--backend", "numpy", "--ops", "conv1d", "--scheduler", SILENT_SERVER), 90),
+    ("trace --input 1x8x8x99999999999999999", "MemoryError traceback (711 PiB)",
+     cli("trace", "--input", "1x8x8x99999999999999999", "--layers", "conv2d 3x3", "--entry", "out[0,0,0,0]"), 60),
+    ("trace --layers upsample 100000000", "allocates without end",
+     cli("trace", "--input", "1x8x8x1", "--layers", "upsample 100000000", "--entry", "out[0,0,0,0]"), 60),
+    ("trace, 1,000 conv layers", "OverflowError traceback",
+     cli("trace", "--input", "1x8x8x1", "--layers", " > ".join(["conv2d 3x3 SAME c1"] * 1000),
+         "--entry", "out[0,0,0,0]"), 60, "paths:"),
+    ("trace, 300 conv layers c2: the most paths", "OverflowError traceback (120 layers: exit 0, a wrong entry)",
+     cli("trace", "--input", "1x8x8x3", "--layers", DEEP, "--entry", "out[0,0,0,0]"), 60, "paths:"),
+    ("trace, 400 nested add(", "RecursionError traceback",
+     cli("trace", "--input", "1x8x8x1", "--layers", "add( " * 400 + "relu" + " | )" * 400,
+         "--entry", "out[0,0,0,0]"), 60),
+    ("trace(..., (0, 0.5, 0, 0))", "0.5 truncated to 0: an answer",
+     python("from symconv.network import trace\n"
+            "print(trace('conv2d 3x3 SAME c1', 'out', (0, 0.5, 0, 0), input_shape='1x4x4x1'))"), 60),
+    ("trace --torch: the factory calls sys.exit(0)", "exit 0, no output",
+     cli("trace", "--torch", f"{TORCH_FACTORY['exits']}:build", "--input", "1x3x8x8", "--entry", "out[0,0,0,0]"),
+     120),
+    ("trace --torch: the factory sleeps (--timeout 10)", "hangs",
+     cli("trace", "--torch", f"{TORCH_FACTORY['sleeps']}:build", "--input", "1x3x8x8", "--entry", "out[0,0,0,0]",
+         "--timeout", "10"), 120),
+    ("trace --png missing/x.png", "traceback after the answer",
+     cli("trace", "--input", "1x8x8x1", "--layers", "conv2d 3x3", "--entry", "out[0,0,0,0]", "--png",
+         str(SCRATCH / "missing" / "x.png")), 60),
+    ("port --verify, 1x20000x20000x1", "ZeroDivisionError traceback",
+     cli("port", "conv2d", "--input", "1x20000x20000x1", "--kernel", "3x3x1x1", "--to", "torch", "--verify"), 120),
 ]
 
 
+REPORT_ON_STDERR = {"check --png - (a pipe)"}
 VERDICT_KEYS = ("symconv: error", "SymconvError", "InvalidOutput", "crash:", "SystemExit", "error:", "Error:",
                 "every checked quantity", "DIFFERS", "wrote", "y[0,0,0,0] =", "symconv")
 
@@ -213,6 +313,34 @@ def parent_death() -> dict:
             "traceback": False, "stderr_lines": 0, "peak_rss_mb": None}
 
 
+def setsid_grandchild() -> dict:
+    """An impl whose forward double-forks a `sleep 300` that leaves the worker's session
+    (setsid): whether the sleep outlives `symconv check`."""
+    pids = SCRATCH / "setsid_pids"
+    env = {**os.environ, "FORK_PID_FILE": str(pids)}
+    start = time.perf_counter()
+    done = subprocess.run(cli("check", *FOUNDING, "--impl", impl("setsid_grandchild")), capture_output=True,
+                          text=True, cwd=ROOT, env=env, timeout=120)
+    wall = time.perf_counter() - start
+    left = [int(p) for p in pids.read_text().split()] if pids.exists() else []
+    time.sleep(0.5)
+    alive = []
+    for pid in left:
+        try:
+            if Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[-1][0] not in "ZX":
+                alive.append(pid)
+        except OSError:
+            pass
+    for pid in alive:  # never leave it behind, whatever the result
+        os.kill(pid, signal.SIGKILL)
+    verdict = (f"the setsid grandchild {'outlived' if alive else 'did not outlive'} the run; "
+               f"{summary(done.stdout, done.stderr)}")
+    return {"name": "impl's grandchild leaves the session (setsid)", "before": "sleep 300 outlives the run",
+            "exit": done.returncode, "seconds": round(wall, 2), "verdict": verdict,
+            "traceback": "Traceback" in done.stderr, "stderr_lines": len(done.stderr.strip().splitlines()),
+            "peak_rss_mb": None, "left_running": len(alive)}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="*", default=None, help="names (substrings) of the examples to run")
@@ -232,6 +360,10 @@ def main() -> int:
     if sys.platform.startswith("linux") and (not args.only or any("killed" in p for p in args.only)):
         rows.append(parent_death())
         print(f"{rows[-1]['name']:<48} {'':>9}  {rows[-1]['seconds']:6.2f} s  {'':>10}  {rows[-1]['verdict']}")
+    if sys.platform.startswith("linux") and (not args.only or any("setsid" in p for p in args.only)):
+        rows.append(setsid_grandchild())
+        print(f"{rows[-1]['name']:<48} exit {rows[-1]['exit']!s:>4}  {rows[-1]['seconds']:6.2f} s  {'':>10}  "
+              f"{rows[-1]['verdict'][:90]}")
     print("\n| example | before | exit | time (beyond start-up) | peak RSS | what it says now |\n"
           "|---|---|---|---|---|---|")
     for row in rows:
@@ -243,7 +375,9 @@ def main() -> int:
         RESULTS.write_text(json.dumps({"machine": platform.platform(), "processor_count": os.cpu_count(),
                                        "python": platform.python_version(), "startup_s": startup,
                                        "load_average": os.getloadavg(), "examples": rows}, indent=1) + "\n")
-    failures = [r for r in rows if r["traceback"] or r["stderr_lines"] > 1]
+    # With an output on standard output ('-'), the report goes to standard error by design.
+    failures = [r for r in rows if r["traceback"] or r.get("left_running")
+                or (r["stderr_lines"] > 1 and r["name"] not in REPORT_ON_STDERR)]
     return 1 if failures else 0
 
 

@@ -14,7 +14,7 @@ import os
 import re
 import sys
 
-from .errors import SymconvError, shorten, shown
+from .errors import SymconvError, shorten
 
 COMMANDS = ("which", "explain", "check", "infer", "latex", "prove", "trace", "port", "sweep", "matrix")
 
@@ -109,14 +109,11 @@ def join_negative_values(parser: argparse.ArgumentParser, argv: list) -> list:
 
 
 def write_output(path: str, text: str, field: str = "output") -> None:
-    """Write ``text`` to the file ``path``; any problem (a missing folder, a folder, a full
-    device, no permission) is one SymconvError line."""
-    try:
-        with open(path, "w", encoding="utf-8") as out:
-            out.write(text)
-    except (OSError, ValueError) as err:  # ValueError: a NUL in the path
-        reason = getattr(err, "strerror", None) or str(err)
-        raise SymconvError(f"{field} {shown(path)} cannot be written: {reason}") from None
+    """Write ``text`` to the file ``path`` (``-``: standard output); any problem (a missing
+    folder, a folder, a full device, no permission) is one SymconvError line naming ``field``
+    (the rule of every output option: ``symconv.outputs``)."""
+    from .outputs import write_text
+    write_text(path, text, field)
 
 
 def main(argv=None) -> int:

@@ -282,6 +282,7 @@ def explain(spec: ConvSpec, x: Values = None, k: Values = None, g: Values = None
     and a backend's numbers when a backend or impl file is given.  ``entries`` (e.g.
     ``['y[0,0,0,0]', 'dk[0,0,1,5]']``) explains those entries only, of a layer of any size."""
     require_spec(spec)
+    values.timeout_seconds(timeout)  # refused even where no backend runs
     if entries is None:
         _size_guard(spec)
     else:
@@ -324,9 +325,12 @@ def _float_exact(story) -> None:
 
 def _run_backend(story, backend, impl, variant, grad_path, isolate, timeout, runner) -> None:
     from .backends import open_runner
+    from .backends.runner import require_runner
     from .reports import backend_label, variant_of
-    _float_exact(story)
     own = runner is None
+    if not own:
+        require_runner(runner, timeout)
+    _float_exact(story)
     if own:
         runner = open_runner(backend, impl=impl, variant=variant, grad_path=grad_path, isolate=isolate,
                              timeout=timeout)

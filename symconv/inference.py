@@ -10,6 +10,7 @@ import numpy as np
 
 from . import taps as tap_probes
 from .backends import Variant, open_runner
+from .backends.runner import require_runner
 from .budget import require_memory
 from .diagnose import with_geometry
 from .errors import SymconvError
@@ -39,6 +40,8 @@ def infer(spec: ConvSpec, backend: str | None = None, *, impl: str | None = None
     if own:
         runner = open_runner(backend, impl=impl, variant=variant, grad_path=grad_path, isolate=isolate,
                              timeout=timeout)
+    else:
+        require_runner(runner, timeout)
     try:
         quantities = {q: _infer_quantity(runner, spec, q, runner.backend.paths(spec, q)[0], rng) for q in QUANTITIES}
     finally:

@@ -96,8 +96,11 @@ def matrix_runs(backends=None) -> list:
     if backends is None:
         names = [name for name in BACKENDS if missing_framework(name) is None]
     else:
-        names = [b.strip() for b in backends.split(",")] if isinstance(backends, str) else list(backends)
-        unknown = [n for n in names if n not in BACKENDS]
+        try:
+            names = [b.strip() for b in backends.split(",")] if isinstance(backends, str) else list(backends)
+        except TypeError:
+            names = [backends]
+        unknown = [n for n in names if not isinstance(n, str) or n not in BACKENDS]
         if unknown or not names:
             raise SymconvError(f"backends must be among {', '.join(BACKENDS)}, got {shown(names)}")
     return [run for name in names for run in known.get(name, [MatrixRun(name, name, Variant())])]
@@ -363,7 +366,7 @@ class RunResult:
         return rows_of(self.run, self.results, self.inferred)
 
 
-def run_one(run: MatrixRun, size: str = "quick", ops=None, workers: int = 1, scheduler=None,
+def run_one(run: MatrixRun, size: str = "quick", ops=None, workers: int | None = None, scheduler=None,
             progress=None, recheck: int = RECHECK) -> RunResult:
     """One run through the sweep, its findings read by infer and each checked ``recheck`` times
     more in fresh processes; what the framework says about itself, asked where it runs."""
@@ -428,8 +431,21 @@ class Matrix:
         return out
 
 
-def run_matrix(runs, size: str = "quick", ops=None, workers: int = 1, scheduler=None, progress=None,
+def run_matrix(runs, size: str = "quick", ops=None, workers: int | None = None, scheduler=None, progress=None,
                command: str = "", recheck: int = RECHECK) -> Matrix:
+    from .backends.variants import parse_count
+    from .errors import SymconvError, shown
+    from .sweep_cases import sweep_cases
+    from .sweep_run import op_names, resolve_workers
+    try:
+        runs = list(runs)
+    except TypeError:
+        runs = None
+    if not runs or not all(isinstance(run, MatrixRun) for run in runs):
+        raise SymconvError(f"runs must be a list of MatrixRun (see matrix_runs()), got {shown(runs)}")
+    sweep_cases(size, op_names(ops))   # bad sizes, ops and workers before the first run starts
+    resolve_workers(workers)
+    recheck = parse_count(recheck, "recheck")
     start = time.perf_counter()
     done = [run_one(run, size, ops, workers, scheduler, progress, recheck) for run in runs]
     tf_default = tensorflow_default() if any(r.run.backend in ("tf", "tf-xla", "keras") for r in done) else None

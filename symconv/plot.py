@@ -3,8 +3,8 @@
 ``answer.plot()``, ``readers.plot()``, ``report.plot()`` (check) and ``story.plot()`` (explain)
 return a ``Picture``: a matplotlib figure (drawn on the Agg canvas directly, so no global backend
 is changed and no display is needed) that a notebook shows through ``_repr_png_`` and
-``save(path)`` writes as a PNG; ``--png FILE`` on ``which``, ``explain`` and ``check`` does the
-same.  Panels come from ``symconv.window``: real sizes are cropped to the window that matters
+``save(path)`` writes in the format the path's suffix names (.png, .svg or .pdf; see
+``symconv.outputs``); ``--png FILE`` on ``which``, ``explain`` and ``check`` does the same.  Panels come from ``symconv.window``: real sizes are cropped to the window that matters
 and each panel's title says which rows and columns it shows.  Every cell has one code
 (``window.CODE_NAMES``), drawn as one colour; padding is hatched.  The codes are the image's
 data (``ax.images[0].get_array()``), so what a picture marks can be read back from it.
@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
 import sys
 import textwrap
 
 import numpy as np
 
-from . import layout, window
-from .errors import SymconvError, shown
+from . import layout, outputs, window
+from .errors import SymconvError
 from .window import BACKEND_ONLY, INSIDE, MODEL_ONLY, PADDING, PADDING_TAP, READ
 
 COLOURS = {INSIDE: "#f7f7f7", PADDING: "#d9d9d9", PADDING_TAP: "#f2c14e", READ: "#1f77b4",
@@ -48,23 +47,23 @@ class Picture:
         self.figure, self.panels, self.title = figure, panels, title
 
     def png(self) -> bytes:
+        return self.image("png")
+
+    def image(self, fmt: str = "png") -> bytes:
+        """The picture's bytes as ``png``, ``svg`` or ``pdf``."""
         buffer = io.BytesIO()
-        self.figure.savefig(buffer, format="png", dpi=100)
+        self.figure.savefig(buffer, format=fmt, dpi=100)
         return buffer.getvalue()
 
     def _repr_png_(self) -> bytes:
         return self.png()
 
-    def save(self, path) -> str:
-        """Write the picture as a PNG; a path that cannot be written is one SymconvError."""
-        if not isinstance(path, (str, os.PathLike)):
-            raise SymconvError(f"picture path must be a file name, got {type(path).__name__} {shown(path)}")
-        try:
-            with open(path, "wb") as out:
-                out.write(self.png())
-        except (OSError, ValueError, TypeError) as err:
-            reason = getattr(err, "strerror", None) or str(err)
-            raise SymconvError(f"picture path {shown(path)} cannot be written: {reason}") from None
+    def save(self, path, field: str = "picture path") -> str:
+        """Write the picture in the format its suffix names (.png, .svg or .pdf; ``-``: PNG on
+        standard output when that is not a terminal); a path that cannot be written is one
+        SymconvError naming ``field`` (``symconv.outputs``)."""
+        path = outputs.check_picture_path(path, field)
+        outputs.write_bytes(path, self.image(outputs.picture_format(path, field)), field)
         return str(path)
 
     def __repr__(self) -> str:
@@ -233,11 +232,24 @@ def answers_picture(answers, path=None, title: str | None = None) -> Picture:
     """The entries side by side (at most ``MAX_PANELS`` panels)."""
     panels = []
     for answer in answers[:MAX_PANELS]:
+        if answer.term_count > _term_limit():
+            panels.append((_too_many(answer.term_count, f"terms of {answer.entry}"), None))
+            continue
         terms = _entry_terms(answer.spec, answer.quantity, answer.index)
         for panel in entry_panels(answer.spec, answer.quantity, answer.index, terms):
             panels.append((f"{answer.entry} {_reads(terms, answer.quantity)}", panel))
     spec = answers[0].spec
     return draw(panels, title or _spec_title(spec), path=path)
+
+
+def _term_limit() -> int:
+    """Entries with more terms (or entries fed) than the index maps list are drawn as a note."""
+    from .indexmap import TERM_LIMIT
+    return TERM_LIMIT
+
+
+def _too_many(count: int, what: str) -> str:
+    return f"{count:,} {what}:\nmore than the {_term_limit():,} a picture draws\n(see the closed form)"
 
 
 def _spec_title(spec) -> str:
@@ -254,10 +266,23 @@ def readers_picture(readers, path=None) -> Picture:
         if not feed.count:
             panels.append((f"no entry of {feed.tensor} uses it", None))
             continue
-        for panel in window.panels(spec, feed.grid_tensor, {READ: feed.fed_indices()},
+        if feed.count > _term_limit():
+            panels.append((_too_many(feed.count, f"entries of {feed.tensor} it feeds"), None))
+            continue
+        for panel in window.panels(spec, feed.grid_tensor, {READ: _fed_rows(feed)},
                                    name=feed.tensor)[:PANELS_PER_ANSWER]:
             panels.append((f"{feed.count} entries of {feed.tensor} it feeds", panel))
     return draw(panels, _spec_title(spec), path=path)
+
+
+def _fed_rows(feed) -> np.ndarray:
+    """The entries a feed reaches, as index rows: from the dual's listed terms, or (an entry with
+    more terms than an answer lists) from the index maps, which draw up to their own limit."""
+    if feed.dual.terms is not None:
+        return feed.fed_indices()
+    terms = _entry_terms(feed.dual.spec, feed.dual.quantity, feed.dual.index)
+    one, _ = terms.factors
+    return terms.first if feed.factor == one else terms.second
 
 
 def check_picture(report, path=None) -> Picture:

@@ -117,6 +117,12 @@ class ProbePlan:
         r = magnitudes(spec)
         pair = tuple(r[t] for t in INPUTS[quantity])
         weights = weight_magnitude(spec)
+        if min(pair) < 1:   # some quantity sums more products than 2**24: no value of 1 stays exact
+            worst = max(INPUTS, key=lambda q: term_bound(spec, q))
+            raise SymconvError(
+                f"{TENSOR_OF[worst]} entries of this {spec.op} sum up to {term_bound(spec, worst)} products, more "
+                f"than exact float32 probing can take (terms * R_a * R_b <= 2**24, values of at least 1): use a "
+                f"smaller batch or input")
         miss = cls._miss(pair, weights)
         probes = math.ceil(math.log(miss_probability) / math.log(miss) - 1e-9) if 0 < miss < 1 else MAX_PROBES + 1
         if probes > MAX_PROBES:

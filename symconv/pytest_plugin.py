@@ -26,6 +26,8 @@ or left out) exits 3, never 0.
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 # Re-exported from symconv.testing on first use (the names this module used to define).
@@ -60,10 +62,11 @@ def pytest_addoption(parser):
                              f"(comma-separated, e.g. {example})")
 
 
-# The conformance suite's case filters (the keys of an impl file's SYMCONV_SUPPORTS).
+
+# The conformance suite's case filters: the keys of an impl file's SYMCONV_SUPPORTS (but dtypes),
+# each with an example.
 FILTERS = (("ops", "conv2d"), ("layouts", "NHWC"), ("kernel_layouts", "HWIO"), ("paddings", "SAME,VALID"),
            ("conventions", "tf"), ("groups", "1"))
-SUITE_CASE = "test_conformance.py::test_case["
 
 
 def symconv_seed(config) -> int:
@@ -91,11 +94,29 @@ def symconv_repeat(config) -> int:
 def pytest_configure(config):
     symconv_seed(config)   # a bad option is a usage error before anything is collected
     symconv_repeat(config)
-    if any("conformance" in str(arg) for arg in config.invocation_params.args):
+    if names_the_suite(config):
         from .conformance import filters
         filters(config)   # bad filters are a usage error, not a collection error
         if not hasattr(config, "workerinput"):
             config.pluginmanager.register(SuiteCounter(), "symconv-suite-counter")
+
+
+SUITE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "conformance")
+
+
+def names_the_suite(config) -> bool:
+    """Whether the command line names the conformance suite (``--pyargs symconv.conformance``,
+    or a path inside it)."""
+    start = str(config.invocation_params.dir)
+    for arg in config.invocation_params.args:
+        arg = str(arg).split("::", 1)[0]
+        if arg == "symconv.conformance" or arg.startswith("symconv.conformance."):
+            return True
+        if arg and not arg.startswith("-"):
+            path = os.path.abspath(os.path.join(start, arg))
+            if path == SUITE or path.startswith(SUITE + os.sep):
+                return True
+    return False
 
 
 class SuiteCounter:
@@ -106,7 +127,7 @@ class SuiteCounter:
         self.counts = {"passed": 0, "failed": 0, "skipped": 0}
 
     def pytest_runtest_logreport(self, report):
-        if SUITE_CASE in report.nodeid and (report.when == "call" or report.outcome != "passed"):
+        if "test_conformance.py::test_case[" in report.nodeid and (report.when == "call" or report.outcome != "passed"):
             self.counts[report.outcome] = self.counts.get(report.outcome, 0) + 1
 
     def pytest_sessionfinish(self, session, exitstatus):

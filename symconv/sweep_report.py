@@ -43,6 +43,7 @@ class Verdict:
     hypotheses: tuple = ()  # the diagnosis's accepted hypotheses, the first first (mismatches)
     message: str = ""
     detail: str = ""       # the first wrong entry in words, or where the exception came from
+    compared: bool = False  # ok after comparing values (not a right refusal of a case with no output)
 
     def fails_like(self, other: "Verdict") -> bool:
         """The same quantity and path failing the same way: the same status and kind (for a
@@ -61,7 +62,7 @@ class Verdict:
 
     def as_json(self) -> dict:
         return {"quantity": self.quantity, "route": self.route, "path": self.path, "status": self.status,
-                "verdict": self.verdict,
+                "verdict": self.verdict, "compared": self.compared,
                 "kind": self.kind, "hypotheses": list(self.hypotheses), "message": self.message,
                 "detail": self.detail}
 
@@ -128,23 +129,32 @@ class SweepReport:
     def status(self) -> str:
         """finding (1), ok (something was checked, nothing found: 0), refused or skipped
         (nothing was checked: 3)."""
-        verdicts = {v.verdict for r in self.results for v in r.verdicts}
+        verdicts = {"ok" if v.compared else "refused" if v.verdict == "ok" else v.verdict
+                    for r in self.results for v in r.verdicts}
         return next((v for v in ("finding", "ok", "refused") if v in verdicts), "skipped")
 
     def counts(self) -> dict:
-        """Cases checked (some quantity compared: ok or a finding), refused (nothing compared,
-        something refused), skipped (nothing run), and left out (outside the coverage)."""
-        checked = sum(any(v.verdict in ("ok", "finding") for v in r.verdicts) for r in self.results)
-        refused = sum(r.verdict == "refused" and not any(v.verdict == "ok" for v in r.verdicts)
-                      for r in self.results)
-        return {"checked": checked, "refused": refused, "skipped": len(self.results) - checked - refused,
-                "left_out": self.left_out}
+        """Cases checked (some quantity compared: ok or a finding); with no output, rightly
+        refused (nothing to compare); refused; skipped (nothing run); left out (outside the
+        coverage)."""
+        out = dict.fromkeys(("checked", "no_output", "refused", "skipped"), 0)
+        for r in self.results:
+            if any(v.compared or v.verdict == "finding" for v in r.verdicts):
+                out["checked"] += 1
+            elif any(v.verdict == "ok" for v in r.verdicts):
+                out["no_output"] += 1
+            else:
+                out["refused" if any(v.verdict == "refused" for v in r.verdicts) else "skipped"] += 1
+        out["left_out"] = self.left_out
+        return out
 
     def count_line(self) -> str:
         c = self.counts()
         found = sum(r.verdict == "finding" for r in self.results)
-        line = (f"{c['checked']} checked ({c['checked'] - found} ok, {found} with findings), {c['refused']} refused, "
-                f"{c['skipped']} skipped")
+        line = f"{c['checked']} checked ({c['checked'] - found} ok, {found} with findings)"
+        if c["no_output"]:
+            line += f", {c['no_output']} with no output refused as is right"
+        line += f", {c['refused']} refused, {c['skipped']} skipped"
         if self.left_out:
             line += f"; {self.left_out} left out (outside {self.coverage})"
         if not c["checked"]:

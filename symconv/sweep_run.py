@@ -14,6 +14,9 @@ keeps one backend worker per thread.
 
 from __future__ import annotations
 
+import itertools
+import os
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -51,6 +54,7 @@ class Target:
     grad_path: str = "raw"
     timeout: float | None = None
     isolate: bool = True
+    registered: object = None   # the backend's registry entry, for processes that have not registered it
 
     def __post_init__(self):
         if (self.backend is None) == (self.impl is None):
@@ -65,7 +69,12 @@ class Target:
             return None if runner.prepare() else runner.backend.coverage
 
     def open_runner(self, worker=None):
-        """A runner, in a child process unless ``isolate`` is off (then a crash ends the sweep)."""
+        """A runner, in a child process unless ``isolate`` is off (then a crash ends the sweep).
+        A backend registered in the process that made the target is registered here too (a pool
+        process or a Dask worker starts with the built-in backends only)."""
+        from .backends import BACKENDS, register_backend
+        if self.backend is not None and self.backend not in BACKENDS and self.registered is not None:
+            register_backend(self.backend, *self.registered)
         return open_runner(self.backend, impl=self.impl, variant=self.variant, grad_path=self.grad_path,
                            isolate=self.isolate, timeout=self.timeout, worker=worker)
 
@@ -165,12 +174,10 @@ def verdicts_of(report, errors: dict, backend) -> list:
     for r in report.results:
         route = _route(backend, spec, r.quantity, r.path)
         outcomes = errors.get((r.quantity, route), [])
-        if r.status == "ok" and not r.compared:   # a refusal that is right, but nothing was compared
-            out.append(Verdict(r.quantity, route, r.path, r.status, "refused", message=r.message))
-            continue
         if r.status in ("ok", "skipped"):
             out.append(Verdict(r.quantity, route, r.path, r.status, r.status,
-                               message=r.message if r.status == "skipped" else ""))
+                               message=r.message if r.status == "skipped" or not r.compared else "",
+                               compared=r.status == "ok" and r.compared))
             continue
         if r.status == "unsupported" or (r.status == "error" and outcomes and
                                          all(framework_refusal(o, backend) for o in outcomes)):
@@ -346,51 +353,58 @@ def _run_pool(cases, target, workers, options, on_result) -> list:
     import multiprocessing
     context = multiprocessing.get_context("spawn")   # no fork of a process with threads
     results = {}
-    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context, initializer=_pool_start) as pool:
-        futures = {pool.submit(remote_case, case, target, **options): i for i, case in enumerate(cases)}
-        try:
-            for future in concurrent.futures.as_completed(futures):
-                results[futures[future]] = future.result()
-                on_result(results[futures[future]])
-        except BaseException:
-            for future in futures:
-                future.cancel()
-            raise
+    try:
+        with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context, initializer=_pool_start) as pool:
+            futures = {pool.submit(remote_case, case, target, **options): i for i, case in enumerate(cases)}
+            try:
+                for future in concurrent.futures.as_completed(futures):
+                    results[futures[future]] = future.result()
+                    on_result(results[futures[future]])
+            except BaseException:
+                for future in futures:
+                    future.cancel()
+                raise
+    except concurrent.futures.process.BrokenProcessPool:
+        raise SymconvError(f"the sweep's {workers} worker processes ended before answering: one was killed (out "
+                           f"of memory?) or none could start (a script that runs a sweep with several workers must "
+                           f"start it under `if __name__ == '__main__':`, as Python starts each worker by importing "
+                           f"the script); or pass workers=1") from None
     return [results[i] for i in range(len(cases))]
-
-
-def _dask_client(scheduler):
-    try:
-        from dask.distributed import Client
-    except ImportError:
-        raise SymconvError("a Dask scheduler needs dask.distributed, which is not installed: "
-                           "pip install 'symconv[dask]'") from None
-    if isinstance(scheduler, Client):
-        return scheduler, False
-    if not isinstance(scheduler, str) or not scheduler.strip():
-        raise SymconvError(f"scheduler must be an address such as tcp://127.0.0.1:8786 or a dask Client, "
-                           f"got {shown(scheduler)}")
-    try:
-        return Client(scheduler.strip(), timeout=30), True
-    except (OSError, TimeoutError, ValueError) as err:
-        raise SymconvError(f"scheduler {shown(scheduler)} cannot be reached: {err}") from None
 
 
 def _run_dask(cases, target, scheduler, options, on_result) -> list:
     from dask.distributed import as_completed
-    client, own = _dask_client(scheduler)
+
+    from .sweep_scheduler import client as dask_client
+    client, own = dask_client(scheduler)
     try:
         futures = client.map(remote_case, cases, target=target, pure=False, **options)
         index = {future.key: i for i, future in enumerate(futures)}
         results = {}
+        lost = (OSError, *distributed_lost())   # a worker died or the cluster went away
         for future in as_completed(futures):
-            results[index[future.key]] = future.result()
+            try:
+                results[index[future.key]] = future.result()
+            except lost as err:
+                raise SymconvError(f"the Dask cluster lost case {cases[index[future.key]].case_id}: "
+                                   f"{type(err).__name__}: {shown(str(err), 200)}") from None
             on_result(results[index[future.key]])
-        client.run(close_held_runners)
         return [results[i] for i in range(len(cases))]
     finally:
+        try:   # the backend workers the cluster holds, also when the sweep ends early
+            client.run(close_held_runners)
+        except Exception:  # noqa: BLE001 - a cluster that is gone holds nothing
+            pass
         if own:
             client.close()
+
+
+def distributed_lost() -> tuple:
+    """The exceptions with which Dask says a case was lost (a worker killed, the scheduler gone)."""
+    import asyncio
+
+    from distributed import KilledWorker
+    return KilledWorker, asyncio.CancelledError, asyncio.TimeoutError
 
 
 class _Bar(Progress):
@@ -405,47 +419,126 @@ class _Bar(Progress):
             self._bar.set_postfix_str(f"finding in {result.case_id}", refresh=False)
 
 
-def _workers(value) -> int:
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise SymconvError(f"workers must be a positive integer, got {shown(value)}")
-    return value
+# How many processes a sweep may run.  By default one per core this process may use; more are
+# allowed (cases wait on backends, not only on cores) up to WORKERS_PER_CORE per core, and never
+# more than the available memory holds at WORKER_MEMORY each: a pool process (Python, NumPy, SymPy,
+# symconv: about 100 MB) with its backend worker (NumPy's about 80 MB, a framework 300 MB to 1 GB).
+WORKERS_PER_CORE = 4
+WORKER_MEMORY = 512 * 2**20
+
+
+def machine_cores() -> int:
+    """The cores this process may run on (its CPU affinity where the system says)."""
+    try:
+        return max(len(os.sched_getaffinity(0)), 1)
+    except (AttributeError, OSError):
+        return max(os.cpu_count() or 1, 1)
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to new processes (None: the system does not say)."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as info:
+            for line in info:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def worker_limit() -> tuple:
+    """(the most worker processes a sweep may start here, why that many)."""
+    cores = machine_cores()
+    limit, why = WORKERS_PER_CORE * cores, f"{WORKERS_PER_CORE} per core, {cores} core{'s' if cores != 1 else ''}"
+    memory = available_memory()
+    if memory is not None and memory // WORKER_MEMORY < limit:
+        limit = max(int(memory // WORKER_MEMORY), 1)
+        why = f"{WORKER_MEMORY >> 20} MiB each, {memory / 2**30:.1f} GiB of memory available"
+    return limit, why
+
+
+def op_names(ops):
+    """``ops`` as sweep_cases takes them (None, comma-separated text or names), anything else
+    refused naming the field."""
+    if ops is None or isinstance(ops, str):
+        return ops
+    try:
+        names = list(itertools.islice(iter(ops), 100))
+    except TypeError:
+        names = None
+    if names is None or not all(isinstance(n, str) for n in names):
+        raise SymconvError(f"ops must be op names (a list, or comma-separated text such as 'conv1d,conv2d'), "
+                           f"got {shown(ops)}")
+    return names
+
+
+def resolve_workers(value, cases: int | None = None) -> int:
+    """The worker processes to start: ``value`` (None: one per core), at most ``worker_limit``,
+    and never more than ``cases``."""
+    if value is None:
+        count = min(machine_cores(), worker_limit()[0])
+    else:
+        if isinstance(value, str) and re.fullmatch(r"\s*[0-9]+\s*", value):
+            value = int(value) if len(value.strip()) <= 18 else 10**18
+        if isinstance(value, np.integer):
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise SymconvError(f"workers must be a positive integer, got {shown(value)}")
+        limit, why = worker_limit()
+        if value > limit:
+            raise SymconvError(f"workers must be at most {limit} on this machine ({why}), got {shown(value)}")
+        count = value
+    return max(min(count, cases), 1) if cases is not None else count
 
 
 def sweep(backend: str | None = None, *, impl: str | None = None, variant: Variant | None = None,
-          grad_path: str = "raw", ops=None, size: str = "quick", cases=None, workers: int = 1, scheduler=None,
+          grad_path: str = "raw", ops=None, size: str = "quick", cases=None, workers: int | None = None, scheduler=None,
           shrink: bool = True, confirm: bool = True, seed: int = 0, timeout: float | None = None,
           isolate: bool = True, progress: bool | None = None, layouts=None, kernel_layouts=None, paddings=None,
           conventions=None, groups=None, repeat: int = 1) -> SweepReport:
     """Run the sweep (``size`` quick or full, for ``ops``; or the given ``cases``) against a
     backend or an impl file; every finding with its smallest failing spec as a ``symconv
     check`` command line (``shrink``) and its confirmation by the loop reference
-    (``confirm``).  ``workers`` processes each hold one backend worker; ``scheduler`` (an
+    (``confirm``).  ``workers`` processes each hold one backend worker (default one per core, at
+    most ``worker_limit()``, never more than the cases); ``scheduler`` (an
     address or a ``dask.distributed.Client``) runs the cases on a Dask cluster instead.  The
-    backend runs in a child process unless ``isolate`` is False (one worker only).
+    backend runs in a child process unless ``isolate`` is False (then one worker by default).
 
     ``layouts``, ``kernel_layouts``, ``paddings``, ``conventions`` and ``groups`` (lists, or
     comma-separated text) keep the cases they name, as an impl file's ``SYMCONV_SUPPORTS``
     does (``symconv.backends.coverage``); the cases left out are counted in the report.  Each
     case calls ``repeat`` probes again: an output that changes is a finding (nondeterministic)."""
-    from .backends import GRAD_PATHS, create
+    from .backends import BACKENDS, GRAD_PATHS, create
     if grad_path not in GRAD_PATHS:
         raise SymconvError(f"grad path must be one of {', '.join(GRAD_PATHS)}, got {shown(grad_path)}")
-    target = Target(backend, impl, variant, grad_path, timeout, isolate)
+    registered = BACKENDS.get(backend) if isinstance(backend, str) else None
+    target = Target(backend, impl, variant, grad_path, timeout, isolate, registered)
     create(backend, impl=impl, variant=variant, grad_path=grad_path)   # refuse a bad target up front
-    workers = _workers(workers)
+    workers = resolve_workers(1 if workers is None and not isolate else workers)
+    if scheduler is not None and not type(scheduler).__module__.startswith("distributed"):
+        from .sweep_scheduler import parse_address
+        parse_address(scheduler)   # a malformed address before anything runs
     label = size if cases is None else "given cases"
     if cases is None:
-        cases = sweep_cases(size, ops)
-    elif not all(isinstance(c, Case) for c in cases):
-        raise SymconvError("cases must be symconv.sweep_cases.Case objects (see sweep_cases())")
+        cases = sweep_cases(size, op_names(ops))
+    else:
+        try:
+            cases = list(cases)
+        except TypeError:
+            cases = None
+        if cases is None or not all(isinstance(c, Case) for c in cases):
+            raise SymconvError("cases must be a list of symconv.sweep_cases.Case objects (see sweep_cases())")
     cover = Coverage.from_filters("sweep filters", layouts=layouts, kernel_layouts=kernel_layouts,
                                   paddings=paddings, conventions=conventions, groups=groups)
-    declared = target.declared_coverage()
-    cases, left_out = covered_cases(list(cases), cover, declared)
     from .verdicts import repeat_count
     options = dict(shrink_findings=shrink, confirm_findings=confirm, seed=seed, repeat=repeat_count(repeat))
+    declared = target.declared_coverage()
+    cases, left_out = covered_cases(cases, cover, declared)
+    workers = resolve_workers(workers, len(cases))
     bar = _Bar(len(cases), progress, target.backend or "impl")
     start = time.perf_counter()
     try:

@@ -27,7 +27,7 @@ import sympy.tensor.tensor  # noqa: F401  SymPy imports it lazily on the first A
 from sympy import Add, Eq, IndexedBase, Integer, Mul, Piecewise, Sum, Symbol
 
 from . import layout
-from .errors import SymconvError
+from .errors import SymconvError, shown
 from .indexmap import maps_for
 from .quantities import FACTORS, as_quantity
 from .spec import ConvSpec, entry_name
@@ -274,7 +274,8 @@ def literal_derivation(spec: ConvSpec, limit: int = LITERAL_TERM_LIMIT,
     (``filter_grad``) and per input entry (``input_grad``), as ``gradients`` asks.
     Refused above ``limit`` products: ask for single entries instead."""
     if isinstance(limit, bool) or not isinstance(limit, int):
-        raise SymconvError(f"limit must be an integer number of products, got {limit!r}")
+        raise SymconvError(f"limit must be an integer number of products, got {shown(limit)}")
+    gradients = _gradients(gradients)
     size = literal_size(spec)
     if size > limit:
         raise SymconvError(
@@ -292,6 +293,19 @@ def literal_derivation(spec: ConvSpec, limit: int = LITERAL_TERM_LIMIT,
     grads = {name: {idx: indexed(sympy.diff(loss, arr[idx])) for idx in itertools.product(*map(range, arr.shape))}
              if name in gradients else {} for name, arr in (("filter_grad", k), ("input_grad", x))}
     return LiteralDerivation(spec, forward={idx: indexed(y[idx]) for idx in y_entries}, loss=indexed(loss), **grads)
+
+
+def _gradients(gradients) -> set:
+    """The gradients a literal derivation differentiates: names of dk and dx (any spelling)."""
+    if isinstance(gradients, str):
+        gradients = (gradients,)
+    if not isinstance(gradients, (list, tuple, set, frozenset)):
+        raise SymconvError(f"gradients must be a list of filter_grad (dk) and input_grad (dx), got {shown(gradients)}")
+    chosen = {as_quantity(name) for name in gradients}
+    if "forward" in chosen:
+        raise SymconvError("gradients must be a list of filter_grad (dk) and input_grad (dx): the forward y is "
+                           "always derived")
+    return chosen
 
 
 # ---- closed forms for symbolic sizes --------------------------------------------------------
@@ -326,10 +340,15 @@ def indicator(condition) -> Piecewise:
     return Piecewise((1, condition), (0, True))
 
 
-@lru_cache(maxsize=None)
 def general_formulas(ndim: int) -> GeneralFormulas:
-    if ndim not in (1, 2, 3):
-        raise SymconvError(f"general formulas exist for 1, 2 or 3 spatial axes, got {ndim}")
+    """y, dk and dx of a convolution with ``ndim`` spatial axes (1, 2 or 3) and symbolic sizes."""
+    if isinstance(ndim, (bool, np.bool_)) or not isinstance(ndim, (int, np.integer)) or ndim not in (1, 2, 3):
+        raise SymconvError(f"general formulas exist for 1, 2 or 3 spatial axes, got {shown(ndim)}")
+    return _general_formulas(int(ndim))
+
+
+@lru_cache(maxsize=None)
+def _general_formulas(ndim: int) -> GeneralFormulas:
     sizes = {name: Symbol(name, integer=True, positive=True) for name in ("N", "C_in", "C_out")}
     for i in range(ndim):
         for name in ("H", "K", "S", "D", "OH"):

@@ -13,6 +13,7 @@ within 2**53 or when its shortest decimal form is its exact value (0.5, 0.25); o
 
 from __future__ import annotations
 
+import itertools
 import math
 import numbers
 import re
@@ -30,6 +31,9 @@ MAX_TIMEOUT = 86_400.0
 _INTEGER = re.compile(r"[-+]?\d+")
 _FRACTION = re.compile(r"([-+]?\d+)\s*/\s*(\d+)")
 _DECIMAL = re.compile(r"[-+]?(?:(\d+)\.?(\d*)|\.(\d+))(?:[eE]([-+]?\d+))?")
+_ITEM = re.compile(r"[^\s,]+")
+# Values of a text counted one by one before a wrong count is reported as "more than".
+COUNTED_VALUES = 100_000
 _INT64 = 2**63 - 1
 _FLOAT_EXACT = 2**53
 
@@ -101,19 +105,30 @@ def parse_values(values, shape, tensor: str) -> np.ndarray:
     integers and Fractions.  One value fills the whole tensor."""
     size = math.prod(shape)
     if isinstance(values, str):
-        items = [p for p in re.split(r"[\s,]+", values.strip()) if p]
+        # Counted before they are split: a long text of the wrong length costs no list.
+        counted = sum(1 for _ in itertools.islice(_ITEM.finditer(values), max(size, COUNTED_VALUES) + 1))
+        if counted not in (1, size):
+            _wrong_count(tensor, shape, counted if counted <= max(size, COUNTED_VALUES) else
+                         f"more than {max(size, COUNTED_VALUES)}")
+        items = _ITEM.findall(values)
     else:
+        if isinstance(values, np.ndarray) and values.size not in (1, size):
+            _wrong_count(tensor, shape, values.size)  # before a copy as Python objects
         try:
             items = np.asarray(values, dtype=object).reshape(-1).tolist()
         except (TypeError, ValueError):
             raise SymconvError(f"{tensor} values must be a flat list of numbers, got {shown(values)}") from None
     if len(items) not in (1, size):
-        raise SymconvError(f"{tensor} needs {size} values (shape {'x'.join(map(str, shape))}, row-major), "
-                           f"got {len(items)}")
+        _wrong_count(tensor, shape, len(items))
     exact = [exact_number(item, tensor) for item in items]
     if len(exact) == 1:
         exact = exact * size
     return exact_array(exact, shape)
+
+
+def _wrong_count(tensor: str, shape, got) -> None:
+    raise SymconvError(f"{tensor} needs {math.prod(shape)} values (shape {'x'.join(map(str, shape))}, row-major), "
+                       f"got {got}")
 
 
 def exact_array(values: list, shape) -> np.ndarray:

@@ -2,7 +2,9 @@
 
 ``python -m tests.fuzz`` runs every fuzz target in this process and exits 0 when Hypothesis found
 nothing: the same 2,000 examples on every run (SYMCONV_FUZZ_EXAMPLES sets the count), or new
-ones with SYMCONV_FUZZ_EXPLORE=1.  test_fuzz.py runs it in a child with a memory limit, so that
+ones with SYMCONV_FUZZ_EXPLORE=1; then SURFACE_EXAMPLES more on sweep, matrix, trace and port
+(SYMCONV_FUZZ_SURFACES sets the count), kept cheap: tiny cases, conv1d-sized sweeps, NumPy or
+an impl file in this process, no framework imported.  test_fuzz.py runs it in a child with a memory limit, so that
 a request which allocates without bound fails the run instead of the machine.  Each example
 must end within EXAMPLE_SECONDS with one of: an answer, a verdict, or one line of error and exit
 status 2; never a traceback, and never exit 0 for an implementation that is wrong on its spec.
@@ -28,6 +30,7 @@ from symconv.cli import build_parser, join_negative_values, main, spec_from_args
 from symconv.spec import OPS
 
 EXAMPLES = int(os.environ.get("SYMCONV_FUZZ_EXAMPLES", "2000"))
+SURFACE_EXAMPLES = int(os.environ.get("SYMCONV_FUZZ_SURFACES", "40"))
 EXAMPLE_SECONDS = 20
 HERE = os.path.dirname(os.path.abspath(__file__))
 HOSTILE = os.path.join(HERE, "hostile_impls")
@@ -207,6 +210,126 @@ def cli_argv(draw):
     return argv
 
 
+# ---- sweep, matrix, trace and port -------------------------------------------------------------
+
+count_text = st.one_of(st.sampled_from(["1"] * 6), st.sampled_from(
+    ["0", "-1", "1000", "99999999999999999999", "1.5", "٣", "²", " ", "x", "", "1e3", "2"]))
+scheduler_text = st.sampled_from(["", " ", "x", "tcp://127.0.0.1:1", "udp://1.2.3.4:1", "tcp://[::1]:99999",
+                                  "inproc://nothing", "tcp://h\x01st:1", "tcp://" + "a" * 300 + ":1"])
+ops_text = mostly(st.just("conv1d"), st.one_of(garbage_text, st.sampled_from(["conv1d,", ",,", "conv1d,conv9d"])))
+
+
+def _options(draw, table) -> list:
+    out = []
+    for option in draw(st.lists(st.sampled_from(sorted(table)), max_size=3, unique=True)):
+        value = draw(table[option])
+        out += [option] if value is None else [option, value]
+    return out
+
+
+@st.composite
+def sweep_argv(draw):
+    target = draw(mostly(st.just(["--backend", "numpy"]), st.one_of(
+        impl_path().map(lambda p: ["--impl", p]), st.sampled_from([["--backend", ""], ["--backend", "caffe"]]))))
+    argv = ["sweep", *target, "--in-process", "--ops", draw(ops_text), "--workers", draw(count_text)]
+    return argv + _options(draw, {
+        "--scheduler": scheduler_text, "--seed": st.one_of(st.integers(-2, 2**70).map(str), garbage_text),
+        "--timeout": st.sampled_from(["1", "0", "-1", "nan", "1e999", "x"]), "--no-shrink": st.none(),
+        "--json": output_path(), "--size": st.sampled_from(["quick", "huge", ""])})
+
+
+@st.composite
+def matrix_argv(draw):
+    argv = ["matrix", "--backends", draw(mostly(st.just("numpy"), st.sampled_from(["", "caffe", "numpy,,", "é"]))),
+            "--ops", draw(ops_text), "--workers", draw(count_text)]
+    return argv + _options(draw, {"--scheduler": scheduler_text, "-o": output_path(),
+                                  "--size": st.sampled_from(["quick", "huge"])})
+
+
+WINDOWS = {"conv2d": "sdcg", "depthwise": "sdm", "separable": "sdmc", "transpose": "sdc", "maxpool": "sd",
+           "avgpool": "sd"}
+
+
+@st.composite
+def window_text(draw):
+    kind = draw(st.sampled_from(sorted(WINDOWS)))
+    size = draw(mostly(st.integers(1, 3).map(str), st.sampled_from(["0", "99999999999", "3x3x3", "9" * 30, "1.5"])))
+    words = [kind, f"{size}x{size}" if size.isdigit() else size]
+    for letter in draw(st.lists(st.sampled_from(WINDOWS[kind]), max_size=2, unique=True)):
+        words.append(f"{letter}{draw(mostly(st.integers(1, 3), st.sampled_from([0, 10**11, 10**30])))}")
+    words.append(draw(mostly(st.sampled_from(["SAME", "VALID", "p1"]),
+                             st.sampled_from(["CAUSAL", "p-1", "p1:2,0:1", "p99999999999", "q7"]))))
+    return " ".join(words)
+
+
+def layer_text():
+    simple = st.sampled_from(["relu", "bn", "gap", "gmp keepdims", "flatten", "dense c3", "softmax", "pad 1",
+                              "crop 1", "upsample 2", "upsample 2 bilinear", "slice 0:4:2"])
+    hostile = st.sampled_from(["dense c0", "pad 99999999999", "crop 9", "upsample 99999999", "slice 0:8:0",
+                               "slice ::-1", "conv1d 3", "conv3d 3", "identity q", "é", ""])
+    return mostly(st.one_of(window_text(), window_text(), simple), hostile)
+
+
+@st.composite
+def chain_text(draw):
+    layers = draw(st.lists(layer_text(), min_size=1, max_size=4))
+    if draw(st.booleans()):   # a block whose branch keeps the shape (mostly)
+        kind = draw(st.sampled_from(["add", "concat"]))
+        branch = draw(mostly(st.sampled_from(["relu", "conv2d 3x3 SAME c1", "avgpool 3x3 s1 SAME"]), layer_text()))
+        layers.insert(draw(st.integers(0, len(layers))), f"{kind}( {branch} | )")
+    if draw(st.sampled_from([False] * 9 + [True])):
+        layers = [draw(st.sampled_from(["relu", "conv2d 3x3 SAME c1"]))] * draw(st.sampled_from([300, 10_001]))
+    if draw(st.sampled_from([False] * 9 + [True])):
+        return "add( " * 60 + "relu" + " | )" * 60
+    return " > ".join(layers)
+
+
+@st.composite
+def trace_argv(draw):
+    argv = ["trace", "--layers", draw(chain_text()), "--input",
+            draw(mostly(st.sampled_from(["1x8x8x1", "1x6x6x2"]), shape_text(4)))]
+    index = mostly(st.sampled_from(["0", "0", "1"]), st.sampled_from(["-1", "9", "0.5", "1e3", "99999999999999999999"]))
+    count = mostly(st.just(4), st.sampled_from([1, 2, 3, 5]))
+    name = mostly(st.sampled_from(["out", "out", "l1", "x"]), st.sampled_from(["nope", ""]))
+    entry = st.tuples(name, count.flatmap(lambda n: st.lists(index, min_size=n, max_size=n))).map(
+        lambda t: f"{t[0]}[{','.join(t[1])}]")
+    question = draw(st.sampled_from(["--entry", "--entry", "--pixel", "--summary"]))
+    if question == "--pixel":
+        entry = entry.map(lambda e: "x" + e[e.index("["):])
+    argv += [question] if question == "--summary" else [question, draw(mostly(entry, garbage_text))]
+    argv += _options(draw, {"--json": st.none(), "--layer": st.sampled_from(["l1", "out", "nope", ""]),
+                            "--convention": mostly(st.just("tf"), st.sampled_from(["caffe", "", "TF"])),
+                            "--latex": output_path()})
+    if draw(st.sampled_from([False] * 4 + [True])):
+        argv += _options(draw, {"--check": st.none(), "--timeout": st.sampled_from(["1", "0", "nan", "x"]),
+                                "--torch": st.sampled_from(["missing.py:build", "x", "", HOSTILE + ":build"]),
+                                "--model": st.sampled_from(["missing.keras", ""])})
+    return argv
+
+
+@st.composite
+def port_argv(draw):
+    _, spec = draw(spec_args())
+    frameworks = st.sampled_from(["tf", "torch", "jax", "onnx"])
+    argv = ["port", *spec, "--to", draw(mostly(frameworks, garbage_text)), "--no-verify"]
+    return argv + _options(draw, {"--from": mostly(frameworks, garbage_text), "--json": st.none(),
+                                  "--seed": st.one_of(st.integers(-2, 2**70).map(str), garbage_text)})
+
+
+surface_argv = st.one_of(sweep_argv(), matrix_argv(), trace_argv(), trace_argv(), port_argv())
+
+
+def fuzz_surfaces(argv):
+    """sweep, matrix, trace and port: exit 0 to 3, no traceback, one line for bad usage, within
+    EXAMPLE_SECONDS."""
+    code, out, err = run_main(argv)
+    assert code in (0, 1, 2, 3), (code, err)
+    assert "Traceback" not in err and "Traceback" not in out, err
+    if code == 2:
+        lines = err.splitlines()
+        assert len(lines) == 1 and "error: " in lines[0] and len(lines[0]) < 800, err
+
+
 def run_main(argv):
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), time_limit(EXAMPLE_SECONDS):
@@ -325,7 +448,8 @@ def fuzz_api(call):
 
 
 def main_fuzz() -> int:
-    targets = [(fuzz_cli, cli_argv(), 3 * EXAMPLES // 4), (fuzz_api, api_call(), EXAMPLES - 3 * EXAMPLES // 4)]
+    targets = [(fuzz_cli, cli_argv(), 3 * EXAMPLES // 4), (fuzz_api, api_call(), EXAMPLES - 3 * EXAMPLES // 4),
+               (fuzz_surfaces, surface_argv, SURFACE_EXAMPLES)]
     failed = 0
     for target, strategy, count in targets:
         runner = settings(FUZZ, max_examples=count)(given(strategy)(target))

@@ -7,7 +7,7 @@ import os
 import numpy as np
 import pytest
 
-from symconv import ConvSpec, localisation, probe
+from symconv import ConvSpec, probe
 from symconv.indexmap import maps_for
 from symconv.backends import open_runner
 from symconv.backends.base import Backend, Call, Outcome

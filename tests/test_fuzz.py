@@ -1,6 +1,7 @@
 """The fuzz run (tests/fuzz.py) in a child process with a memory limit: Hypothesis drives the
 command line and the Python API with hostile sizes, strides, pads, entries, values, claims and
-paths, 2,000 examples a run (SYMCONV_FUZZ_EXAMPLES changes it), and finds nothing."""
+paths, 2,000 examples a run (SYMCONV_FUZZ_EXAMPLES changes it), then sweep, matrix, trace and
+port with hostile options, 40 examples (SYMCONV_FUZZ_SURFACES), and finds nothing."""
 
 import os
 import subprocess
@@ -26,5 +27,6 @@ def test_fuzzing_the_cli_and_the_api_finds_nothing_in_a_memory_limited_child():
     report = (done.stdout + done.stderr)[-20000:]
     assert done.returncode == 0, report
     examples = int(os.environ.get("SYMCONV_FUZZ_EXAMPLES", "2000"))
+    surfaces = int(os.environ.get("SYMCONV_FUZZ_SURFACES", "40"))
     counts = [int(line.split(": ")[1].split()[0]) for line in done.stdout.splitlines() if "examples, nothing" in line]
-    assert len(counts) == 2 and sum(counts) == examples, report
+    assert len(counts) == 3 and sum(counts[:2]) == examples and counts[2] == surfaces, report

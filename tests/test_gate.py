@@ -277,6 +277,8 @@ def test_a_conformance_run_that_checked_nothing_exits_three(tmp_path):
     assert code == 3 and "0 of 153 cases run" in out, out
     code, out = _suite("--symconv-impl", GOOD, "--symconv-ops", "conv9d", cwd=str(tmp_path))
     assert code == 4 and "ops must be among" in out, out
+    code, out = _suite("--symconv-impl", GOOD, "--symconv-seed", "abc", cwd=str(tmp_path))
+    assert code == 4 and "--symconv-seed must be a non-negative integer, got 'abc'" in out and "failed" not in out
 
 
 # ---- 5. determinism is checked ---------------------------------------------------------------------
@@ -330,3 +332,11 @@ def test_the_fixture_and_sweeps_repeat_a_probe_by_default(tmp_path):
 def test_repeat_must_be_a_small_count(bad):
     with pytest.raises(SymconvError, match="repeat must be an integer from 0 to 100"):
         check(ConvSpec("conv2d", "1x3x3x1", "1x1x1x1"), "numpy", repeat=bad)
+
+
+def test_a_device_that_a_backend_cannot_choose_is_refused_not_ignored(capsys):
+    founding = ["conv2d", "--input", "1x3x3x1", "--kernel", "1x1x1x1"]
+    assert main(["check", *founding, "--backend", "numpy", "--device", "gpu"]) == 2
+    assert "backend 'numpy' has no device to choose" in capsys.readouterr().err
+    assert main(["check", *founding, "--impl", GOOD, "--device", "gpu"]) == 2
+    assert "an impl file runs as it is written" in capsys.readouterr().err

@@ -423,12 +423,14 @@ def test_bad_requests_are_one_line_and_exit_two(capsys, argv, message):
     one_line_error(err, message)
 
 
-@pytest.mark.parametrize("target", ["missing/dir/x.tex", ".", "/dev/full"])
-def test_latex_output_path_problems_are_one_line(capsys, tmp_path, monkeypatch, target):
+@pytest.mark.parametrize("target,message", [("missing/dir/x.tex", "cannot be written: no such folder 'missing/dir'"),
+                                            (".", "is a folder: give a file name, e.g. './document.tex'"),
+                                            ("/dev/full", "cannot be written: No space left on device")])
+def test_latex_output_path_problems_are_one_line(capsys, tmp_path, monkeypatch, target, message):
     monkeypatch.chdir(tmp_path)
     code, _, err = run_cli(capsys, "latex", "conv1d", "--input", "1x1x1", "--kernel", "1x1x1", "-o", target)
     assert code == 2
-    one_line_error(err, f"output '{target}' cannot be written")
+    one_line_error(err, f"--output '{target}' {message}")
 
 
 def test_negative_values_after_a_space_and_the_version(capsys):
@@ -463,3 +465,10 @@ def test_runners_share_nothing_with_a_closed_worker():
         outcome = runner.run([Call(FOUNDING, "forward", "op", {"x": np.ones((1, 3, 3, 1)), "k": np.ones((1, 1, 1, 1))})])[0]
         process = runner.worker.process
     assert outcome.status == "ok" and process.poll() is not None
+
+
+def test_a_layer_whose_sums_exceed_exact_float32_is_refused_in_one_line():
+    spec = ConvSpec("conv2d", "1x20000x20000x1", "3x3x1x1")
+    with pytest.raises(SymconvError, match=r"dk entries of this conv2d sum up to 399920004 products, more than exact "
+                                           r"float32 probing can take"):
+        check(spec, "numpy")

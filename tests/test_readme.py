@@ -69,5 +69,5 @@ def test_readme_example(command, expected, status, tmp_path, request):
 
 
 def test_readme_impl_example_is_the_committed_file():
-    block = re.search(r"```python\n(.*?)```", README.read_text(), flags=re.S).group(1)
+    block = re.search(r"`examples/good_numpy.py`:\n\n```python\n(.*?)```", README.read_text(), flags=re.S).group(1)
     assert block == (ROOT / "examples" / "good_numpy.py").read_text()

@@ -215,7 +215,7 @@ def test_the_command_prints_the_table_and_the_smallest_commands_and_writes_json(
 @pytest.mark.parametrize("argv,message", [
     (["--backend", "numpy", "--workers", "none"], "workers must be a positive integer, got 'none'"),
     (["--backend", "numpy", "--ops", "conv9d"], "ops must be among"),
-    (["--backend", "numpy", "--ops", "conv1d", "--json", "/no/such/dir/x.json"], "json file '/no/such/dir/x.json'"),
+    (["--backend", "numpy", "--ops", "conv1d", "--json", "/no/such/dir/x.json"], "--json '/no/such/dir/x.json' cannot be written: no such folder"),
 ])
 def test_bad_sweep_input_is_one_line_and_exit_2(argv, message):
     done = _symconv("sweep", *argv)

@@ -60,6 +60,9 @@ def register_backend(name: str, module_or_class, framework=None, install_hint: s
     ``variant_options`` (``VariantOption``s it honours, ``THREADS`` among them if it does) and
     ``child_environment`` (constant environment variables for its child process).  A backend
     used in a child process must be importable there (defined at a module's top level).
+    What can be checked of the class is checked here (or, given by its import path, when first
+    imported); what its methods raise or return of the wrong type later is one SymconvError
+    naming the backend and the method (``symconv.backends.guard``).
 
     >>> from symconv.backends.numpy_backend import NumpyBackend
     >>> class Mine(NumpyBackend):
@@ -76,10 +79,7 @@ def register_backend(name: str, module_or_class, framework=None, install_hint: s
             raise SymconvError(f"backend class must be a Backend subclass or 'package.module:ClassName', "
                                f"got {module_or_class!r}")
     else:
-        from .base import Backend
-        if not (isinstance(module_or_class, type) and issubclass(module_or_class, Backend)):
-            raise SymconvError(f"backend class must be a Backend subclass or 'package.module:ClassName', "
-                               f"got {module_or_class!r}")
+        _require_backend_class(name, module_or_class)
     frameworks = (framework,) if isinstance(framework, str) else tuple(framework or ())
     if not all(isinstance(f, str) and f for f in frameworks):
         raise SymconvError(f"framework must be a module name or a list of them, got {framework!r}")
@@ -103,18 +103,42 @@ register_backend("onnxruntime", "symconv.backends.onnx_backend:OnnxRuntimeBacken
                  "pip install 'symconv[onnx]'")
 
 
+# The backends that ship with symconv: their failures are symconv's bugs, never wrapped.
+BUILTIN = frozenset(BACKENDS)
+
+
+def _require_backend_class(name: str, cls) -> None:
+    """A third party's class, checked as far as it can be before it runs (``guard.check_class``)."""
+    from .base import Backend
+    if not (isinstance(cls, type) and issubclass(cls, Backend)):
+        raise SymconvError(f"backend class must be a Backend subclass or 'package.module:ClassName', got {cls!r}")
+    from .guard import check_class
+    check_class(name, cls)
+
+
 def backend_class(name: str):
-    """The class registered under ``name`` (importing its module, never its framework)."""
-    if name not in BACKENDS:
-        raise SymconvError(f"backend must be one of {', '.join(sorted(BACKENDS))}, got {name!r}")
+    """The class registered under ``name`` (importing its module, never its framework); a
+    third party's class registered by its import path is checked when first imported."""
+    if not isinstance(name, str) or name not in BACKENDS:
+        raise SymconvError(f"backend must be one of {', '.join(sorted(BACKENDS))}, got {shown(name)}")
     target = BACKENDS[name].target
     if not isinstance(target, str):
         return target
     module, _, cls = target.partition(":")
     try:
-        return getattr(importlib.import_module(module), cls)
+        found = getattr(importlib.import_module(module), cls)
     except (ImportError, AttributeError) as err:
         raise SymconvError(f"backend {name!r} is registered as {target!r}, which cannot be imported: {err}") from None
+    except Exception as err:  # the module itself fails to import
+        first = (str(err).strip().splitlines() or [""])[0]
+        raise SymconvError(f"backend {name!r} is registered as {target!r}, whose module raised "
+                           f"{type(err).__name__} when imported: {first[:300]}") from None
+    if name not in BUILTIN:
+        try:
+            _require_backend_class(name, found)
+        except SymconvError as err:
+            raise SymconvError(f"{err} (registered as {target!r})") from None
+    return found
 
 
 def missing_framework(name: str) -> str | None:
@@ -149,21 +173,36 @@ def create(name: str | None = None, *, impl: str | None = None, variant: Variant
     if name is not None and not isinstance(name, str):
         raise SymconvError(f"backend must be one of {', '.join(sorted(BACKENDS))}, got {shown(name)}")
     if impl is not None:
+        if variant.device != "cpu" or variant.options:
+            raise SymconvError(f"an impl file runs as it is written: --device and variant options do not apply to it, "
+                               f"got {variant.describe()}")
         from .impl import ImplBackend
         return ImplBackend(impl)
-    backend = backend_class(name)(variant=variant, grad_path=grad_path)  # refuses a variant it cannot run
+    if name in BUILTIN:
+        backend = backend_class(name)(variant=variant, grad_path=grad_path)  # refuses a variant it cannot run
+    else:  # a third party's: what its methods raise or return wrongly is one line naming it
+        from .guard import Guarded, construct
+        backend = Guarded(name, construct(name, backend_class(name), variant=variant, grad_path=grad_path))
     require_framework(name)
     return backend
 
 
 def open_runner(name: str | None = None, *, impl: str | None = None, variant: Variant | None = None,
                 grad_path: str = "raw", isolate: bool = False, timeout: float | None = None, worker=None):
-    """A runner that executes backend calls: in this process, or (``isolate``, a variant that
-    sets an option read at start-up, or a shared ``runner.Worker``) in a child process that a
-    crash or a hang cannot take down with the caller.  Use it as a context manager, or call
-    ``close()``."""
+    """A runner that executes backend calls: in this process, or (``isolate``, a ``timeout``, a
+    variant that sets an option read at start-up, or a shared ``runner.Worker``) in a child
+    process that a crash or a hang cannot take down with the caller.  A call in this process
+    cannot be stopped when it overruns, so a timeout given always means a child process.  Use it
+    as a context manager, or call ``close()``."""
+    from ..values import timeout_seconds
     from .runner import ChildRunner, LocalRunner
+    timeout = timeout_seconds(timeout)
+    if not isinstance(isolate, bool) and type(isolate).__name__ != "bool_":  # NumPy's bool too
+        raise SymconvError(f"isolate must be True or False, got {shown(isolate)}")
     backend = create(name, impl=impl, variant=variant, grad_path=grad_path)
-    if isolate or worker is not None or backend.variant.needs_child:
+    if isolate or timeout is not None or worker is not None or backend.variant.needs_child:
+        if name is not None and name not in BUILTIN:
+            from .guard import importable_in_a_child
+            importable_in_a_child(name, backend)
         return ChildRunner(backend, timeout=timeout, worker=worker)
     return LocalRunner(backend)

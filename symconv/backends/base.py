@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from .. import conventions, layout, reference
-from ..errors import shorten
+from ..errors import SymconvError, shorten
 from ..quantities import INPUTS, LAYOUT_OF, SHAPED_LIKE, TENSOR_OF  # noqa: F401  INPUTS: from here too, for third parties
 from ..spec import ConvSpec, format_padding
 
@@ -131,7 +131,7 @@ class Outcome:
         inner = frames[-1][0] if frames else None
         meta = {"error_class": f"{type(err).__module__}.{type(err).__qualname__}",
                 "raised_in": inner.f_globals.get("__name__", "") if inner is not None else "",
-                "owner": "implementation"}
+                "owner": "implementation", "user_code": True}
         status = "unsupported" if isinstance(err, NotImplementedError) else "error"
         return cls(status, error_type=type(err).__name__, message=lines[0].strip() if lines else "", meta=meta,
                    raised_at=where)
@@ -181,6 +181,9 @@ class Backend:
     def __init__(self, variant=None, grad_path: str = "raw"):
         from . import Variant
         self.variant = (variant or Variant()).bound(self.name, self.variant_options)
+        if not self.has_variant and self.variant.device != "cpu":
+            raise SymconvError(f"backend {self.name!r} has no device to choose (it runs where it runs), got device "
+                               f"{self.variant.device!r}: leave out --device")
         self.grad_path = grad_path
 
     @property

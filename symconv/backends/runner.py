@@ -12,9 +12,10 @@ out-of-memory killer, say) while it starts, before the backend has loaded, is ma
 a finding about the backend: it is started once more, and a second such death makes every call
 of that backend ``skipped`` with a message that starts "could not run".
 
-The child runs in its own process group (anything it forks is stopped with it) and dies with
-its parent (Linux: PR_SET_PDEATHSIG; elsewhere a watchdog thread), so no worker outlives
-symconv.  Messages are length-prefixed pickles written and read in full, up to MAX_MESSAGE
+The child runs in its own process group and dies with its parent (Linux: PR_SET_PDEATHSIG;
+elsewhere a watchdog thread), so no worker outlives symconv.  It is a child subreaper, and
+stopping or closing it first kills its whole descendant tree (``symconv.backends.processes``):
+what a backend starts is stopped with it even when it left the group with ``setsid``.  Messages are length-prefixed pickles written and read in full, up to MAX_MESSAGE
 bytes; the child's stderr is drained in blocks and only its last lines are kept.
 
 Each call may take ``default_timeout(spec)`` seconds unless a timeout is given: what a plain
@@ -36,9 +37,10 @@ import sys
 import threading
 import time
 
-from ..errors import SymconvError
+from ..errors import SymconvError, shown
 from ..values import timeout_seconds
 from .base import Call, Outcome
+from .processes import kill_tree
 
 BASE_TIMEOUT = 10.0               # seconds any one call may take, plus one second per ...
 STEPS_PER_SECOND = 20_000         # ... this many (output position, kernel tap) pairs, and per ...
@@ -66,6 +68,17 @@ def default_timeout(spec) -> float:
     products = steps * spec.direct_output_channels * (spec.direct_input_channels // spec.conv_groups)
     seconds = BASE_TIMEOUT + steps / STEPS_PER_SECOND + products / PRODUCTS_PER_SECOND
     return round(min(seconds, MAX_DEFAULT_TIMEOUT), 1)
+
+
+def require_runner(runner, timeout=None) -> None:
+    """Refuse, in one line, a ``runner=`` argument that is not a runner (``open_runner``), or one
+    given with a ``timeout`` it would not honour (a runner's timeout is fixed when it opens)."""
+    if not (callable(getattr(runner, "run", None)) and hasattr(runner, "backend")):
+        raise SymconvError(f"runner must be a runner from symconv.backends.open_runner, got "
+                           f"{type(runner).__name__} {shown(runner)}")
+    if timeout is not None:
+        raise SymconvError("timeout is fixed when a runner opens: give it to open_runner(..., timeout=...), "
+                           "not with runner=")
 
 
 class Runner:
@@ -361,7 +374,9 @@ class Worker:
         return reply if died is None else Outcome("crash", message=died)
 
     def _stop(self, proc, wait: float = 0.0):
-        """Stop the child and everything it started (its process group); its exit code."""
+        """Stop the child and everything it started (its descendants, found while the child
+        still runs, and its process group); its exit code."""
+        self._kill_descendants(proc)
         if wait:
             try:
                 return proc.wait(timeout=wait)
@@ -403,6 +418,13 @@ class Worker:
         return f"backend process {how} {when}{hint}" + (f"; its last message: {last[:300]}" if last else "")
 
     @staticmethod
+    def _kill_descendants(proc) -> None:
+        """Every process below the child, wherever its group or session (not once the child
+        is reaped: its pid may then name another process)."""
+        if proc.returncode is None:
+            kill_tree(proc.pid)
+
+    @staticmethod
     def _kill_group(proc) -> None:
         """Whatever the child forked and left behind (the group outlives its leader)."""
         try:
@@ -425,6 +447,7 @@ class Worker:
         if self._busy:  # interrupted mid-call: the child would not read the request to exit
             self._stop(proc)
         else:
+            self._kill_descendants(proc)  # while the child still adopts the orphans among them
             try:
                 _send(proc.stdin.fileno(), ("exit", None), time.monotonic() + CLOSE_WAIT)
             except (OSError, _TimedOut, _Garbled):

@@ -2,7 +2,9 @@
 
 Its real stdout and stdin are kept for the protocol on private descriptors; fd 1 becomes
 stderr (stray prints must not corrupt the protocol) and fd 0 /dev/null (a subprocess of the
-backend must not read the next request).  It dies with its parent: PR_SET_PDEATHSIG on Linux
+backend must not read the next request).  It is a child subreaper (Linux), so that the orphans
+of what a backend starts stay below it, where the parent finds them when it stops the worker
+(``symconv.backends.processes``).  It dies with its parent: PR_SET_PDEATHSIG on Linux
 when the parent started it from its main thread (the signal fires when the starting *thread*
 ends), and everywhere a watchdog thread that notices within a second that the parent is gone.  A
 process forked by the backend never speaks the protocol: it exits when its call returns.
@@ -18,6 +20,7 @@ import threading
 import time
 
 from .base import Outcome
+from .processes import become_subreaper
 from .runner import _receive, _send
 
 PR_SET_PDEATHSIG = 1
@@ -46,6 +49,7 @@ def _watch(parent: int) -> None:
 def main() -> int:
     parent = int(os.environ.get("SYMCONV_PARENT_PID", os.getppid()))
     die_with_parent(parent, os.environ.get("SYMCONV_PARENT_DEATH_SIGNAL", "1") == "1")
+    become_subreaper()
     requests, replies = os.dup(0), os.dup(1)  # not inherited by anything the backend starts
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
@@ -76,7 +80,8 @@ def _load(backend) -> tuple:
     from ..errors import SymconvError
     try:
         backend.load()
-        return "ready", backend.manifest()
+        manifest = getattr(backend, "manifest", None)   # a Backend's; a guest of the worker may have none
+        return "ready", manifest() if callable(manifest) else None
     except SymconvError as err:  # a usage error (a bad --impl file): the parent raises it
         return "usage", str(err)
     except Exception as err:  # reported to the parent as one line

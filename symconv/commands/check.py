@@ -40,6 +40,9 @@ def backend_options(args) -> dict:
     from ..backends import variant_from_args
     from ..errors import SymconvError
     from ..values import timeout_seconds
+    if args.in_process and args.timeout is not None:
+        raise SymconvError("--timeout applies to the child process that --in-process does without (a call in this "
+                           "process cannot be stopped): give one of them")
     return dict(backend=args.backend, impl=args.impl, grad_path=args.grad_path, isolate=not args.in_process,
                 timeout=timeout_seconds(args.timeout), variant=variant_from_args(args))
 
@@ -65,19 +68,23 @@ def configure(parser):
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--png", metavar="FILE", default=None,
                         help="also write a picture: per quantity, the pixels the model reads and those the backend "
-                             "was seen to read (matplotlib)")
+                             "was seen to read (matplotlib); .png, .svg or .pdf by the suffix, - for standard output")
     parser.epilog = EPILOG
 
 
 def run(args) -> int:
+    from ..outputs import check_picture_path, described, report_stream
     from ..verdicts import check
+    if args.png is not None:
+        check_picture_path(args.png, "--png")  # before the check runs, not after it
+    out = report_stream(("--png", args.png))
     spec = spec_from_args(args)
     report = check(spec, max_mismatches=args.max_mismatches, seed=args.seed, miss_probability=args.miss_probability,
                    max_calls=args.max_calls, max_seconds=args.max_seconds, repeat=args.repeat,
                    **backend_options(args))
-    if args.png:
-        report.plot(args.png)
-    print(json.dumps(report.to_json()) if args.json else report.text())
-    if args.png and not args.json:
-        print(f"wrote picture {args.png}")
+    if args.png is not None:
+        report.plot().save(args.png, "--png")
+    print(json.dumps(report.to_json()) if args.json else report.text(), file=out)
+    if args.png is not None and not args.json:
+        print(f"wrote picture {described(args.png)}", file=out)
     return report.exit_status

@@ -26,22 +26,27 @@ def configure(parser):
                              "(repeatable; default: every entry of a small case)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--png", metavar="FILE", default=None,
-                        help="also write a picture of the first entries' reads under each reading (matplotlib)")
+                        help="also write a picture of the first entries' reads under each reading (matplotlib); "
+                             ".png, .svg or .pdf by the suffix, - for standard output")
     parser.epilog = EPILOG
 
 
 def run(args) -> int:
     from ..explanation import explain
+    from ..outputs import check_picture_path, described, report_stream
     from ..progress import Ticker
+    if args.png is not None:
+        check_picture_path(args.png, "--png")
+    out = report_stream(("--png", args.png))
     spec = spec_from_args(args)
     options = backend_options(args) if (args.backend or args.impl) else {}
     with Ticker("explaining"):
         story = explain(spec, x=args.x, k=args.k, g=args.g, entries=args.entry, **options)
-        if args.png:
-            story.plot(args.png)
-    print(json.dumps(story.to_json(), allow_nan=False) if args.json else story.text())
-    if args.png and not args.json:
-        print(f"wrote picture {args.png}")
+        if args.png is not None:
+            story.plot().save(args.png, "--png")
+    print(json.dumps(story.to_json(), allow_nan=False) if args.json else story.text(), file=out)
+    if args.png is not None and not args.json:
+        print(f"wrote picture {described(args.png)}", file=out)
     if story.backend is None:
         return 0
     return 0 if all(r["agrees"] is not False and r["status"] != "error" for r in story.backend["results"]) else 1

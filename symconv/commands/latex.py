@@ -1,6 +1,6 @@
 """symconv latex: a standalone LaTeX derivation of one convolution, every step checked."""
 
-from ..cli import add_spec_arguments, spec_from_args, write_output
+from ..cli import add_spec_arguments, spec_from_args
 
 HELP = "write a LaTeX derivation (padding, forward, chain rule, closed forms, entries), every step checked"
 EPILOG = """examples:
@@ -50,7 +50,9 @@ def every_entry(spec) -> list:
 
 def run(args) -> int:
     from ..latex import build_spec_document
+    from ..outputs import check_path, is_stdout, write_text
     from ..progress import Ticker
+    check_path(args.output, "--output", "document.tex")  # before the document is derived, not after
     spec = spec_from_args(args)
     entries = args.entry
     if not entries and any(v is not None for v in (args.x, args.k, args.g)):
@@ -64,9 +66,7 @@ def run(args) -> int:
     with Ticker("deriving and checking the document"):
         doc = build_spec_document(spec, entries, {"x": args.x, "k": args.k, "g": args.g}, compare, args.title)
         tex = doc.render()
-    if args.output == "-":
-        print(tex, end="")
-    else:
-        write_output(args.output, tex)
+    write_text(args.output, tex, "--output", "document.tex")
+    if not is_stdout(args.output):
         print(f"wrote {args.output}: {doc.summary()}")
     return 0

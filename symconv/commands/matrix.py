@@ -19,8 +19,9 @@ def configure(parser):
                         help="backends to run, each with its variants (default every backend whose framework is "
                              "installed)")
     parser.add_argument("--ops", metavar="OP,...", default=None, help="ops to sweep (default every op)")
-    parser.add_argument("--workers", metavar="N", default="1",
-                        help="processes running cases in parallel, each with its own backend worker (default 1)")
+    parser.add_argument("--workers", metavar="N", default=None,
+                        help="processes running cases in parallel, each with its own backend worker (default one "
+                             "per core; at most 4 per core)")
     parser.add_argument("--scheduler", metavar="tcp://HOST:PORT", default=None,
                         help="run the cases on a Dask cluster (the dask extra)")
     parser.add_argument("--recheck", metavar="N", default=None,
@@ -37,8 +38,16 @@ def run(args) -> int:
     from ..matrix import RECHECK, matrix_runs, run_matrix
     from ..matrix_report import markdown
     from ..sweep_cases import sweep_cases
-    sweep_cases(args.size, args.ops)  # refuse bad ops before any backend starts
+    from ..outputs import check_path, described
+    from ..sweep_run import resolve_workers
+    sweep_cases(args.size, args.ops)  # refuse bad ops, engine settings and files before any backend starts
     recheck = RECHECK if args.recheck is None else parse_count(args.recheck, "recheck")
+    resolve_workers(args.workers)
+    if args.scheduler is not None:
+        from ..sweep_scheduler import parse_address
+        parse_address(args.scheduler)
+    if args.output is not None:
+        check_path(args.output, "--output", "conformance.md")
     runs = matrix_runs(args.backends)
     words = ["symconv", "matrix", "--size", args.size]
     if args.backends:
@@ -47,14 +56,14 @@ def run(args) -> int:
         words += ["--ops", args.ops]
     if args.recheck is not None:
         words += ["--recheck", str(recheck)]
-    if args.output:
+    if args.output is not None:
         words += ["-o", args.output]
     matrix = run_matrix(runs, args.size, args.ops, args.workers, args.scheduler, command=" ".join(words),
                         recheck=recheck)
     text = markdown(matrix)
-    if args.output:
-        write_output(args.output, text, "output")
-        print(f"wrote {args.output}: {len(matrix.runs)} runs, {len(matrix.rows())} rows", file=sys.stderr)
+    if args.output is not None:
+        write_output(args.output, text, "--output")
+        print(f"wrote {described(args.output)}: {len(matrix.runs)} runs, {len(matrix.rows())} rows", file=sys.stderr)
     else:
         print(text, end="")
     return 0

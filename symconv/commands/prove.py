@@ -37,7 +37,8 @@ def configure(parser):
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--steps", action="store_true", help="facts report: print every derivation step")
     parser.add_argument("--latex", metavar="FILE.tex", default=None,
-                        help="facts report: also write the symbolic-size derivation document")
+                        help="facts report: also write the symbolic-size derivation document (- for standard "
+                             "output; the report then goes to standard error)")
     group = parser.add_argument_group("convolution (only with OP)")
     group.add_argument("--input", metavar="SHAPE", help="input shape in the data format, e.g. 1x3x3x1")
     group.add_argument("--kernel", metavar="SHAPE", help="kernel shape in the kernel layout, e.g. 3x3x1x8")
@@ -78,15 +79,18 @@ def run(args) -> int:
     if args.claim is None:
         if spec is not None:
             raise SymconvError("a convolution (OP) is only used with --claim")
+        from ..outputs import check_path, report_stream, write_text
+        if args.latex is not None:
+            check_path(args.latex, "--latex", "facts.tex")  # before the proofs run, not after them
+        out = report_stream(("--latex", args.latex))
         with Ticker("proving and checking the facts"):
             report = proof.facts(args.bound)
-        if args.latex:
-            from ..cli import write_output
+        if args.latex is not None:
             from ..latex import generic_document
-            write_output(args.latex, generic_document(report), "--latex")
-        print(json.dumps(report.to_json()) if args.json else report.text(steps=args.steps))
+            write_text(args.latex, generic_document(report), "--latex", "facts.tex")
+        print(json.dumps(report.to_json()) if args.json else report.text(steps=args.steps), file=out)
         return 0 if report.ok else 1
-    if args.steps or args.latex:
+    if args.steps or args.latex is not None:
         raise SymconvError("--steps and --latex belong to the facts report (without --claim)")
     if spec is not None and args.bound is not None:
         raise SymconvError("--bound applies to --symbolic claims; with OP every entry of that convolution is checked")

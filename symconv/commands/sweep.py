@@ -31,8 +31,9 @@ def configure(parser):
     group.add_argument("--size", choices=("quick", "full"), default="quick",
                        help="quick: every op x layout x padding once, degenerate shapes in turn, channel cases (153 cases); "
                             "full: every geometry with batch, channel and group counts (about 3,800)")
-    group.add_argument("--workers", metavar="N", default="1",
-                       help="processes running cases in parallel, each with its own backend worker (default 1)")
+    group.add_argument("--workers", metavar="N", default=None,
+                       help="processes running cases in parallel, each with its own backend worker (default one "
+                            "per core; at most 4 per core)")
     group.add_argument("--scheduler", metavar="tcp://HOST:PORT", default=None,
                        help="run the cases on a Dask cluster (the dask extra) instead of local processes")
     group.add_argument("--no-shrink", action="store_true",
@@ -43,22 +44,24 @@ def configure(parser):
 
 
 def run(args) -> int:
-    import os
     from ..backends import variant_from_args
-    from ..errors import SymconvError, shown
+    from ..errors import SymconvError
+    from ..outputs import check_path, report_stream
     from ..sweep_run import sweep
     from ..values import timeout_seconds
-    folder = os.path.dirname(os.path.abspath(args.json)) if args.json else None
-    if folder and not os.path.isdir(folder):  # before the sweep, not after it
-        raise SymconvError(f"json file {shown(args.json)} cannot be written: no folder {shown(folder)}")
+    if args.json is not None:   # before the sweep, not after it
+        check_path(args.json, "--json", "sweep.json")
+    if args.in_process and args.timeout is not None:
+        raise SymconvError("--timeout stops a call in the child process: it cannot be used with --in-process")
+    out = report_stream(("--json", args.json))
     report = sweep(args.backend, impl=args.impl, variant=variant_from_args(args), grad_path=args.grad_path,
                    ops=args.ops, size=args.size, workers=args.workers, scheduler=args.scheduler,
                    shrink=not args.no_shrink, seed=args.seed, timeout=timeout_seconds(args.timeout),
                    isolate=not args.in_process, layouts=args.layouts, kernel_layouts=args.kernel_layouts,
                    paddings=args.paddings, conventions=args.conventions, groups=args.groups,
                    repeat=args.repeat)
-    if args.json:
-        write_output(args.json, report.dumps() + "\n", "json file")
-    print(report.text())
+    if args.json is not None:
+        write_output(args.json, report.dumps() + "\n", "--json")
+    print(report.text(), file=out)
     return report.exit_status
 

@@ -24,14 +24,19 @@ def configure(parser):
                           "(repeatable)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--png", metavar="FILE", default=None,
-                        help="also write a picture of the pixels read (matplotlib: the plot extra)")
+                        help="also write a picture of the pixels read (matplotlib: the plot extra); .png, .svg "
+                             "or .pdf by the suffix, - for standard output")
     parser.epilog = EPILOG
 
 
 def run(args) -> int:
     from ..errors import SymconvError
+    from ..outputs import check_picture_path, described, report_stream
     from ..query import BARE_ENTRY_LIMIT, TensorAnswer, which
     from ..render import spec_header
+    if args.png is not None:
+        check_picture_path(args.png, "--png")
+    out = report_stream(("--png", args.png))
     spec = spec_from_args(args)
     if not args.entry and not args.reads:
         raise SymconvError("ask for --entry ENTRY (e.g. --entry 'y[0,0,0,0]') or --reads ENTRY "
@@ -52,13 +57,13 @@ def run(args) -> int:
             objs = [obj]
         elif reverse:
             objs = [reverse[0].to_json()]
-        print(json.dumps(objs[0]))
+        print(json.dumps(objs[0]), file=out)
         return 0
-    print(spec_header(spec))
+    print(spec_header(spec), file=out)
     for answer in answers + reverse:
-        print(answer.text())
+        print(answer.text(), file=out)
     if picture is not None:
-        print(f"wrote picture {args.png}")
+        print(f"wrote picture {described(args.png)}", file=out)
     return 0
 
 
@@ -68,6 +73,6 @@ def _picture(spec, answers, reverse, path):
     from .. import plot
     from ..query import TensorAnswer
     single = [a for answer in answers for a in (answer.answers if isinstance(answer, TensorAnswer) else [answer])]
-    if single:
-        return plot.answers_picture(single, path)
-    return plot.readers_picture(reverse[0], path)
+    picture = plot.answers_picture(single) if single else plot.readers_picture(reverse[0])
+    picture.save(path, "--png")
+    return picture

@@ -54,10 +54,10 @@ def filters(config):
     import pytest
     from ..backends.coverage import Coverage
     from ..errors import SymconvError
-    from ..pytest_plugin import FILTERS
     try:
         return Coverage.from_filters("symconv conformance filters",
-                                     **{name: config.getoption(f"symconv_{name}", default=None) for name, _ in FILTERS})
+                                     **{name: config.getoption(f"symconv_{name}", default=None)
+                                        for name in Coverage.keys() if name != "dtypes"})
     except SymconvError as err:
         raise pytest.UsageError(str(err)) from None
 

@@ -25,6 +25,7 @@ from . import compose
 from .answer import Readers, Trace
 from .chain import parse_chain
 from .graph import Network
+from .limits import check_entry
 
 _CACHE = weakref.WeakKeyDictionary()
 
@@ -84,22 +85,24 @@ def parse_entry_text(text: str):
 
 def trace(model, layer: str, entry, *, input_shape=None, convention: str = "tf") -> Trace:
     """The exact provenance of ``entry`` (indices in the framework's layout) of ``layer``."""
+    entry = check_entry(entry)
     net = network(model, input_shape, convention)
     node = net.node(layer)
     canon = net.canonical(node, entry)
     found = compose.backward(net, node.name, canon)
     terms = found.get(net.inputs[0], [])
-    return Trace(net, node.name, tuple(int(i) for i in entry), canon, terms)
+    return Trace(net, node.name, entry, canon, terms)
 
 
 def readers(model, layer: str, pixel, *, input_shape=None, convention: str = "tf") -> Readers:
     """The entries of ``layer`` that read input entry ``pixel``, with their path counts."""
+    pixel = check_entry(pixel, "pixel")
     net = network(model, input_shape, convention)
     node = net.node(layer)
     source = net.input
     canon = net.canonical(source, pixel)
     found = compose.forward(net, source.name, canon, node.name)
-    return Readers(net, node.name, tuple(int(i) for i in pixel), canon, found[node.name])
+    return Readers(net, node.name, pixel, canon, found[node.name])
 
 
 def check(model, layer: str, entry, *, input_shape=None, convention: str = "tf", seed: int = 0):

@@ -15,8 +15,12 @@ from .graph import DATA, Network
 
 # The input window drawn as text only while it stays readable.
 GRID_SIDE = 32
-# Per-pixel path counts are listed in JSON up to this many pixels.
+# Per-pixel path counts are listed in JSON up to this many pixels, and while they come to at
+# most this many digits in all.
 JSON_PIXELS = 20_000
+JSON_DIGITS = 2_000_000
+# Entries near the top compared exactly at a time.
+CANDIDATE_CHUNK = 1 << 16
 
 
 def ranges_text(positions) -> str:
@@ -50,12 +54,40 @@ def ranges_json(positions) -> list:
 
 
 def big(value) -> str:
-    """An exact integer, readable: 12,345 or 1.234e+56 (exact digits in the JSON)."""
+    """An exact integer, readable: 12,345 or 1.234e+56 (exact digits in the JSON).  The digits
+    shown are computed, not printed: a count may have more digits than Python prints.
+
+    >>> big(12345), big(10**15), big(9**4000 * 7)
+    ('12,345', '1.000e+15', '6.533e+3817')
+    """
     value = int(value)
     if abs(value) < 10**15:
         return f"{value:,}"
-    digits = str(abs(value))
-    return f"{'-' if value < 0 else ''}{digits[0]}.{digits[1:4]}e+{len(digits) - 1}"
+    magnitude = abs(value)
+    exponent = int((magnitude.bit_length() - 1) * 0.30102999566398120)   # floor(log10), or one less
+    while 10 ** (exponent + 1) <= magnitude:
+        exponent += 1
+    lead = magnitude // 10 ** (exponent - 3)
+    return f"{'-' if value < 0 else ''}{lead // 1000}.{lead % 1000:03d}e+{exponent}"
+
+
+def digits(value) -> int:
+    """About how many decimal digits an exact count has (from its bit length)."""
+    return int(abs(int(value)).bit_length() * 0.30102999566398120) + 1
+
+
+def dumps(obj) -> str:
+    """JSON with exact integers of any size (Python refuses to print more than 4,300 digits by
+    default; answers bound their digits with JSON_DIGITS and the network's limits)."""
+    import sys
+    previous = sys.get_int_max_str_digits() if hasattr(sys, "get_int_max_str_digits") else None
+    if previous is None:
+        return json.dumps(obj)
+    sys.set_int_max_str_digits(0)
+    try:
+        return json.dumps(obj)
+    finally:
+        sys.set_int_max_str_digits(previous)
 
 
 AXIS_WORDS = {1: ["positions"], 2: ["rows", "columns"], 3: ["depths", "rows", "columns"]}
@@ -172,30 +204,40 @@ class _Answer:
         return np.array(sorted(pos), dtype=np.int64)
 
     @cached_property
-    def counts_float(self) -> np.ndarray:
-        """Path counts over ``box`` as float64 (for shading and ranking; exact values come from
-        ``count_at``)."""
-        return compose.dense(self.terms, self.at.shape.spatial, self.at.shape.channels, self.box, dtype=float)
+    def ranked(self) -> tuple:
+        """(values, exponent): path counts over ``box`` as float64 times 2**exponent, for shading
+        and ranking at any size (exact values come from ``count_at``)."""
+        return compose.scaled_dense(self.terms, self.at.shape.spatial, self.at.shape.channels, self.box)
 
     def count_at(self, position) -> object:
         """The exact path count at one (spatial..., c) position of the tensor."""
         return sum(t.value_at(position) for t in self.terms)
 
     def max_entry(self):
-        """(count, (spatial..., c)) of the entry with the most paths, exactly: ranked in float64,
-        then the leading candidates compared as integers."""
-        ranked = self.counts_float
-        if not ranked.size or not np.isfinite(ranked).all():
-            ranked = np.where(self.support, 1.0, 0.0)
-        top = ranked.max()
-        candidates = np.argwhere(ranked >= top * (1 - 1e-9))[:64]
+        """(count, (spatial..., c)) of the entry with the most paths, exactly: ranked in scaled
+        float64; where float64 holds every count and partial sum exactly its first maximum is the
+        answer, elsewhere every entry within rounding of the top is compared as an exact integer."""
+        values, exponent = self.ranked
+        flat = values.reshape(-1)
+        if not flat.size or not flat.max() > 0:
+            return 0, None
+        lo = np.array([lo for lo, _ in self.box], dtype=np.int64)
+        if not exponent and self.paths < 2**53:
+            position = tuple(int(i) for i in np.unravel_index(int(np.argmax(flat)), values.shape) + lo)
+            return self.count_at(position), position
+        candidates = np.flatnonzero(flat >= flat.max() * (1 - 1e-9))
         best = None
-        for local in candidates:
-            pos = tuple(int(i + lo) for i, (lo, _) in zip(local, self.box))
-            value = self.count_at(pos)
-            if best is None or value > best[0]:
-                best = (value, pos)
-        return best if best else (0, None)
+        for start in range(0, len(candidates), CANDIDATE_CHUNK):
+            positions = np.stack(np.unravel_index(candidates[start:start + CANDIDATE_CHUNK], values.shape), axis=1) + lo
+            counts = compose.exact_at(self.terms, positions)
+            i = max(range(len(counts)), key=counts.__getitem__)
+            if best is None or counts[i] > best[0]:
+                best = (counts[i], tuple(int(p) for p in positions[i]))
+        return best
+
+    def listable(self) -> bool:
+        """Whether JSON lists every entry with its count (JSON_PIXELS, JSON_DIGITS)."""
+        return self.entry_count <= JSON_PIXELS and self.entry_count * digits(self.max_entry()[0]) <= JSON_DIGITS
 
     def index_text(self, name: str, canon) -> str:
         user = self.network.user_index(self.at, (self.batch, *canon))
@@ -339,12 +381,12 @@ class Trace(_Answer):
                "channels": ranges_json(self.channel_positions),
                "terms": [_term_json(t) for t in self.terms],
                "notes": self.notes}
-        if self.entry_count <= JSON_PIXELS:
+        if self.listable():
             out["pixels"] = [{"index": list(i), "paths": c} for i, c in self.pixels()]
         return out
 
     def json(self) -> str:
-        return json.dumps(self.to_json())
+        return dumps(self.to_json())
 
     def latex(self) -> str:
         """A standalone LaTeX derivation of the composed index map (short chains)."""
@@ -404,7 +446,7 @@ class Readers(_Answer):
         lines = [f"{self.entry} is read by {self.entry_count:,} of the {node.shape.size:,} entries of "
                  f"{node.name} ({node.detail or node.kind}, {shape})"]
         if not self.terms:
-            return lines[0].replace(f"read by 0 of", "read by none of")
+            return lines[0].replace("read by 0 of", "read by none of")
         lines.append(f"  all inside {self.box_text()}; paths: {big(self.paths)} in all")
         for i, pos in enumerate(self.axis_positions):
             lines.append(f"  {axis_word(node.shape.ndim, i)}: {ranges_text(pos)} ({len(pos)} of "
@@ -423,6 +465,6 @@ class Readers(_Answer):
                "axes": [{"positions": ranges_json(p)} for p in self.axis_positions],
                "channels": ranges_json(self.channel_positions),
                "terms": [_term_json(t) for t in self.terms]}
-        if self.entry_count <= JSON_PIXELS:
+        if self.listable():
             out["entries"] = [{"index": list(i), "paths": c} for i, c in self.entries()]
         return out

@@ -315,7 +315,8 @@ def window_table(in_size: int, out_size: int, kernel: int, stride: int, dilation
     if divisor is not None:
         weights = np.empty((out_size, kernel), dtype=object)
         for o in range(out_size):
-            weights[o, :] = Fraction(1, divisor(o))
+            count = divisor(o)   # 0: every tap falls into padding, and nothing is read
+            weights[o, :] = Fraction(1, count) if count else Fraction(0)
     rule = _index_rule(stride, dilation if kernel > 1 else 0, before)
     if kernel > 1:
         rule += f", a = 0..{kernel - 1}"

@@ -31,10 +31,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from .. import conventions
 from ..errors import SymconvError
-from ..spec import parse_shape
+from ..spec import int_text, parse_shape
 from . import layers as L
 from .graph import Network
+from .limits import MAX_NESTING, check_layers
 
 DEFAULT_CHANNELS = 64
 PASS = {"relu", "bn", "batchnorm", "identity", "sigmoid", "tanh", "dropout", "act", "gelu", "swish", "elu"}
@@ -64,13 +66,14 @@ class _Parser:
         self.text, self.field = text, field
         self.tokens = tokenize(text)
         self.i = 0
-        self.convention = convention
+        self.convention = conventions.get(convention) and convention   # a bad name before any layer
         dims = parse_shape(input_shape, "input shape")
         if len(dims) < 3:
             raise SymconvError(f"input shape must be N x spatial... x C (channels last), got {dims}")
         self.batch = dims[0]
         self.nodes = {}
         self.count = 0
+        self.depth = 0    # add( and concat( blocks open
         x = L.input_node("x", dims[1:-1], dims[-1])
         self.nodes["x"] = x
 
@@ -95,6 +98,7 @@ class _Parser:
 
     def new_name(self) -> str:
         self.count += 1
+        check_layers(self.count)
         return f"l{self.count}"
 
     def add(self, node):
@@ -133,6 +137,9 @@ class _Parser:
     def block(self, src, kind):
         head = self.take()
         self.expect("(")
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            self.error(f"add( and concat( blocks may nest at most {MAX_NESTING} deep", head)
         ends = []
         while True:
             tok = self.peek()
@@ -148,6 +155,7 @@ class _Parser:
                 continue
             self.expect(")")
             break
+        self.depth -= 1
         if len(ends) < 2:
             self.error(f"{kind} needs at least two branches separated by '|'", head)
         try:
@@ -182,7 +190,7 @@ class _Parser:
         if size:
             if not rest or not re.fullmatch(r"\d+(x\d+)*", rest[0].text):
                 self.error(f"{head.text} needs a size like 3x3", rest[0] if rest else None)
-            opts["size"] = tuple(int(v) for v in rest.pop(0).text.split("x"))
+            opts["size"] = tuple(int_text(v, f"{head.text} size") for v in rest.pop(0).text.split("x"))
         for tok in rest:
             t = tok.text
             m = re.fullmatch(r"([a-z])(\d+(?:[x,]\d+)*)", t)
@@ -191,7 +199,7 @@ class _Parser:
             elif re.fullmatch(r"p-?\d+(:-?\d+)?(,-?\d+(:-?\d+)?)*", t) and "p" in allowed:
                 opts["padding"] = t[1:]
             elif m and m.group(1) in allowed and m.group(1) != "p":
-                values = tuple(int(v) for v in re.split("[x,]", m.group(2)))
+                values = tuple(int_text(v, f"{head.text} {m.group(1)}") for v in re.split("[x,]", m.group(2)))
                 opts[m.group(1)] = values if m.group(1) in "sd" else values[0]
             elif t in ("keepdims", "nearest", "bilinear") and t in allowed.split():
                 opts[t] = True
@@ -250,7 +258,8 @@ class _Parser:
                 parts *= nd
             if len(parts) != nd or not all(re.fullmatch(r"-?\d*(:-?\d*){0,2}", p) for p in parts):
                 self.error(f"slice needs start:stop:step for each of {nd} spatial axes", tok)
-            slices = [slice(*[int(v) if v else None for v in (p.split(":") + ["", ""])[:3]]) for p in parts]
+            slices = [slice(*[int_text(v, "slice") if v else None for v in (p.split(":") + ["", ""])[:3]])
+                      for p in parts]
             return self.add(L.strided_slice(self.new_name(), src, slices, label=kind))
         if kind == "dense":
             o = self.options(head, args, "c", size=False)

@@ -16,6 +16,7 @@ the check builds (average pooling's 1/n, bilinear's fractions, subtraction's -1)
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 
 import numpy as np
 
@@ -203,6 +204,79 @@ def _as(values: np.ndarray, dtype) -> np.ndarray:
     if dtype is object or values.dtype != object:
         return values.astype(dtype)
     return np.array([float(v) for v in values.tolist()], dtype=dtype)
+
+
+# Scaled floats keep their largest entry near 2**SCALE_BITS: far from float64's overflow, and
+# 20,000 terms of them still sum without it.
+SCALE_BITS = 60
+
+
+def _bits(value) -> int:
+    """The bit length of a value's integer part (at least 0)."""
+    return int(abs(value)).bit_length()
+
+
+def _scaled_floats(values: np.ndarray, shift: int) -> np.ndarray:
+    """values / 2**shift as float64, each rounded once (values may be Python ints of any size)."""
+    if not shift and values.dtype != object:
+        return values.astype(np.float64)
+    return np.array([float(Fraction(v) / (1 << shift)) if shift else float(v) for v in values.tolist()],
+                    dtype=np.float64)
+
+
+def scaled_dense(terms: list, spatial, channels: int, box=None) -> tuple:
+    """(values, exponent): the sum of the terms over ``box`` as float64 times 2**exponent, for
+    ranking and shading path counts of any size without overflow (exact values come from the
+    terms: ``exact_at``).  Each factor is scaled to float64's range first, then each term's
+    coefficient with what is left, so nothing overflows on the way."""
+    sizes = (*spatial, channels)
+    if box is None:
+        box = [(0, n) for n in sizes]
+    shape = tuple(hi - lo for lo, hi in box)
+    out = np.zeros(shape, dtype=np.float64)
+    parts = []
+    for t in terms:
+        factors = [v.sliced(lo, hi, -lo).dense(hi - lo) for v, (lo, hi) in zip((*t.axes, t.channels), box)]
+        parts.append((t.coef, factors))
+    bound = sum(abs(c) * math.prod(max((abs(v) for v in f.tolist()), default=0) for f in fs) for c, fs in parts)
+    exponent = max(_bits(bound) - SCALE_BITS, 0)
+    for coef, factors in parts:
+        shifts = [max(_bits(max((abs(v) for v in f.tolist()), default=0)) - SCALE_BITS, 0) for f in factors]
+        scale = Fraction(coef) * Fraction(2) ** (sum(shifts) - exponent)
+        block = _scaled_floats(factors[0], shifts[0]) * float(scale)
+        for f, shift in zip(factors[1:], shifts[1:]):
+            block = np.multiply.outer(block, _scaled_floats(f, shift))
+        out += block
+    return out, exponent
+
+
+def exact_at(terms: list, positions: np.ndarray) -> list:
+    """The exact sum of the terms at each of ``positions`` (rows of (spatial..., c)), as Python
+    numbers."""
+    positions = np.asarray(positions, dtype=np.int64).reshape(len(positions), -1)
+    bound = sum(abs(t.coef) * math.prod(v.max_abs() for v in t.factors()) for t in terms)
+    if bound < INT64_ROOM and all(type(t.coef) is int and v.values.dtype != object for t in terms
+                                  for v in t.factors()):
+        total = np.zeros(len(positions), dtype=np.int64)   # every product and sum fits: int64 is exact
+        for t in terms:
+            value = np.full(len(positions), t.coef, dtype=np.int64)
+            for axis, v in enumerate(t.factors()):
+                local = positions[:, axis] - v.start
+                inside = (local >= 0) & (local < len(v))
+                value *= np.where(inside, v.values[np.clip(local, 0, len(v) - 1)], 0)
+            total += value
+        return [int(v) for v in total.tolist()]
+    total = np.zeros(len(positions), dtype=object)
+    for t in terms:
+        value = np.full(len(positions), t.coef, dtype=object)
+        for axis, v in enumerate(t.factors()):
+            local = positions[:, axis] - v.start
+            inside = (local >= 0) & (local < len(v))
+            picked = np.zeros(len(positions), dtype=object)
+            picked[inside] = v.values.astype(object)[local[inside]]
+            value = value * picked
+        total = total + value
+    return [int(v) if isinstance(v, (int, np.integer)) else v for v in total.tolist()]
 
 
 def support(terms: list, spatial, channels: int, box=None) -> np.ndarray:

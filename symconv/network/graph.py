@@ -14,8 +14,9 @@ from fractions import Fraction
 
 import numpy as np
 
-from ..errors import SymconvError
+from ..errors import SymconvError, shown
 from .axes import ZERO, Groups, SameChannels, Table, Vec, broadcast_table, with_room
+from .limits import check_entry, check_layers
 
 
 @dataclass(frozen=True, eq=False)
@@ -348,15 +349,18 @@ class Network:
     batch: int = 1
     aliases: dict = field(default_factory=dict)
 
+    def __post_init__(self):
+        check_layers(len(self.nodes) - len(self.inputs))
+
     # ---- names ---------------------------------------------------------------------------
     def node(self, name: str) -> Node:
-        key = self.aliases.get(name, name)
-        try:
-            return self.nodes[key]
-        except KeyError:
-            shown = list(self.nodes)
-            listing = ", ".join(shown[:8]) + (f", ... ({len(shown)} in all)" if len(shown) > 8 else "")
-            raise SymconvError(f"layer must be one of the network's layers ({listing}), got {name!r}") from None
+        if isinstance(name, str):
+            key = self.aliases.get(name, name)
+            if key in self.nodes:
+                return self.nodes[key]
+        names = list(self.nodes)
+        listing = ", ".join(names[:8]) + (f", ... ({len(names)} in all)" if len(names) > 8 else "")
+        raise SymconvError(f"layer must be one of the network's layers ({listing}), got {shown(name)}")
 
     @property
     def input(self) -> Node:
@@ -365,10 +369,7 @@ class Network:
     # ---- entries ---------------------------------------------------------------------------
     def canonical(self, node: Node, index) -> tuple:
         """A user index (the framework's layout) -> (n, spatial..., c), validated."""
-        try:
-            index = tuple(int(i) for i in index)
-        except (TypeError, ValueError):
-            raise SymconvError(f"entry of {node.name} must be integers, got {index!r}") from None
+        index = check_entry(index)
         shape = self.user_shape(node)
         if len(index) != len(shape):
             raise SymconvError(f"entry {node.name}{list(index)} must have {len(shape)} indices for shape "

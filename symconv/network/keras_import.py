@@ -187,6 +187,7 @@ def from_keras_file(path: str) -> Network:
     import os
     if not os.path.exists(path):
         raise SymconvError(f"model file {path!r} does not exist")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")   # TensorFlow's start-up notes are not symconv's output
     try:
         import keras
     except ImportError:

@@ -13,11 +13,12 @@ from fractions import Fraction
 
 from .. import conventions
 from ..conventions import effective_kernel, output_size
-from ..errors import SymconvError
+from ..errors import SymconvError, shown
 from ..spec import parse_padding, parse_per_axis
 from .axes import (Groups, SameChannels, adaptive_table, bilinear_table, identity_table, nearest_table,
                    transposed_table, whole_table, window_table)
 from .graph import DATA, STRUCTURAL, AxisLayer, Collapse, Flatten, Input, Merge, Node, Shape
+from .limits import check_taps, check_tensor, integer
 
 
 def _sizes(values) -> str:
@@ -67,15 +68,33 @@ def _padding_word(padding, convention) -> str:
     return "explicit"
 
 
-def _check_nonempty(name, sizes):
+def _check_output(name, sizes, channels, taps=None):
+    """An output symconv can hold: not empty, within the limits (``symconv.network.limits``),
+    and, with ``taps`` per axis, tables within them too; checked before any table is built."""
     if any(n < 1 for n in sizes):
         raise SymconvError(f"layer {name!r}: output would be empty (spatial size {_sizes(sizes)}): "
                            f"the window does not fit the padded input")
+    check_tensor(name, sizes, channels)
+    if taps is not None:
+        check_taps(name, sizes, taps)
+
+
+def _count(value, name: str, field: str) -> int:
+    """A positive count (channels, groups, multiplier) given by a user or a framework."""
+    try:
+        count = integer(value, field)
+    except SymconvError as err:
+        raise SymconvError(f"layer {name!r}: {err}") from None
+    if count < 1:
+        raise SymconvError(f"layer {name!r}: {field} must be positive, got {count}")
+    return count
 
 
 def input_node(name: str, spatial, channels: int, label: str = "input") -> Input:
-    return Input(name, "input", (), Shape(tuple(spatial), int(channels)), f"input {_sizes((*spatial, channels))}",
-                 label)
+    spatial = tuple(_count(n, name, "input size") for n in spatial)
+    channels = _count(channels, name, "input channels")
+    check_tensor(name, spatial, channels, what="input")
+    return Input(name, "input", (), Shape(spatial, channels), f"input {_sizes((*spatial, channels))}", label)
 
 
 def conv(name: str, src: Node, kernel, strides=1, dilations=1, padding="VALID", convention="tf",
@@ -87,16 +106,16 @@ def conv(name: str, src: Node, kernel, strides=1, dilations=1, padding="VALID", 
     dilations = per_axis(dilations, nd, "dilations", name)
     c_in = src.shape.channels
     if multiplier is not None:
-        groups, filters, kind = c_in, c_in * int(multiplier), "depthwise"
+        groups, filters, kind = c_in, c_in * _count(multiplier, name, "depth multiplier"), "depthwise"
     else:
-        filters, kind = int(filters if filters is not None else c_in), f"conv{nd}d"
-    groups = int(groups)
-    if groups < 1 or c_in % groups or filters % groups:
+        filters, kind = _count(filters if filters is not None else c_in, name, "filters"), f"conv{nd}d"
+    groups = _count(groups, name, "groups")
+    if c_in % groups or filters % groups:
         raise SymconvError(f"layer {name!r}: groups must divide input channels {c_in} and output channels "
                            f"{filters}, got {groups}")
     res = resolve(name, src.shape.spatial, kernel, strides, dilations, padding, convention)
     sizes = [r[0] for r in res]
-    _check_nonempty(name, sizes)
+    _check_output(name, sizes, filters, kernel)
     tables = tuple(window_table(n, o, k, s, d, b)
                    for n, (o, b, _), k, s, d in zip(src.shape.spatial, res, kernel, strides, dilations))
     detail = f"{kind} {_sizes(kernel)}"
@@ -120,9 +139,11 @@ def transpose(name: str, src: Node, kernel, strides=1, dilations=1, padding="VAL
     dilations = per_axis(dilations, nd, "dilations", name)
     extra = per_axis(output_padding, nd, "output padding", name) if output_padding not in (None, 0) else (0,) * nd
     c_in = src.shape.channels
-    filters = int(filters if filters is not None else c_in)
-    groups = int(groups)
-    if groups < 1 or c_in % groups or filters % groups:
+    filters = _count(filters if filters is not None else c_in, name, "filters")
+    groups = _count(groups, name, "groups")
+    if output_spatial is not None:
+        output_spatial = per_axis(output_spatial, nd, "output size", name)
+    if c_in % groups or filters % groups:
         raise SymconvError(f"layer {name!r}: groups must divide input channels {c_in} and output channels "
                            f"{filters}, got {groups}")
     word = padding.strip().upper() if isinstance(padding, str) else None
@@ -141,12 +162,13 @@ def transpose(name: str, src: Node, kernel, strides=1, dilations=1, padding="VAL
             out = n * s + max(ke - s, 0) if not output_padding else (n - 1) * s + ke + extra[i]
             before = 0
         if output_spatial is not None:
-            out = int(output_spatial[i])
+            out = output_spatial[i]
         if before is None:
             before = conventions.get(convention)(out, k, s, d).before
         sizes.append(out)
         befores.append(before)
-    _check_nonempty(name, sizes)
+    _check_output(name, sizes, filters, kernel)
+    check_taps(name, src.shape.spatial, kernel)
     tables = tuple(transposed_table(n, o, k, s, d, b)
                    for n, o, k, s, d, b in zip(src.shape.spatial, sizes, kernel, strides, dilations, befores))
     detail = f"conv{nd}d_transpose {_sizes(kernel)} s{_each(strides)}"
@@ -166,12 +188,17 @@ def pool(name: str, src: Node, kind: str, size, strides=None, padding="VALID", c
     size = per_axis(size, nd, "pool size", name)
     strides = per_axis(strides if strides is not None else size, nd, "strides", name)
     dilations = per_axis(dilations, nd, "dilations", name)
+    if kind == "avg" and divisor not in ("valid", "window", "padded"):
+        if isinstance(divisor, str):
+            raise SymconvError(f"layer {name!r}: divisor must be valid, window, padded or a positive integer, "
+                               f"got {divisor!r}")
+        divisor = _count(divisor, name, "divisor")
     res = resolve(name, src.shape.spatial, size, strides, dilations, padding, convention)
     if ceil_mode:
         res = [_ceil_mode(n, k, s, d, b, a) for n, k, s, d, (_, b, a) in
                zip(src.shape.spatial, size, strides, dilations, res)]
     sizes = [r[0] for r in res]
-    _check_nonempty(name, sizes)
+    _check_output(name, sizes, src.shape.channels, size)
     tables = []
     for n, (o, b, a), k, s, d in zip(src.shape.spatial, res, size, strides, dilations):
         div = None
@@ -237,6 +264,8 @@ def global_pool(name: str, src: Node, kind: str, keepdims=False, label="global_p
 def adaptive_pool(name: str, src: Node, kind: str, out_spatial, label="adaptive_pool") -> AxisLayer:
     """PyTorch's adaptive pooling to ``out_spatial`` (windows of nearly equal length)."""
     out_spatial = per_axis(out_spatial, src.shape.ndim, "output size", name)
+    widths = [-(-n // o) + 1 for n, o in zip(src.shape.spatial, out_spatial)]
+    _check_output(name, out_spatial, src.shape.channels, widths)
     tables = tuple(adaptive_table(n, o, kind == "avg") for n, o in zip(src.shape.spatial, out_spatial))
     node = AxisLayer(name, f"adaptive{kind}pool", (src.name,), Shape(tuple(out_spatial), src.shape.channels),
                      f"adaptive {kind} pool to {_sizes(out_spatial)}", label, tables=tables)
@@ -252,7 +281,7 @@ def zero_pad(name: str, src: Node, pads, label="pad") -> AxisLayer:
     if isinstance(pads, str):
         raise SymconvError(f"layer {name!r}: padding must be before:after per axis, got {pads}")
     sizes = [n + b + a for n, (b, a) in zip(src.shape.spatial, pads)]
-    _check_nonempty(name, sizes)
+    _check_output(name, sizes, src.shape.channels)
     tables = tuple(window_table(n, o, 1, 1, 1, b) for n, o, (b, _) in zip(src.shape.spatial, sizes, pads))
     return AxisLayer(name, "pad", (src.name,), Shape(tuple(sizes), src.shape.channels),
                      f"zero pad {_pads_text(pads)}", label, tables=tables)
@@ -264,7 +293,7 @@ def crop(name: str, src: Node, crops, label="crop") -> AxisLayer:
     if isinstance(crops, str) or any(b < 0 or a < 0 for b, a in crops):
         raise SymconvError(f"layer {name!r}: cropping must be nonnegative before:after per axis, got {crops}")
     sizes = [n - b - a for n, (b, a) in zip(src.shape.spatial, crops)]
-    _check_nonempty(name, sizes)
+    _check_output(name, sizes, src.shape.channels)
     tables = tuple(window_table(n, o, 1, 1, 1, -b) for n, o, (b, _) in zip(src.shape.spatial, sizes, crops))
     return AxisLayer(name, "crop", (src.name,), Shape(tuple(sizes), src.shape.channels),
                      f"crop {_pads_text(crops)}", label, tables=tables)
@@ -275,8 +304,14 @@ def strided_slice(name: str, src: Node, slices, label="slice") -> AxisLayer:
     tables, sizes, words = [], [], []
     for n, sl in zip(src.shape.spatial, slices):
         if not isinstance(sl, slice):
-            sl = slice(*sl)
-        start, stop, step = sl.indices(n)
+            try:
+                sl = slice(*sl)
+            except TypeError:
+                raise SymconvError(f"layer {name!r}: slices must be (start, stop, step), got {shown(sl)}") from None
+        try:
+            start, stop, step = sl.indices(n)
+        except (TypeError, ValueError) as err:   # a step of 0, a bound that is not an integer
+            raise SymconvError(f"layer {name!r}: slice {shown(sl)}: {err}") from None
         if step < 1:
             raise SymconvError(f"layer {name!r}: slice steps must be positive, got {step}")
         out = len(range(start, stop, step))
@@ -295,6 +330,7 @@ def upsample(name: str, src: Node, factors, mode="nearest", align_corners=False,
     mode = str(mode).lower()
     if mode not in ("nearest", "bilinear", "linear", "trilinear"):
         raise SymconvError(f"layer {name!r}: upsampling must be nearest or bilinear, got {mode!r}")
+    _check_output(name, [n * f for n, f in zip(src.shape.spatial, factors)], src.shape.channels)
     if mode == "nearest":
         tables = tuple(nearest_table(n, f) for n, f in zip(src.shape.spatial, factors))
     else:
@@ -320,7 +356,8 @@ def channel_mix(name: str, src: Node, out_channels=None, label="dense", kind="de
     """A layer that mixes every channel at one position: dense on the channel axis, softmax or
     layer normalisation over channels."""
     c = src.shape.channels
-    out = int(out_channels if out_channels is not None else c)
+    out = _count(out_channels if out_channels is not None else c, name, "channels")
+    check_tensor(name, src.shape.spatial, out)
     node = AxisLayer(name, kind, (src.name,), Shape(src.shape.spatial, out),
                      f"{kind} {c}->{out}" if kind == "dense" else f"{kind} over channels", label,
                      tables=tuple(identity_table(n) for n in src.shape.spatial), channels=Groups(1, c, out))
@@ -364,6 +401,7 @@ def merge(name: str, srcs: list, kind: str, axis=None, label=None) -> Merge:
                                    f"elementwise")
         out = Shape(spatial, channels)
         detail = f"{kind} of {len(srcs)}"
+    check_tensor(name, out.spatial, out.channels)
     node = Merge(name, kind, tuple(s.name for s in srcs), out, detail, label or kind, in_shapes=shapes,
                  concat_axis=axis if kind == "concat" else None)
     if kind in ("multiply", "maximum", "minimum"):
@@ -376,6 +414,7 @@ def flatten(name: str, src: Node, channels_last=True, label="flatten") -> Node:
     s = src.shape
     if not s.spatial:
         return passthrough(name, src, label)
+    check_tensor(name, (), s.size)
     return Flatten(name, "flatten", (src.name,), Shape((), s.size), f"flatten {s.text()}", label,
                    in_spatial=s.spatial, in_channels=s.channels, channels_last=channels_last)
 

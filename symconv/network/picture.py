@@ -18,18 +18,12 @@ MARGIN = 2
 
 def _log_counts(answer, box) -> np.ndarray:
     """log10 of the path count at each spatial position (channels summed), exactly per entry:
-    counts beyond float64's range are taken through their integer logarithm."""
+    counts of any size are scaled into float64's range first (``compose.scaled_dense``)."""
     spatial = answer.at.shape.spatial
-    values = compose.dense(answer.terms, spatial, answer.at.shape.channels, box, dtype=float).sum(axis=-1)
-    if np.isfinite(values).all():
-        with np.errstate(divide="ignore"):
-            return np.where(values > 0, np.log10(np.maximum(values, 1e-300)), -np.inf)
-    exact = compose.dense(answer.terms, spatial, answer.at.shape.channels, box).sum(axis=-1)
-    out = np.full(exact.shape, -np.inf)
-    for idx, v in np.ndenumerate(exact):
-        if v:
-            out[idx] = math.log10(v) if isinstance(v, int) else math.log10(float(v))
-    return out
+    values, exponent = compose.scaled_dense(answer.terms, spatial, answer.at.shape.channels, box)
+    values = values.sum(axis=-1)
+    with np.errstate(divide="ignore"):
+        return np.where(values > 0, np.log10(np.maximum(values, 1e-300)) + exponent * math.log10(2), -np.inf)
 
 
 def draw(answer, path, image=None, title=None):
@@ -54,8 +48,9 @@ def draw(answer, path, image=None, title=None):
     ax = fig.add_subplot(1, 1, 1)
     finite = shade[np.isfinite(shade)]
     span = float(finite.max() - finite.min()) if finite.size else 0.0
-    label = "log10(paths), channels summed" if span > 3 else "paths, channels summed"
-    values = shade if span > 3 else np.where(np.isfinite(shade), 10.0 ** shade, 0.0)
+    logarithmic = span > 3 or (finite.size and finite.max() > 300)   # 10**300: near float64's end
+    label = "log10(paths), channels summed" if logarithmic else "paths, channels summed"
+    values = shade if logarithmic else np.where(np.isfinite(shade), 10.0 ** shade, 0.0)
     lo_row = box[-3][0] if nd > 1 else 0
     lo_col = box[-2][0]
     if nd == 1:
@@ -77,8 +72,19 @@ def draw(answer, path, image=None, title=None):
     verb = "read by" if hasattr(answer, "pixel") else "reads"
     ax.set_title(title or f"{answer.entry} {verb} {answer.entry_count:,} entries of {node.name}", fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    save(fig, path)
     return path
+
+
+def save(fig, path, field: str = "--png") -> None:
+    """Write the figure by the rule of every output option (``symconv.outputs``: the format
+    its suffix names, ``-`` for standard output); any problem is one SymconvError line."""
+    import io
+    from ..outputs import check_picture_path, picture_format, write_bytes
+    path = check_picture_path(path, field)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format=picture_format(path, field), dpi=100)
+    write_bytes(path, buffer.getvalue(), field)
 
 
 def _image_window(answer, image, box) -> np.ndarray:

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from ..errors import SymconvError
+from ..errors import SymconvError, shown
 from ..spec import parse_shape
 from . import layers as L
 from .graph import Network, Opaque, Shape, check_shape
+from .limits import check_tensor
 
 ELEMENTWISE_MODULES = ("BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "SyncBatchNorm", "ReLU", "ReLU6", "LeakyReLU",
                        "PReLU", "ELU", "SELU", "CELU", "GELU", "SiLU", "Sigmoid", "Tanh", "Hardswish",
@@ -25,19 +26,33 @@ ELEMENTWISE_FUNCTIONS = {"relu", "relu_", "relu6", "leaky_relu", "elu", "selu", 
                          "contiguous", "clone", "float", "double", "detach"}
 
 
-def load_module(text: str):
-    """``FILE.py:NAME`` -> the nn.Module that NAME (a function or class in FILE) returns."""
+def check_source(text) -> tuple:
+    """``FILE.py:NAME`` -> (path, name), checked without running anything: the form, the file,
+    and PyTorch installed."""
     import importlib.util
     import os
+    if not isinstance(text, str):
+        raise SymconvError(f"--torch must look like FILE.py:NAME, got {shown(text)}")
     path, sep, name = text.rpartition(":")
     if not sep or not path.endswith(".py") or not name.isidentifier():
-        raise SymconvError(f"--torch must look like FILE.py:NAME, got {text!r}")
-    if not os.path.exists(path):
-        raise SymconvError(f"--torch file {path!r} does not exist")
+        raise SymconvError(f"--torch must look like FILE.py:NAME, got {shown(text)}")
     try:
-        import torch
-    except ImportError:
-        raise SymconvError("PyTorch models need PyTorch: pip install 'symconv[torch]'") from None
+        if not os.path.isfile(path):
+            raise SymconvError(f"--torch file {shown(path)} does not exist" if not os.path.exists(path) else
+                               f"--torch file {shown(path)} is not a file")
+    except ValueError:   # a NUL in the path
+        raise SymconvError(f"--torch file {shown(path)} does not exist") from None
+    if importlib.util.find_spec("torch") is None:
+        raise SymconvError("PyTorch models need PyTorch: pip install 'symconv[torch]'")
+    return path, name
+
+
+def load_module(text: str):
+    """``FILE.py:NAME`` -> the nn.Module that NAME (a function or class in FILE) returns.  This
+    runs the user's code here: ``symconv.network.factory`` runs it in a guarded child."""
+    import importlib.util
+    path, name = check_source(text)
+    import torch
     spec = importlib.util.spec_from_file_location("symconv_user_model", path)
     module = importlib.util.module_from_spec(spec)
     try:
@@ -267,6 +282,7 @@ def from_torch(model, input_shape) -> Network:
     dims = parse_shape(input_shape, "input shape")
     if len(dims) < 3:
         raise SymconvError(f"input shape must be N x C x spatial..., got {dims}")
+    check_tensor("input", dims[2:], dims[1], what="input")   # before the zero input is made
     gm = fx_graph(model)
     was_training = gm.training
     gm.eval()

@@ -145,18 +145,40 @@ def port(spec: ConvSpec, to: str, source: str = "tf", *, verify: bool | None = N
     code = writer.write(spec, target_spec(spec, dst), src)
     result = Port(spec, src.name, dst.name, code)
     missing = [fw.words for fw in (src, dst) if not installed(fw)]
+    asked = verify
     if verify is None:
         verify = not missing
     if verify:
         if missing:
             raise SymconvError(f"verifying needs {' and '.join(missing)}, which {'is' if len(missing) == 1 else 'are'} "
                                f"not installed: leave out --verify to print the code alone")
+        why = too_large_to_verify(spec)
+        if why and asked:
+            raise SymconvError(f"{why}: leave out --verify to print the code alone")
+        if why:
+            result.verification = f"not verified: {why}"
+            return result
         from .running import run_both
         run_both(result, src, dst, seed)
     else:
         result.verification = (f"not verified: {' and '.join(missing)} not installed" if missing else
                                "not verified (verify=False)")
     return result
+
+
+def too_large_to_verify(spec: ConvSpec) -> str:
+    """Why exact float32 probes cannot verify this layer ('' when they can): every sum must stay
+    below 2**24, which leaves no room for nonzero values once a tensor feeds too many sums."""
+    from ..probe import ProbePlan, magnitudes
+    sizes = magnitudes(spec)
+    if min(sizes["x"], sizes["k"]) < 1:   # the forward probes read x and k
+        return (f"this {spec.op} is too large to verify exactly: its sums have too many products for nonzero "
+                f"float32 probes (every sum within 2**24)")
+    try:
+        ProbePlan.for_quantity(spec, "forward")
+    except SymconvError as err:
+        return str(err)
+    return ""
 
 
 def entries_count(spec: ConvSpec) -> int:

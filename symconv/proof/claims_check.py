@@ -84,7 +84,7 @@ def family(ndim: int, full: bool, bound: int, pad_bound: int | None = None) -> t
     if count > MAX_CASES:
         fits = largest_fitting(lambda b: family_size(ndim, full, b, min(b, pad_bound)) <= MAX_CASES)
         advice = f"use --bound {fits} or less" if fits else "give a concrete spec instead"
-        shown = count if count < 10**12 else f"more than 10^12"
+        shown = count if count < 10**12 else "more than 10^12"
         raise SymconvError(f"--bound {bound if bound < 10**12 else 'of more than 12 digits'} means {shown} "
                            f"{ndim}-D convolutions to check, more than {MAX_CASES}: {advice}")
     return _family(ndim, full, bound, pad_bound)
