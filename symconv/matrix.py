@@ -430,6 +430,19 @@ class Matrix:
             out.update(run.rows)
         return out
 
+    @property
+    def status(self) -> str:
+        """As a sweep's: finding (some run found one), ok (something was checked and nothing
+        found), refused or skipped (nothing was checked in any run: a GPU run not run, say)."""
+        from .sweep_report import SweepReport
+        statuses = {SweepReport("", "", run.results).status for run in self.runs if not run.not_run}
+        return next((s for s in ("finding", "ok", "refused") if s in statuses), "skipped")
+
+    @property
+    def exit_status(self) -> int:
+        from .sweep_report import EXIT_STATUS
+        return EXIT_STATUS[self.status]
+
 
 def run_matrix(runs, size: str = "quick", ops=None, workers: int | None = None, scheduler=None, progress=None,
                command: str = "", recheck: int = RECHECK) -> Matrix:

@@ -340,3 +340,21 @@ def test_a_device_that_a_backend_cannot_choose_is_refused_not_ignored(capsys):
     assert "backend 'numpy' has no device to choose" in capsys.readouterr().err
     assert main(["check", *founding, "--impl", GOOD, "--device", "gpu"]) == 2
     assert "an impl file runs as it is written" in capsys.readouterr().err
+
+
+def test_the_matrix_exits_like_a_sweep():
+    from symconv.matrix import Matrix, MatrixRun, RunResult
+    from symconv.sweep_run import Target, run_cases
+    from symconv.backends import Variant
+    cases = [c for c in sweep_cases("quick", ["conv2d"]) if c.spec.data_format == "NHWC"][:3]
+
+    def matrix_of(impl):
+        target = Target(impl=impl)
+        with target.open_runner() as runner:
+            results = run_cases(runner, cases, target, shrink_findings=False, confirm_findings=False)
+        return Matrix("quick", [RunResult(MatrixRun("mine", "numpy", Variant()), "a CPU", results),
+                                RunResult(MatrixRun("gpu", "numpy", Variant()), "-", not_run="no GPU")], "today", {})
+    assert matrix_of(GOOD).exit_status == 0
+    assert matrix_of(os.path.join(ROOT, "tests", "impls", "founding_bug.py")).exit_status == 1
+    assert Matrix("quick", [RunResult(MatrixRun("gpu", "numpy", Variant()), "-", not_run="no GPU")], "today",
+                  {}).exit_status == 3

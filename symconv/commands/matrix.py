@@ -10,7 +10,8 @@ EPILOG = """examples:
   symconv matrix --backends torch,onnxruntime --ops conv2d --workers 2
 
 GPU runs say 'not run' on a machine without a GPU.
-exit status: 0 the report was written; 2 bad usage"""
+exit status (the report is written in every case): 0 something was checked and nothing found; 1 a finding in some
+run; 3 nothing was checked in any run; 2 bad usage"""
 
 
 def configure(parser):
@@ -66,4 +67,4 @@ def run(args) -> int:
         print(f"wrote {described(args.output)}: {len(matrix.runs)} runs, {len(matrix.rows())} rows", file=sys.stderr)
     else:
         print(text, end="")
-    return 0
+    return matrix.exit_status
