@@ -6,14 +6,14 @@ rendering: text here, HTML and LaTeX in ``symconv.notebook``, pictures in ``symc
 
 from __future__ import annotations
 
-import os
 
 from dataclasses import dataclass
 from functools import cached_property
 
 import sympy
 
-from . import notebook, plot, render, symbolic, term_text
+from . import render, symbolic, term_text
+from .display import Rendered
 from .indexmap import Terms, maps_for
 from .spec import TENSOR_OF, ConvSpec, entry_name
 
@@ -29,7 +29,7 @@ def printed(expr) -> str:
 
 
 @dataclass
-class Answer:
+class Answer(Rendered):
     """One entry: its closed form first, then its terms (from the index maps).
 
     An entry with more than ``symbolic.EXPLICIT_TERM_LIMIT`` terms, or one of a tensor answer
@@ -130,19 +130,9 @@ class Answer:
     def __repr__(self):
         return self.text()
 
-    def _repr_latex_(self):
-        return notebook.answer_latex(self)
-
-    def _repr_html_(self):
-        return notebook.answer_html(self)
-
-    def plot(self, path: str | os.PathLike | None = None) -> plot.Picture:
-        """A picture of the pixels this entry reads (matplotlib; ``path``: also write a PNG)."""
-        return plot.answer_picture(self, path)
-
 
 @dataclass
-class TensorAnswer:
+class TensorAnswer(Rendered):
     """Every entry of y, dk or dx; ``compact``: too many products in all to list, so each entry
     is shown by its closed form and its count."""
 
@@ -171,12 +161,3 @@ class TensorAnswer:
     def __repr__(self):
         return self.text()
 
-    def _repr_latex_(self):
-        return notebook.tensor_latex(self)
-
-    def _repr_html_(self):
-        return notebook.tensor_html(self)
-
-    def plot(self, path: str | os.PathLike | None = None) -> plot.Picture:
-        """Pictures of the first entries' reads, side by side (matplotlib)."""
-        return plot.answers_picture(self.answers, path)

@@ -1,20 +1,24 @@
-"""How result objects show themselves: as text in a REPL, as LaTeX in a notebook.
+"""How result objects show themselves: as text in a REPL, as HTML and LaTeX in a notebook, as a
+picture.
 
-Result types (claims, facts, derivations, closed forms) are data.  Each has exactly one text
-and one LaTeX rendering, written in a rendering module (``symconv.proof_text`` for text,
-``symconv.latex`` for LaTeX) and registered here with ``renders``.  The data modules never
-import a rendering module: the first time an object is shown, the modules named in
-``RENDERING_MODULES`` are imported by name, and they register what they render.
+Result types (answers, reports, claims, facts, derivations, closed forms) are data.  Their
+renderings are written in rendering modules (``symconv.proof_text`` for text,
+``symconv.notebook`` for HTML and LaTeX tables, ``symconv.latex`` for LaTeX mathematics,
+``symconv.plot`` for pictures) and registered here with ``renders``, one per kind and type.
+The data modules never import a rendering module: the first time an object is shown in a kind,
+the modules named for that kind in ``RENDERING_MODULES`` are imported by name, and they register
+what they render.  ``Rendered`` gives a result its notebook and picture faces from them.
 """
 
 from __future__ import annotations
 
 import importlib
 
-RENDERING_MODULES = ("symconv.proof_text", "symconv.latex")
+RENDERING_MODULES = {"text": ("symconv.proof_text",), "latex": ("symconv.latex", "symconv.notebook"),
+                     "html": ("symconv.notebook",), "picture": ("symconv.plot",)}
 
 _RENDERERS: dict = {}
-_loaded = False
+_loaded: set = set()
 
 
 def renders(kind: str, *types):
@@ -27,17 +31,23 @@ def renders(kind: str, *types):
     return wrap
 
 
-def renderer(kind: str, obj):
-    """The registered ``kind`` rendering of ``obj``'s type (or of its nearest base)."""
-    global _loaded
-    if not _loaded:
-        _loaded = True
-        for name in RENDERING_MODULES:
+def _registered(kind: str, obj):
+    if kind not in _loaded:
+        _loaded.add(kind)
+        for name in RENDERING_MODULES.get(kind, ()):
             importlib.import_module(name)
     for cls in type(obj).__mro__:
         if (kind, cls) in _RENDERERS:
             return _RENDERERS[(kind, cls)]
-    raise TypeError(f"no {kind} rendering is registered for {type(obj).__name__}")
+    return None
+
+
+def renderer(kind: str, obj):
+    """The registered ``kind`` rendering of ``obj``'s type (or of its nearest base)."""
+    function = _registered(kind, obj)
+    if function is None:
+        raise TypeError(f"no {kind} rendering is registered for {type(obj).__name__}")
+    return function
 
 
 def show(kind: str, obj, **options) -> str:
@@ -62,3 +72,24 @@ class ShownMath(Shown):
 
     def _repr_latex_(self) -> str:
         return self.latex()
+
+
+class Rendered:
+    """A result whose notebook faces and picture are the renderings registered for its type:
+    ``_repr_html_``, ``_repr_latex_`` (None where it has no LaTeX rendering, as Jupyter
+    expects), and ``plot(path=None)``, a ``symconv.plot.Picture`` (written to ``path`` when
+    given)."""
+
+    def _repr_html_(self) -> str:
+        return show("html", self)
+
+    def _repr_latex_(self) -> str | None:
+        function = _registered("latex", self)
+        return None if function is None else function(self)
+
+    def plot(self, path=None):
+        from .errors import SymconvError
+        function = _registered("picture", self)
+        if function is None:
+            raise SymconvError(f"{type(self).__name__} results have no picture")
+        return function(self, path=path)

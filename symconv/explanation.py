@@ -31,8 +31,9 @@ from numpy.typing import ArrayLike
 if TYPE_CHECKING:
     from .backends import Variant
 
-from . import notebook, plot, query, render, symbolic, term_text, values
+from . import query, render, symbolic, term_text, values
 from .backends.base import Call
+from .display import Rendered
 from .conventions import DEFAULT
 from .errors import SymconvError, shorten, shown
 from .indexmap import maps_for
@@ -143,7 +144,7 @@ def _terms_value(terms, tensors: dict):
 
 
 @dataclass
-class Explanation:
+class Explanation(Rendered):
     spec: ConvSpec
     tensors: dict
     given: tuple
@@ -224,11 +225,6 @@ class Explanation:
     def __repr__(self):
         return self.text()
 
-    def _repr_html_(self): return notebook.explanation_html(self)  # noqa: E704
-
-    def _repr_latex_(self): return notebook.explanation_latex(self)  # noqa: E704
-
-    def plot(self, path=None): return plot.explanation_picture(self, path)  # noqa: E704
 
 
 def _size_guard(spec: ConvSpec) -> None:

@@ -1,7 +1,8 @@
 """How answers and reports show themselves in a notebook: an HTML table, and LaTeX where it fits.
 
-Each result class has one-line hooks (``_repr_html_``, ``_repr_latex_``) that call the functions
-here; they take the result objects and return strings, so they are as easy to test as text.
+Each function here is registered (``symconv.display.renders``) as the HTML or LaTeX rendering of
+one result type, whose ``_repr_html_`` and ``_repr_latex_`` call it (``display.Rendered``); they
+take the result objects and return strings, so they are as easy to test as text.
 Every rendering is bounded: an answer shows its closed form first, then at most ``SHOWN_TERMS``
 products and the count; a report shows at most ``SHOWN_ROWS`` rows per table.  Formulas are
 LaTeX between ``$...$`` (MathJax typesets them in Jupyter's HTML and LaTeX outputs alike).
@@ -14,7 +15,12 @@ from __future__ import annotations
 import html
 
 from . import term_text
+from .answers import Answer, TensorAnswer
 from .conventions import DEFAULT
+from .display import renders
+from .explanation import Explanation
+from .reports import CheckReport, InferReport
+from .reverse import Readers
 
 SHOWN_TERMS = 6
 SHOWN_ROWS = 40
@@ -214,3 +220,15 @@ def explanation_html(story, shown: int = SHOWN_ROWS) -> str:
             rows.append(["...", f"{len(section) - shown} more entries"] + [""] * (len(header) - 2))
     caption = _spec_caption(story.spec)
     return _table(rows, caption, header)
+
+
+renders("latex", Answer)(answer_latex)
+renders("html", Answer)(answer_html)
+renders("latex", TensorAnswer)(tensor_latex)
+renders("html", TensorAnswer)(tensor_html)
+renders("latex", Readers)(readers_latex)
+renders("html", Readers)(readers_html)
+renders("html", CheckReport)(check_html)
+renders("html", InferReport)(infer_html)
+renders("latex", Explanation)(explanation_latex)
+renders("html", Explanation)(explanation_html)

@@ -1,7 +1,7 @@
 """Pictures: the input grid with the pixels each chosen entry reads, padding drawn as padding.
 
 ``answer.plot()``, ``readers.plot()``, ``report.plot()`` (check) and ``story.plot()`` (explain)
-return a ``Picture``: a matplotlib figure (drawn on the Agg canvas directly, so no global backend
+(registered renderings: ``symconv.display``) return a ``Picture``: a matplotlib figure (drawn on the Agg canvas directly, so no global backend
 is changed and no display is needed) that a notebook shows through ``_repr_png_`` and
 ``save(path)`` writes in the format the path's suffix names (.png, .svg or .pdf; see
 ``symconv.outputs``); ``--png FILE`` on ``which``, ``explain`` and ``check`` does the same.  Panels come from ``symconv.window``: real sizes are cropped to the window that matters
@@ -26,7 +26,12 @@ import textwrap
 import numpy as np
 
 from . import layout, outputs, window
+from .answers import Answer, TensorAnswer
+from .display import renders
 from .errors import SymconvError
+from .explanation import Explanation
+from .reports import CheckReport
+from .reverse import Readers
 from .window import BACKEND_ONLY, INSIDE, MODEL_ONLY, PADDING, PADDING_TAP, READ
 
 COLOURS = {INSIDE: "#f7f7f7", PADDING: "#d9d9d9", PADDING_TAP: "#f2c14e", READ: "#1f77b4",
@@ -370,6 +375,11 @@ def explanation_picture(story, path=None) -> Picture:
 FOUNDING_X = [1, 2, 3, 4, 5, 6, 7, 8, 0]
 
 
+def tensor_picture(tensor_answer, path=None) -> Picture:
+    """The first entries' reads of a whole quantity, side by side."""
+    return answers_picture(tensor_answer.answers, path)
+
+
 def founding_picture(path=None) -> Picture:
     """The founding bug for someone who has never heard of it: TensorFlow's 2017 CPU forward
     (SAME read as Eigen did, legacy_eigen) and its filter gradient (SAME read as tf) on a 3x3
@@ -403,6 +413,11 @@ def main(argv=None) -> int:
     print(f"wrote {args.founding}")
     return 0
 
+
+# Each picture is the registered rendering of its result type (``display.Rendered.plot``).
+for _cls, _function in ((Answer, answer_picture), (TensorAnswer, tensor_picture), (Readers, readers_picture),
+                        (CheckReport, check_picture), (Explanation, explanation_picture)):
+    renders("picture", _cls)(_function)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -10,7 +10,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from . import localisation, notebook, plot, probe, render
+from . import localisation, probe, render
+from .display import Rendered
 from .backends import Variant
 from .diagnose import Diagnosis, Garbage
 from .indexmap import Terms
@@ -212,7 +213,7 @@ class QuantityResult:
 
 
 @dataclass
-class CheckReport:
+class CheckReport(Rendered):
     """Every quantity's verdict for one spec and backend."""
 
     spec: ConvSpec
@@ -277,9 +278,6 @@ class CheckReport:
     def __repr__(self):
         return self.text()
 
-    def _repr_html_(self): return notebook.check_html(self)  # noqa: E704
-
-    def plot(self, path=None): return plot.check_picture(self, path)  # noqa: E704
 
 
 def _names(quantities) -> str:
@@ -331,7 +329,7 @@ class Inferred:
 
 
 @dataclass
-class InferReport:
+class InferReport(Rendered):
     spec: ConvSpec
     backend: str
     variant: Variant | None
@@ -417,6 +415,5 @@ class InferReport:
     def __repr__(self):
         return self.text()
 
-    def _repr_html_(self): return notebook.infer_html(self)  # noqa: E704
 
 

@@ -27,7 +27,6 @@ g[i]       y[i]        dk (times x), dx (times k)
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from functools import cached_property
@@ -35,8 +34,9 @@ from functools import cached_property
 import numpy as np
 import sympy
 
-from . import notebook, plot, render
+from . import render
 from .answers import Answer
+from .display import Rendered
 from .errors import SymconvError, shown
 from .spec import FACTORS, TENSOR_OF, ConvSpec, int_text, require_spec, validate_entry
 
@@ -164,7 +164,7 @@ class Feeds:
 
 
 @dataclass
-class Readers:
+class Readers(Rendered):
     """Which entries of y, dk and dx read one entry of x, k or g (see the module notes)."""
 
     spec: ConvSpec
@@ -200,16 +200,6 @@ class Readers:
 
     def __repr__(self):
         return self.text()
-
-    def _repr_html_(self):
-        return notebook.readers_html(self)
-
-    def _repr_latex_(self):
-        return notebook.readers_latex(self)
-
-    def plot(self, path: str | os.PathLike | None = None) -> plot.Picture:
-        """A picture: the entry, and the entries of each quantity that read it (matplotlib)."""
-        return plot.readers_picture(self, path)
 
 
 def readers(spec: ConvSpec, entry: str) -> Readers:
