@@ -32,10 +32,9 @@ import statistics
 import time
 from pathlib import Path
 
-from symconv import ConvSpec
+from symconv import ConvSpec, check
 from symconv.backends import Variant, open_runner
-from symconv import check
-from symconv.spec import DATA_FORMATS, OPS
+from symconv.model.spec import DATA_FORMATS, OPS
 
 RESULTS = Path(__file__).resolve().parent / "results" / "backends.json"
 TARGETS = {"torch": ("new case", 0.025), "onnxruntime": ("new case", 0.025), "jax": ("compiled case", 0.100)}

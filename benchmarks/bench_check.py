@@ -29,10 +29,12 @@ import numpy as np
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from symconv import ConvSpec  # noqa: E402
+from symconv import (
+    ConvSpec,  # noqa: E402
+    check,  # noqa: E402
+)
 from symconv.backends.runner import LocalRunner  # noqa: E402
 from symconv.backends.tf_backend import TFBackend  # noqa: E402
-from symconv import check  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "check.json"
 LAYER = ConvSpec("conv2d", "1x56x56x64", "3x3x64x64", strides=1, padding="SAME")

@@ -29,10 +29,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from symconv import ConvSpec  # noqa: E402
+from symconv import (
+    ConvSpec,  # noqa: E402
+    check,  # noqa: E402
+)
 from symconv.backends.impl import ImplBackend  # noqa: E402
 from symconv.backends.runner import LocalRunner  # noqa: E402
-from symconv import check  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "diagnose.json"
 IMPLS = ROOT / "tests" / "impls"

@@ -21,8 +21,9 @@ from pathlib import Path
 import sympy
 
 import symconv
-from symconv import ConvSpec, symbolic
-from symconv.indexmap import maps_for
+from symconv import ConvSpec
+from symconv.model.indexmap import maps_for
+from symconv.symbolic import expressions as symbolic
 
 RESULTS = Path(__file__).resolve().parent / "results" / "everyday.json"
 STEM = ["conv2d", "--input", "1x224x224x3", "--kernel", "7x7x3x64", "--strides", "2", "--padding", "SAME"]

@@ -19,8 +19,9 @@ from pathlib import Path
 
 import sympy
 
-from symconv import ConvSpec, symbolic
-from symconv.indexmap import IndexMaps, maps_for
+from symconv import ConvSpec
+from symconv.model.indexmap import IndexMaps, maps_for
+from symconv.symbolic import expressions as symbolic
 
 RESULTS = Path(__file__).resolve().parent / "results" / "foundation.json"
 

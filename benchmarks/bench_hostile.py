@@ -165,7 +165,7 @@ EXAMPLES = [
      cli("explain", "conv1d", "--input", "1x1x1", "--kernel", "1x1x1", "--k", "99999999999999999999999"), 60,
      "y[0,0,0] ="),
     ("--version", "unrecognized arguments", cli("--version"), 60),
-    # Outputs: one rule for every output option (symconv.outputs).
+    # Outputs: one rule for every output option (symconv.show.outputs).
     ("which --png a folder", "refused only when written",
      cli("which", *FOUNDING, "--entry", "y[0,0,0,0]", "--png", str(SCRATCH)), 60),
     ("check --png missing/a.png", "the check runs, then the write fails",

@@ -3,7 +3,7 @@
 Run:  python benchmarks/bench_sweep.py [--backends torch,onnxruntime,jax] [--matrix]
 Prints a table and writes benchmarks/results/sweep.json.
 
-* "one case": the median over the quick sweep's cases of ``symconv.sweep_run.evaluate_case``
+* "one case": the median over the quick sweep's cases of ``symconv.sweeps.run.evaluate_case``
   (``check`` of y, dk and dx along every path of the run, the verdicts, no finding to shrink)
   in a warm worker process (framework imported, a few cases run first), with the matrix's
   variant of each backend (PyTorch and ONNX Runtime with one intra-op thread, PyTorch along raw
@@ -30,9 +30,9 @@ import sys
 import time
 from pathlib import Path
 
-from symconv.matrix import default_runs, run_one, versions
-from symconv.sweep_cases import sweep_cases
-from symconv.sweep_run import evaluate_case
+from symconv.sweeps.cases import sweep_cases
+from symconv.sweeps.matrix import default_runs, run_one, versions
+from symconv.sweeps.run import evaluate_case
 
 RESULTS = Path(__file__).resolve().parent / "results" / "sweep.json"
 TARGETS = {"torch": 0.025, "onnxruntime": 0.025, "jax": 0.100}

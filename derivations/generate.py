@@ -26,7 +26,7 @@ import numpy as np
 
 from symconv import proof
 from symconv.latex import generic_document, spec_document
-from symconv.spec import ConvSpec
+from symconv.model.spec import ConvSpec
 
 HERE = Path(__file__).resolve().parent
 

@@ -24,39 +24,6 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {shorten(message, 400)}\n")
 
 
-def add_spec_arguments(parser: argparse.ArgumentParser, op: bool = True) -> None:
-    """The options that describe a convolution (shared by every command)."""
-    from .conventions import DEFAULT
-    from .spec import OPS
-    if op:
-        parser.add_argument("op", metavar="OP", help=f"one of {', '.join(OPS)}")
-    group = parser.add_argument_group("convolution")
-    group.add_argument("--input", metavar="SHAPE", required=True, help="input shape in the data format, e.g. 1x3x3x1")
-    group.add_argument("--kernel", metavar="SHAPE", required=True,
-                       help="kernel shape in the kernel layout, e.g. 3x3x1x8 (TensorFlow's: spatial..., in, out)")
-    group.add_argument("--kernel-layout", metavar="L", default=None,
-                       help="the kernel's layout: letters such as HWIO (the default), OIHW, IOHW, OIW or any "
-                            "permutation, or tf or torch (depthwise: HWCM, or OIHW with I = 1)")
-    group.add_argument("--strides", metavar="S", default="1", help="one integer or one per spatial axis: 2 or 2,1")
-    group.add_argument("--dilations", metavar="D", default="1", help="one integer or one per spatial axis")
-    group.add_argument("--padding", metavar="P", default="VALID",
-                       help="SAME, VALID or before:after per spatial axis, e.g. 1:2,0:1 (negative crops)")
-    group.add_argument("--convention", metavar="C", default=DEFAULT,
-                       help=f"how SAME is resolved: tf, same_lower, legacy_eigen, torch (default {DEFAULT})")
-    group.add_argument("--data-format", metavar="F", default=None,
-                       help="NWC/NCW, NHWC/NCHW or NDHWC/NCDHW (default channels last)")
-    group.add_argument("--groups", metavar="G", default="1", help="grouped convolution (default 1)")
-    group.add_argument("--output-shape", metavar="SHAPE", default=None,
-                       help="output shape of a transposed convolution (default as Keras)")
-
-
-def spec_from_args(args):
-    from .spec import ConvSpec
-    return ConvSpec(args.op, args.input, args.kernel, strides=args.strides, dilations=args.dilations,
-                    padding=args.padding, convention=args.convention, data_format=args.data_format,
-                    groups=args.groups, output_shape_request=args.output_shape, kernel_layout=args.kernel_layout)
-
-
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
     parser = _Parser(prog="symconv", description="Which input pixel does this number come from? "
@@ -106,14 +73,6 @@ def join_negative_values(parser: argparse.ArgumentParser, argv: list) -> list:
         out.append(token)
         i += 1
     return out
-
-
-def write_output(path: str, text: str, field: str = "output") -> None:
-    """Write ``text`` to the file ``path`` (``-``: standard output); any problem (a missing
-    folder, a folder, a full device, no permission) is one SymconvError line naming ``field``
-    (the rule of every output option: ``symconv.outputs``)."""
-    from .outputs import write_text
-    write_text(path, text, field)
 
 
 def main(argv=None) -> int:

@@ -2,9 +2,9 @@
 picture.
 
 Result types (answers, reports, claims, facts, derivations, closed forms) are data.  Their
-renderings are written in rendering modules (``symconv.proof_text`` for text,
-``symconv.notebook`` for HTML and LaTeX tables, ``symconv.latex`` for LaTeX mathematics,
-``symconv.plot`` for pictures) and registered here with ``renders``, one per kind and type.
+renderings are written in rendering modules (``symconv.show.proof_text`` for text,
+``symconv.show.notebook`` for HTML and LaTeX tables, ``symconv.latex`` for LaTeX mathematics,
+``symconv.show.plot`` for pictures) and registered here with ``renders``, one per kind and type.
 The data modules never import a rendering module: the first time an object is shown in a kind,
 the modules named for that kind in ``RENDERING_MODULES`` are imported by name, and they register
 what they render.  ``Rendered`` gives a result its notebook and picture faces from them.
@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import importlib
 
-RENDERING_MODULES = {"text": ("symconv.proof_text",), "latex": ("symconv.latex", "symconv.notebook"),
-                     "html": ("symconv.notebook",), "picture": ("symconv.plot",)}
+RENDERING_MODULES = {"text": ("symconv.show.proof_text",), "latex": ("symconv.latex", "symconv.show.notebook"),
+                     "html": ("symconv.show.notebook",), "picture": ("symconv.show.plot",)}
 
 _RENDERERS: dict = {}
 _loaded: set = set()
@@ -77,7 +77,7 @@ class ShownMath(Shown):
 class Rendered:
     """A result whose notebook faces and picture are the renderings registered for its type:
     ``_repr_html_``, ``_repr_latex_`` (None where it has no LaTeX rendering, as Jupyter
-    expects), and ``plot(path=None)``, a ``symconv.plot.Picture`` (written to ``path`` when
+    expects), and ``plot(path=None)``, a ``symconv.show.plot.Picture`` (written to ``path`` when
     given)."""
 
     def _repr_html_(self) -> str:

@@ -22,8 +22,8 @@ def pytest_addoption(parser, pluginmanager):
     """symconv's own pytest plugin defines the options; a checkout that is not installed (no
     entry point) registers it here."""
     if not pluginmanager.has_plugin("symconv") and not pluginmanager.is_blocked("symconv"):
-        import symconv.pytest_plugin
-        pluginmanager.register(symconv.pytest_plugin, "symconv")
+        import symconv.testing.plugin
+        pluginmanager.register(symconv.testing.plugin, "symconv")
 
 
 def required_backends(config) -> set:

@@ -26,8 +26,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import symconv
-from symconv.cli import build_parser, join_negative_values, main, spec_from_args
-from symconv.spec import OPS
+from symconv.cli import build_parser, join_negative_values, main
+from symconv.commands.arguments import spec_from_args
+from symconv.model.spec import OPS
 
 EXAMPLES = int(os.environ.get("SYMCONV_FUZZ_EXAMPLES", "2000"))
 SURFACE_EXAMPLES = int(os.environ.get("SYMCONV_FUZZ_SURFACES", "40"))

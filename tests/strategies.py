@@ -4,9 +4,9 @@ convention and groups."""
 from hypothesis import assume
 from hypothesis import strategies as st
 
-from symconv import conventions
 from symconv.errors import SymconvError
-from symconv.spec import DATA_FORMATS, KERNEL_LAYOUTS, OPS, ConvSpec
+from symconv.model import conventions
+from symconv.model.spec import DATA_FORMATS, KERNEL_LAYOUTS, OPS, ConvSpec
 
 
 @st.composite
@@ -43,7 +43,7 @@ def specs(draw, ops=tuple(OPS), max_size=9, max_kernel=4, max_stride=4, max_dila
         assume(False)
     assume(allow_empty or not spec.is_empty)
     if max_elements is not None:
-        from symconv.symbolic import literal_size
+        from symconv.symbolic.expressions import literal_size
         assume(literal_size(spec) <= max_elements)
     return spec
 

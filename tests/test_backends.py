@@ -9,11 +9,24 @@ import textwrap
 import numpy as np
 import pytest
 
-from symconv import ConvSpec, SymconvError
-from symconv.backends import BACKENDS, Variant, backend_class, create, open_runner, parse_switch
-from symconv.backends.base import Call, PaddedRun, native_padding, pad_direct_input, unpad_direct_input, valid_equivalent
-from symconv import check
-from symconv.indexmap import maps_for
+from symconv import ConvSpec, SymconvError, check
+from symconv.backends import (
+    BACKENDS,
+    Variant,
+    backend_class,
+    create,
+    open_runner,
+    parse_switch,
+)
+from symconv.backends.base import (
+    Call,
+    PaddedRun,
+    native_padding,
+    pad_direct_input,
+    unpad_direct_input,
+    valid_equivalent,
+)
+from symconv.model.indexmap import maps_for
 
 IMPLS = os.path.join(os.path.dirname(__file__), "impls")
 FOUNDING = ConvSpec("conv2d", "1x3x3x1", "1x1x1x1", strides=3, padding="SAME")
@@ -26,7 +39,7 @@ def write_impl(tmp_path, body, name="impl.py"):
 
 
 def test_importing_symconv_and_its_checker_imports_no_framework():
-    code = ("import sys, symconv, symconv.backends, symconv.verdicts, symconv.probe, symconv.explanation, symconv.cli\n"
+    code = ("import sys, symconv, symconv.backends, symconv.checks.verdicts, symconv.probing.probe, symconv.checks.explanation, symconv.cli\n"
             "import symconv.backends.tf_backend, symconv.backends.keras_backend, symconv.backends.torch_backend\n"
             "import symconv.backends.jax_backend, symconv.backends.onnx_backend\n"
             "from symconv.cli import build_parser; build_parser()\n"

@@ -7,10 +7,9 @@ import os
 import pytest
 from hypothesis import given, settings
 
-from symconv import ConvSpec, SymconvError
-from symconv import check
+from symconv import ConvSpec, SymconvError, check
 from symconv.cli import main
-from symconv.spec import DATA_FORMATS, OPS
+from symconv.model.spec import DATA_FORMATS, OPS
 
 from .strategies import specs
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import sympy
 
-from symconv import claims
-from symconv.claims import parse_claim, size_symbol
 from symconv.errors import SymconvError
+from symconv.proof import claims
+from symconv.proof.claims import parse_claim, size_symbol
 
 
 def test_parses_a_sum_into_sympy_objects():

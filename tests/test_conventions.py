@@ -2,15 +2,15 @@
 
 import math
 
-import sympy
-
 import pytest
+import sympy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from symconv import ConvSpec, conventions
-from symconv.conventions import REGISTRY, output_size
+from symconv import ConvSpec
 from symconv.errors import SymconvError
+from symconv.model import conventions
+from symconv.model.conventions import REGISTRY, output_size
 
 # (in, kernel, stride, dilation) -> expected (out, before, after) per convention.
 KNOWN = [
@@ -83,9 +83,10 @@ def test_resolving_padding_needs_no_sympy():
     import sys
     code = ("import sys, types, importlib; sys.modules['sympy'] = None; "
             "pkg = types.ModuleType('symconv'); pkg.__path__ = [sys.argv[1]]; sys.modules['symconv'] = pkg; "
-            "c = importlib.import_module('symconv.conventions'); "
+            "c = importlib.import_module('symconv.model.conventions'); "
             "print(c.get('tf')(5, 2, 2, 1), c.get('torch').transposed_size(3, 3, 2, 1), c.runs_as('tf'))")
-    done = subprocess.run([sys.executable, "-c", code, os.path.dirname(conventions.__file__)], capture_output=True,
+    done = subprocess.run([sys.executable, "-c", code, os.path.dirname(os.path.dirname(conventions.__file__))],
+                          capture_output=True,
                           text=True)
     assert done.stdout.strip() == "Resolved(out=3, before=0, after=1) 5 True", done.stderr
 
@@ -109,7 +110,7 @@ def test_adding_a_convention_is_adding_one_function(capsys):
     from symconv import latex, proof
     from symconv.backends.base import native_padding
     from symconv.cli import main
-    from symconv.indexmap import maps_for
+    from symconv.model.indexmap import maps_for
 
     @conventions.register("all_before", citation="defined in this test: the whole SAME total before")
     def all_before(size, kernel, stride, dilation):

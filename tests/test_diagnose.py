@@ -7,17 +7,17 @@ import os
 import numpy as np
 import pytest
 
-from symconv import ConvSpec, probe
-from symconv.indexmap import maps_for
+from symconv import ConvSpec, check, infer
 from symconv.backends import open_runner
 from symconv.backends.base import Backend, Call, Outcome
 from symconv.backends.functions import FunctionsBackend
 from symconv.backends.runner import LocalRunner
-from symconv import check, infer
 from symconv.cli import main
-from symconv.diagnose import HYPOTHESES, Context, diagnose, with_geometry
-from symconv.probe import ProbeSet
-from symconv.verification import ProbeResult
+from symconv.diagnose.diagnosis import HYPOTHESES, Context, diagnose, with_geometry
+from symconv.model.indexmap import maps_for
+from symconv.probing import probe
+from symconv.probing.probe import ProbeSet
+from symconv.probing.verification import ProbeResult
 
 IMPLS = os.path.join(os.path.dirname(__file__), "impls")
 LAYER = dict(input_shape="1x56x56x64", kernel_shape="3x3x64x64")   # ResNet-50 layer1 conv2
@@ -274,7 +274,7 @@ def test_who_raised_decides_between_unsupported_and_a_bug_in_symconv():
     outcome = framework.execute(call)
     assert outcome.status == "unsupported" and outcome.error_type == "JSONDecodeError"
     assert outcome.raised_at.startswith("decoder.py:")
-    from symconv import layout
+    from symconv.model import layout
     adapter = _Raising(lambda spec, t: layout.validated_array(spec, "x", np.zeros(2)), framework=("json",))
     outcome = adapter.execute(call)
     assert outcome.status == "error" and outcome.raised_at.startswith("layout.py:")

@@ -6,9 +6,8 @@ import os
 
 import pytest
 
-from symconv import ConvSpec, SymconvError
+from symconv import ConvSpec, SymconvError, explain
 from symconv.cli import main
-from symconv import explain
 
 IMPLS = os.path.join(os.path.dirname(__file__), "impls")
 FOUNDING_ARGS = ["conv2d", "--input", "1x3x3x1", "--kernel", "1x1x1x1", "--strides", "3", "--padding", "SAME",

@@ -2,7 +2,7 @@
 test_tf_sweep, degenerate shapes included, plus cases aimed at each framework's own padding
 modes), and the committed conformance report's rows for a slice of it.
 
-Every case runs through symconv's sweep (``symconv.sweep_run.run_cases``) in child processes
+Every case runs through symconv's sweep (``symconv.sweeps.run.run_cases``) in child processes
 shared per variant.  A result is one of:
 
 * ok: every entry of y, dk and dx agrees exactly (ONNX Runtime: y; it has no gradients);
@@ -22,11 +22,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from symconv import reference
 from symconv.backends import Variant
 from symconv.backends.base import Call
-from symconv.indexmap import maps_for
-from symconv.sweep_cases import sweep_cases
+from symconv.model import reference
+from symconv.model.indexmap import maps_for
+from symconv.sweeps.cases import sweep_cases
 
 from .conftest import backend_missing, need_backend
 
@@ -109,8 +109,8 @@ def framework_sweep(backend_worker):
     """run -> {case id: CaseResult}, computed once per run by symconv's sweep in the variant's
     worker process (findings confirmed by the loop reference, not shrunk)."""
     from symconv.backends import open_runner
-    from symconv.sweep_cases import Case
-    from symconv.sweep_run import run_cases
+    from symconv.sweeps.cases import Case
+    from symconv.sweeps.run import run_cases
     done = {}
 
     def results(run):
@@ -229,7 +229,7 @@ def test_each_recorded_finding_is_confirmed_by_the_sweep(run_name, case_id, requ
 # ---- the committed conformance report, for the runs this file sweeps in full ----------------
 
 def test_the_slice_runs_are_the_matrix_runs():
-    from symconv.matrix import default_runs
+    from symconv.sweeps.matrix import default_runs
     matrix = {run.name: run for runs in default_runs().values() for run in runs}
     for run in RUNS:
         if run.name in SLICE:
@@ -243,7 +243,13 @@ def test_the_committed_conformance_report_still_holds(run_name, request, framewo
     """docs/conformance.md's rows for this run (every op x padding mode: the convention observed,
     whether y, dk and dx agree, the verdicts) are what the sweep finds today."""
     from symconv.backends import open_runner
-    from symconv.matrix import conformance_rows, default_runs, infer_findings, row_cells, rows_of
+    from symconv.sweeps.matrix import (
+        conformance_rows,
+        default_runs,
+        infer_findings,
+        row_cells,
+        rows_of,
+    )
     matrix_run = next(r for runs in default_runs().values() for r in runs if r.name == run_name)
     run = next(r for r in RUNS if r.name == run_name)
     results = list(_reports(run, request, framework_sweep).values())

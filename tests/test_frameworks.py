@@ -7,14 +7,22 @@ import importlib.util
 import numpy as np
 import pytest
 
-from symconv import ConvSpec, SymconvError, reference
-from symconv.backends import (BACKENDS, Variant, VariantOption, backend_class, create, open_runner, register_backend,
-                              variant_environment)
+from symconv import ConvSpec, SymconvError, check, infer
+from symconv.backends import (
+    BACKENDS,
+    Variant,
+    VariantOption,
+    backend_class,
+    create,
+    open_runner,
+    register_backend,
+    variant_environment,
+)
 from symconv.backends.base import Backend
 from symconv.backends.runner import Worker
 from symconv.backends.variants import forget_options
-from symconv import check, infer
 from symconv.cli import build_parser, main
+from symconv.model import reference
 
 from .conftest import need_backend
 

@@ -14,13 +14,13 @@ import pytest
 
 from symconv import ConvSpec
 from symconv.backends.coverage import Coverage
+from symconv.checks.verdicts import check
 from symconv.cli import main
 from symconv.errors import SymconvError
-from symconv.spec import OPS
-from symconv.sweep_cases import sweep_cases
-from symconv.sweep_run import sweep
+from symconv.model.spec import OPS
+from symconv.sweeps.cases import sweep_cases
+from symconv.sweeps.run import sweep
 from symconv.testing import ConvMismatch, assert_conv_matches
-from symconv.verdicts import check
 
 ROOT = os.path.join(os.path.dirname(__file__), os.pardir)
 GOOD = os.path.abspath(os.path.join(ROOT, "examples", "good_numpy.py"))
@@ -95,7 +95,7 @@ def test_a_headline_never_says_agrees_when_a_quantity_was_not_checked(tmp_path):
 
 
 def test_check_functions_and_the_fixture_fail_on_an_exception():
-    from symconv import reference
+    from symconv.model import reference
 
     def forward(x, k, spec):
         raise ValueError("out of memory, sort of")
@@ -251,7 +251,7 @@ def test_a_sweep_whose_filters_leave_nothing_exits_three(capsys):
 def _suite(*args, cwd) -> tuple:
     env = dict(os.environ, PYTHONPATH=os.path.abspath(ROOT))
     done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist",
-                           "--pyargs", "symconv.conformance", *args], capture_output=True, text=True, cwd=cwd,
+                           "--pyargs", "symconv.testing.conformance", *args], capture_output=True, text=True, cwd=cwd,
                           env=env, timeout=900)
     return done.returncode, done.stdout + done.stderr
 
@@ -312,7 +312,7 @@ def test_check_repeat_fails_an_implementation_that_goes_wrong_later(tmp_path, ca
 
 def test_the_fixture_and_sweeps_repeat_a_probe_by_default(tmp_path):
     calls = [0]
-    from symconv import reference
+    from symconv.model import reference
 
     def forward(x, k, spec):
         calls[0] += 1
@@ -343,9 +343,9 @@ def test_a_device_that_a_backend_cannot_choose_is_refused_not_ignored(capsys):
 
 
 def test_the_matrix_exits_like_a_sweep():
-    from symconv.matrix import Matrix, MatrixRun, RunResult
-    from symconv.sweep_run import Target, run_cases
     from symconv.backends import Variant
+    from symconv.sweeps.matrix import Matrix, MatrixRun, RunResult
+    from symconv.sweeps.run import Target, run_cases
     cases = [c for c in sweep_cases("quick", ["conv2d"]) if c.spec.data_format == "NHWC"][:3]
 
     def matrix_of(impl):

@@ -4,11 +4,12 @@
 import numpy as np
 import pytest
 
-from symconv import ConvSpec, reference
-from symconv.conventions import REGISTRY
-from symconv.indexmap import maps_for
-from symconv.spec import DATA_FORMATS, OPS, QUANTITIES
-from symconv.symbolic import expression, literal_derivation
+from symconv import ConvSpec
+from symconv.model import reference
+from symconv.model.conventions import REGISTRY
+from symconv.model.indexmap import maps_for
+from symconv.model.spec import DATA_FORMATS, OPS, QUANTITIES
+from symconv.symbolic.expressions import expression, literal_derivation
 
 NEEDS = {"forward": ("x", "k"), "filter_grad": ("x", "g"), "input_grad": ("k", "g")}
 

@@ -15,14 +15,12 @@ import numpy as np
 import pytest
 
 import symconv
-from symconv import ConvSpec, SymconvError
+from symconv import ConvSpec, SymconvError, check, explain, infer
 from symconv.backends import Variant, open_runner
 from symconv.backends import runner as runner_module
 from symconv.backends.base import INVALID_OUTPUT, Call
-from symconv import check, infer
 from symconv.cli import main
 from symconv.errors import shorten
-from symconv import explain
 
 HOSTILE = os.path.join(os.path.dirname(__file__), "hostile_impls")
 FOUNDING = ConvSpec("conv2d", "1x3x3x1", "1x1x1x1", strides=3, padding="SAME")

@@ -14,7 +14,7 @@ import pytest
 import symconv
 from symconv import ConvSpec, SymconvError
 from symconv.cli import main
-from symconv import outputs
+from symconv.show import outputs
 
 FOUNDING = ConvSpec("conv2d", "1x3x3x1", "1x1x1x1", strides=3, padding="SAME")
 FOUNDING_ARGS = ["conv2d", "--input", "1x3x3x1", "--kernel", "1x1x1x1", "--strides", "3", "--padding", "SAME"]
@@ -170,7 +170,7 @@ def test_reads_picture_of_an_entry_that_feeds_more_entries_than_an_answer_lists(
     picture = symconv.which(ConvSpec("conv2d", "100x56x56x64", "3x3x64x64", padding="SAME"), reads="k[0,0,0,0]").plot()
     titles = [title for title, _ in picture.panels]
     assert titles == ["the entry k[0,0,0,0]", "302500 entries of y it feeds", "302500 entries of dx it feeds"]
-    from symconv.window import READ
+    from symconv.model.window import READ
     y_panel = picture.panels[1][1]
     assert y_panel.cells[1:, 1:].tolist() == (np.full_like(y_panel.cells[1:, 1:], READ)).tolist()
 

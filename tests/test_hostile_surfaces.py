@@ -13,10 +13,11 @@ import warnings
 import pytest
 
 from symconv import SymconvError
-from symconv import sweep_run, sweep_scheduler
 from symconv.cli import main
-from symconv.sweep_cases import sweep_cases
-from symconv.sweep_run import resolve_workers, sweep
+from symconv.sweeps import run as sweep_run
+from symconv.sweeps import scheduler as sweep_scheduler
+from symconv.sweeps.cases import sweep_cases
+from symconv.sweeps.run import resolve_workers, sweep
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -509,7 +510,7 @@ def test_sweep_options_are_one_line(capsys, argv, message):
     (["--backends", "numpy,caffe"], "backends must be among"),
 ])
 def test_matrix_options_are_one_line_before_any_backend_runs(capsys, argv, message, monkeypatch):
-    from symconv import matrix
+    from symconv.sweeps import matrix
     monkeypatch.setattr(matrix, "run_one", lambda *a, **k: pytest.fail("a run started"))
     one_line_exit_2(capsys, "matrix", "--backends", "numpy", "--ops", "conv1d", *argv, match=message)
 
@@ -559,8 +560,8 @@ def test_port_options_are_one_line(capsys, argv, message):
     (dict(ops=5), "ops must be op names"),
     (dict(ops=[5]), "ops must be op names"),
     (dict(ops=[["conv1d"]]), "ops must be op names"),
-    (dict(cases=5), "cases must be a list of symconv.sweep_cases.Case objects"),
-    (dict(cases=["conv1d"]), "cases must be a list of symconv.sweep_cases.Case objects"),
+    (dict(cases=5), "cases must be a list of symconv.sweeps.cases.Case objects"),
+    (dict(cases=["conv1d"]), "cases must be a list of symconv.sweeps.cases.Case objects"),
     (dict(size=None, ops=["conv1d"]), "size must be quick or full"),
 ])
 def test_sweep_api_fields_are_named(kwargs, message):
@@ -569,7 +570,7 @@ def test_sweep_api_fields_are_named(kwargs, message):
 
 
 def test_matrix_api_fields_are_named():
-    from symconv.matrix import matrix_runs, run_matrix
+    from symconv.sweeps.matrix import matrix_runs, run_matrix
     for backends in (5, [5], [None]):
         with pytest.raises(SymconvError, match="backends must be among"):
             matrix_runs(backends)

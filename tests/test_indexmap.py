@@ -7,9 +7,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from symconv import ConvSpec, SymconvError, reference
-from symconv.indexmap import maps_for
-from symconv.spec import QUANTITIES, TENSOR_OF
+from symconv import ConvSpec, SymconvError
+from symconv.model import reference
+from symconv.model.indexmap import maps_for
+from symconv.model.spec import QUANTITIES, TENSOR_OF
 
 from .strategies import specs
 

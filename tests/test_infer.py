@@ -5,8 +5,7 @@ import os
 
 import pytest
 
-from symconv import ConvSpec, SymconvError
-from symconv import infer
+from symconv import ConvSpec, SymconvError, infer
 from symconv.cli import main
 
 IMPLS = os.path.join(os.path.dirname(__file__), "impls")

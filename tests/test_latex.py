@@ -7,12 +7,13 @@ import subprocess
 
 import pytest
 
-from symconv import conventions, latex, proof
+from symconv import latex, proof
 from symconv.cli import main
 from symconv.errors import SymconvError
-from symconv.indexmap import maps_for
+from symconv.model import conventions
+from symconv.model.indexmap import maps_for
+from symconv.model.spec import ConvSpec
 from symconv.proof import StepFailed
-from symconv.spec import ConvSpec
 
 FOUNDING = dict(strides=3, padding="SAME", convention="legacy_eigen")
 VALUES = {"x": "1,2,3,4,5,6,7,8,0", "k": "10", "g": "100"}

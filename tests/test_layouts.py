@@ -13,9 +13,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import symconv
-from symconv import ConvSpec, SymconvError, reference
-from symconv.indexmap import maps_for
-from symconv.spec import DATA_FORMATS, KERNEL_LAYOUTS, OPS
+from symconv import ConvSpec, SymconvError
+from symconv.model import reference
+from symconv.model.indexmap import maps_for
+from symconv.model.spec import DATA_FORMATS, KERNEL_LAYOUTS, OPS
 
 from .conftest import need_backend
 

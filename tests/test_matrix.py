@@ -14,17 +14,27 @@ import pytest
 from symconv.backends import BACKENDS, Variant, register_backend
 from symconv.backends.numpy_backend import NumpyBackend
 from symconv.backends.variants import forget_options
-from symconv.matrix import (GPU_CARD_CODE, MatrixRun, conformance_rows, default_runs, infer_findings, matrix_runs,
-                            row_cells, row_line, rows_of, run_one)
-from symconv.matrix_report import REPRODUCERS, markdown
-from symconv.sweep_run import Target, run_cases
+from symconv.sweeps.matrix import (
+    GPU_CARD_CODE,
+    MatrixRun,
+    conformance_rows,
+    default_runs,
+    infer_findings,
+    matrix_runs,
+    row_cells,
+    row_line,
+    rows_of,
+    run_one,
+)
+from symconv.sweeps.matrix_report import REPRODUCERS, markdown
+from symconv.sweeps.run import Target, run_cases
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFORMANCE = ROOT / "docs" / "conformance.md"
 
 
 def _cases(op, fmt, paddings):
-    from symconv.sweep_cases import sweep_cases
+    from symconv.sweeps.cases import sweep_cases
     return [c for c in sweep_cases("quick", ops=[op]) if c.spec.data_format == fmt and c.padding_label in paddings]
 
 
@@ -118,7 +128,7 @@ def test_the_command_writes_the_report(tmp_path):
 
 def test_the_report_lists_each_disagreement_with_its_command():
     cases = _cases("conv2d", "NHWC", ("SAME-tf",))
-    from symconv.matrix import Matrix, RunResult
+    from symconv.sweeps.matrix import Matrix, RunResult
     target = Target(impl=str(ROOT / "tests" / "impls" / "founding_bug.py"))
     with target.open_runner() as runner:
         results = run_cases(runner, cases, target)
@@ -135,7 +145,7 @@ def test_the_committed_report_has_every_run_and_op_and_gpu_rows():
     text = CONFORMANCE.read_text()
     rows = conformance_rows(text)
     cpu_runs = [r.name for runs in default_runs().values() for r in runs if r.device == "cpu"]
-    from symconv.spec import OPS
+    from symconv.model.spec import OPS
     assert {(run, op) for run in cpu_runs for op in OPS} <= {(run, op) for run, _, op in rows}
     gpu = [cells for (run, device, op), cells in rows.items() if device == "gpu"]
     assert gpu and all(cells[3].startswith("not run") or cells[3] for cells in gpu)
@@ -157,7 +167,7 @@ AMD_AVX2 = ("processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC 7
 
 
 def test_the_machine_names_the_cpu_and_its_vector_extensions():
-    from symconv.matrix import cpu_card, cpu_extensions
+    from symconv.sweeps.matrix import cpu_card, cpu_extensions
     assert cpu_extensions(AMD_AVX2) == ["sse4_2", "avx", "avx2", "fma"]
     assert cpu_extensions("flags : avx2 avx512f avx512_vnni amx_tile\n") == ["avx2", "avx512f", "avx512_vnni",
                                                                            "amx_tile"]
@@ -222,7 +232,7 @@ def test_a_run_records_what_its_framework_said_where_it_ran(registered, monkeypa
     monkeypatch.setenv("SYMCONV_TEST_PARENT", str(os.getpid()))
     done = run_one(MatrixRun("facts", "facts-numpy", Variant()), ops=["conv1d"], progress=False)
     assert done.facts == {"oneDNN": "off", "pid": "child"}
-    from symconv.matrix import Matrix
+    from symconv.sweeps.matrix import Matrix
     text = markdown(Matrix("quick", [done], "2000-01-01", {"numpy": "2"}, machine="a CPU, 2 cores (avx2)"))
     assert "Machine: a CPU, 2 cores (avx2)." in text
     assert re.search(r"^\| facts \| facts-numpy \| cpu \| oneDNN off, pid child \| raw \| cpu \| .+ cores \(", text,
@@ -233,7 +243,7 @@ def test_each_finding_is_checked_again_in_fresh_processes_and_the_report_says_ho
                                                                                         tmp_path):
     registered("flaky-numpy", "tests.test_matrix:FlakyNumpy")
     monkeypatch.setenv("SYMCONV_TEST_FLAKY", str(tmp_path / "loads"))
-    from symconv.matrix import Matrix, RunResult, recheck_findings
+    from symconv.sweeps.matrix import Matrix, RunResult, recheck_findings
     run = MatrixRun("flaky", "flaky-numpy", Variant())
     cases = _cases("conv2d", "NHWC", ("SAME-tf",))[:1]
     with run.target.open_runner() as runner:          # the first process: wrong

@@ -139,6 +139,7 @@ def test_keras_layers_it_cannot_map_are_traced_around(request):
     need(request, "keras", "keras")
     import keras
     from keras import layers as K
+
     from symconv.errors import SymconvError
     inp = keras.Input((8, 8, 2))
     x = K.Conv2D(4, 3, padding="same", name="conv")(inp)
@@ -259,8 +260,9 @@ def test_torch_names_and_asymmetric_same(torch_model):
 
 def test_torch_resnet_block_and_container_names(request):
     need(request, "torch", "torch")
-    from .network_models import torch_resnet50
     import torch.nn as nn
+
+    from .network_models import torch_resnet50
     model = torch_resnet50()
     model.layer2, model.layer3, model.layer4 = nn.Identity(), nn.Identity(), nn.Identity()
     model.fc = nn.Linear(256, 10)

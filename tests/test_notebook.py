@@ -10,9 +10,10 @@ import pytest
 import sympy
 
 import symconv
-from symconv import ConvSpec, check, explain, infer, term_text
+from symconv import ConvSpec, check, explain, infer
 from symconv.cli import main
-from symconv.indexmap import Terms
+from symconv.model.indexmap import Terms
+from symconv.symbolic import term_text
 
 from .conftest import need_backend
 

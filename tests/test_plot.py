@@ -9,9 +9,17 @@ import numpy as np
 import pytest
 
 import symconv
-from symconv import ConvSpec, check, plot
+from symconv import ConvSpec, check
 from symconv.cli import main
-from symconv.window import BACKEND_ONLY, INSIDE, MODEL_ONLY, PADDING, PADDING_TAP, READ
+from symconv.model.window import (
+    BACKEND_ONLY,
+    INSIDE,
+    MODEL_ONLY,
+    PADDING,
+    PADDING_TAP,
+    READ,
+)
+from symconv.show import plot
 
 pytest.importorskip("matplotlib")
 
@@ -42,7 +50,7 @@ def test_the_committed_founding_picture_is_what_the_script_draws(tmp_path):
     """Regenerate it and read the committed PNG's colour at every cell's centre: the same cells
     are marked (no golden pixels: fonts may move the layout a little, never a cell)."""
     from matplotlib.image import imread
-    done = subprocess.run([sys.executable, "-m", "symconv.plot", "--founding", str(tmp_path / "f.png")],
+    done = subprocess.run([sys.executable, "-m", "symconv.show.plot", "--founding", str(tmp_path / "f.png")],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and done.stdout.strip() == f"wrote {tmp_path / 'f.png'}"
     picture = plot.founding_picture()

@@ -9,11 +9,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from symconv import CONVENTIONS, ConvSpec, SymconvError, localisation, probe, verification
-from symconv import taps as tap_probes
+from symconv import CONVENTIONS, ConvSpec, SymconvError
 from symconv.backends import open_runner
-from symconv.indexmap import maps_for
-from symconv.spec import QUANTITIES, TENSOR_OF
+from symconv.model.indexmap import maps_for
+from symconv.model.spec import QUANTITIES, TENSOR_OF
+from symconv.probing import localisation, probe, verification
+from symconv.probing import taps as tap_probes
 
 from .strategies import specs
 

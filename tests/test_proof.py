@@ -5,10 +5,12 @@ import pytest
 import sympy
 from sympy import IndexedBase, Integer, KroneckerDelta, Sum, Symbol
 
-from symconv import conventions, proof, symbolic
+from symconv import proof
 from symconv.errors import SymconvError
+from symconv.model import conventions
+from symconv.model.spec import ConvSpec
 from symconv.proof import StepFailed
-from symconv.spec import ConvSpec
+from symconv.symbolic import expressions as symbolic
 
 x, k, g = IndexedBase("x"), IndexedBase("k"), IndexedBase("g")
 i, a, n = (Symbol(c, integer=True) for c in "ian")

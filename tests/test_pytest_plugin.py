@@ -1,5 +1,5 @@
 """The pytest plugin: a failing convolution test names the entry and the pixels; it costs nothing
-until used, survives Hypothesis, and ships the conformance suite (symconv.conformance)."""
+until used, survives Hypothesis, and ships the conformance suite (symconv.testing.conformance)."""
 
 import importlib.metadata
 import json
@@ -13,7 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from symconv import ConvSpec, reference
+from symconv import ConvSpec
+from symconv.model import reference
 from symconv.testing import ConvMismatch, assert_conv_matches, check_functions
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -73,14 +74,14 @@ def test_the_fixture_in_a_user_test_suite(tmp_path):
 
 def _pytest(cwd, *argv, timeout=300):
     """pytest in a child process, in ``cwd``, with symconv's plugin (installed or named)."""
-    installed = any(ep.value == "symconv.pytest_plugin" for ep in importlib.metadata.entry_points(group="pytest11"))
-    plugin = [] if installed else ["-p", "symconv.pytest_plugin"]
+    installed = any(ep.value == "symconv.testing.plugin" for ep in importlib.metadata.entry_points(group="pytest11"))
+    plugin = [] if installed else ["-p", "symconv.testing.plugin"]
     return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *plugin, *argv],
                           capture_output=True, text=True, timeout=timeout, cwd=cwd)
 
 
 def test_the_old_import_path_still_gives_the_checks():
-    import symconv.pytest_plugin as plugin
+    import symconv.testing.plugin as plugin
     from symconv import testing
     assert plugin.assert_conv_matches is testing.assert_conv_matches and plugin.ConvMismatch is ConvMismatch
 
@@ -88,16 +89,16 @@ def test_the_old_import_path_still_gives_the_checks():
 def test_the_plugin_imports_nothing_heavy_until_a_fixture_is_used(tmp_path):
     """Installed, the plugin loads in every pytest session: importing it must not import NumPy,
     SymPy or any symconv module but itself (and the package's own light __init__)."""
-    code = ("import json, sys; import symconv.pytest_plugin; "
+    code = ("import json, sys; import symconv.testing.plugin; "
             "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ('symconv', 'numpy', 'sympy'))))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert json.loads(done.stdout) == ["symconv", "symconv.pytest_plugin"], done.stderr
+    assert json.loads(done.stdout) == ["symconv", "symconv.testing", "symconv.testing.plugin"], done.stderr
     (tmp_path / "test_light.py").write_text(textwrap.dedent("""
         import sys
 
         def test_nothing_heavy_is_loaded_by_the_plugin():
             heavy = [m for m in sys.modules if m.split(".")[0] in ("numpy", "sympy") or m.startswith("symconv.")]
-            assert heavy == ["symconv.pytest_plugin"], heavy
+            assert sorted(heavy) == ["symconv.testing", "symconv.testing.plugin"], heavy
 
         def test_the_fixture_loads_symconv_when_used(conv_check):
             conv_check("conv1d", forward=lambda x, k, spec: __import__("symconv").reference.forward(spec, x, k),
@@ -128,7 +129,7 @@ def test_conv_check_works_under_hypothesis_given(conv_check, stride, size):
 
 def test_options_are_namespaced_grouped_and_the_seed_is_used(tmp_path):
     (tmp_path / "test_seed.py").write_text(textwrap.dedent("""
-        from symconv.pytest_plugin import symconv_seed
+        from symconv.testing.plugin import symconv_seed
 
         def test_seed(pytestconfig, conv_check):
             assert symconv_seed(pytestconfig) == 7
@@ -149,10 +150,10 @@ def test_options_are_namespaced_grouped_and_the_seed_is_used(tmp_path):
 
 def test_the_conformance_suite_runs_through_pyargs_in_parallel(tmp_path):
     """The quick sweep's conv1d NWC cases against the numpy reference, on two pytest-xdist workers."""
-    done = _pytest(tmp_path, "--pyargs", "symconv.conformance", "--symconv-backend", "numpy", "-k", "conv1d-NWC",
+    done = _pytest(tmp_path, "--pyargs", "symconv.testing.conformance", "--symconv-backend", "numpy", "-k", "conv1d-NWC",
                    "-n", "2", "-vv")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
-    from symconv.sweep_cases import sweep_cases
+    from symconv.sweeps.cases import sweep_cases
     count = sum(c.case_id.startswith("conv1d-NWC") for c in sweep_cases("quick", ops=["conv1d"]))
     assert f"{count} passed" in done.stdout
     assert "test_case[numpy:conv1d-NWC-SAME-tf-founding_geometry]" in done.stdout and "[gw1]" in done.stdout
@@ -160,7 +161,7 @@ def test_the_conformance_suite_runs_through_pyargs_in_parallel(tmp_path):
 
 def test_a_failing_case_shows_the_entries_and_the_smallest_command(tmp_path):
     impl = ROOT / "tests" / "impls" / "legacy_same.py"
-    done = _pytest(tmp_path, "--pyargs", "symconv.conformance", "--symconv-impl", str(impl),
+    done = _pytest(tmp_path, "--pyargs", "symconv.testing.conformance", "--symconv-impl", str(impl),
                    "-k", "conv1d-NWC-SAME-tf-founding_geometry")
     assert done.returncode == 1, done.stdout[-3000:]
     assert "1 failed" in done.stdout and "test_case[impl:legacy_same.py:conv1d-NWC-SAME-tf-founding_geometry]" in \
@@ -172,16 +173,16 @@ def test_a_failing_case_shows_the_entries_and_the_smallest_command(tmp_path):
 
 
 def test_the_conformance_suite_needs_a_target_and_is_not_collected_by_accident(tmp_path):
-    done = _pytest(tmp_path, "--pyargs", "symconv.conformance")
+    done = _pytest(tmp_path, "--pyargs", "symconv.testing.conformance")
     assert done.returncode != 0 and "the conformance suite needs a target" in done.stdout + done.stderr
     from types import SimpleNamespace
 
-    from symconv.conformance.conftest import pytest_ignore_collect
+    from symconv.testing.conformance.conftest import pytest_ignore_collect
     suite = ROOT / "symconv" / "conformance" / "test_conformance.py"
 
     def config(*args):
         return SimpleNamespace(invocation_params=SimpleNamespace(args=args, dir=ROOT))
     assert pytest_ignore_collect(suite, config("-q", "-n", "2")) is True              # the project's own run
     assert pytest_ignore_collect(suite, config("symconv")) is True                   # collecting the package
-    assert pytest_ignore_collect(suite, config("--pyargs", "symconv.conformance")) is None
-    assert pytest_ignore_collect(suite, config("symconv/conformance/test_conformance.py::test_case")) is None
+    assert pytest_ignore_collect(suite, config("--pyargs", "symconv.testing.conformance")) is None
+    assert pytest_ignore_collect(suite, config("symconv/testing/conformance/test_conformance.py::test_case")) is None

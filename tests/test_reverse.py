@@ -9,10 +9,10 @@ import pytest
 import symconv
 from symconv import ConvSpec
 from symconv.cli import main
-from symconv.indexmap import maps_for
-from symconv.render import all_indices
-from symconv.reverse import readers
-from symconv.spec import FACTORS, TENSOR_OF
+from symconv.model.indexmap import maps_for
+from symconv.model.notation import all_indices
+from symconv.model.spec import FACTORS, TENSOR_OF
+from symconv.symbolic.reverse import readers
 
 SPECS = [
     ConvSpec("conv2d", "1x5x4x2", "3x2x2x3", strides=(2, 1), dilations=(1, 2), padding="SAME"),

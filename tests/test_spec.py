@@ -3,7 +3,7 @@
 import pytest
 
 from symconv import ConvSpec, SymconvError
-from symconv.spec import parse_entry
+from symconv.model.spec import parse_entry
 
 
 def test_founding_case():

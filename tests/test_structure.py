@@ -4,7 +4,7 @@ registry, and modules of a readable size.  Read from the source (AST), not by im
 import ast
 from pathlib import Path
 
-from symconv import conventions
+from symconv.model import conventions
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "symconv"
@@ -94,7 +94,7 @@ def test_proofs_never_import_rendering():
     for name, path in known.items():
         if name.startswith("symconv.proof.") or name == "symconv.proof":
             rendering = {m for m in imports_of(name, path, known)
-                         if m.startswith("symconv.latex") or m == "symconv.proof_text"}
+                         if m.startswith(("symconv.latex", "symconv.show"))}
             assert not rendering, (name, rendering)
 
 
@@ -149,8 +149,60 @@ def test_check_infer_and_explain_are_the_functions_at_the_top():
     import inspect
 
     import symconv
-    for name, module in (("check", "symconv.verdicts"), ("infer", "symconv.inference"),
-                         ("explain", "symconv.explanation")):
+    for name, module in (("check", "symconv.checks.verdicts"), ("infer", "symconv.checks.inference"),
+                         ("explain", "symconv.checks.explanation"), ("sweep", "symconv.sweeps.run")):
         function = getattr(symconv, name)
         assert inspect.isfunction(function) and function.__name__ == name and function.__module__ == module
-        assert not (PACKAGE / f"{name}.py").exists()  # no module of the same name to shadow it
+        # no module or package of the same name: importing it would replace the function
+        assert not (PACKAGE / f"{name}.py").exists() and not (PACKAGE / name).exists()
+
+
+# ---- the stages ----------------------------------------------------------------------------------------
+# Each stage package may import its own modules, the foundation and the stages below it, never one
+# above: the data flows one way (spec -> maps -> probes -> verdicts -> diagnoses -> reports ->
+# renderings -> commands).  Stages on one floor do not import each other either.
+FOUNDATION = {"symconv", "symconv.errors", "symconv.display", "symconv.progress"}
+FLOORS = [["model"], ["symbolic"], ["proof", "backends"], ["probing"], ["diagnose"], ["checks"],
+          ["sweeps", "porting"], ["show"], ["latex"], ["network"], ["testing", "commands"], ["cli"], ["__main__"]]
+FLOOR = {stage: floor for floor, stages in enumerate(FLOORS) for stage in stages}
+TOP_MODULES = FOUNDATION | {"symconv.cli", "symconv.__main__"}
+
+
+def stage_of(module: str) -> str:
+    return "foundation" if module in FOUNDATION else module.split(".")[1]
+
+
+def test_the_top_level_holds_only_the_foundation_and_the_command_line():
+    top = {f"symconv.{p.stem}" if p.stem != "__init__" else "symconv" for p in PACKAGE.glob("*.py")}
+    assert top == TOP_MODULES
+    assert {p.name for p in PACKAGE.iterdir() if p.is_dir() and (p / "__init__.py").exists()} == set(FLOOR) - \
+        {"cli", "__main__"}
+
+
+def test_every_stage_imports_only_the_foundation_and_the_stages_below_it():
+    known = modules()
+    wrong = []
+    for name, path in known.items():
+        here = stage_of(name)
+        for imported in imports_of(name, path, known):
+            there = stage_of(imported)
+            if there == here or there == "foundation":
+                continue
+            if here == "foundation" or FLOOR[there] >= FLOOR[here]:
+                wrong.append(f"{name} ({here}) imports {imported} ({there})")
+    assert wrong == []
+
+
+def test_no_import_cycle_between_stages():
+    known = modules()
+    graph = {}
+    for name, path in known.items():
+        graph.setdefault(stage_of(name), set()).update(
+            stage_of(m) for m in imports_of(name, path, known) if stage_of(m) != stage_of(name))
+    assert cycles(graph) == []
+
+
+def test_each_stage_says_what_it_is_and_what_it_may_import():
+    for stage in set(FLOOR) - {"cli", "__main__"}:
+        doc = ast.get_docstring(ast.parse((PACKAGE / stage / "__init__.py").read_text())) or ""
+        assert len(doc.split()) >= 20 and "import" in doc.lower(), stage

@@ -13,10 +13,10 @@ import pytest
 
 import symconv
 from symconv import ConvSpec, SymconvError
-from symconv.shrink import command_line, neighbours, shrink
-from symconv.spec import DATA_FORMATS, OPS
-from symconv.sweep_cases import PADDING_LABELS, SHAPES, Case, sweep_cases
-from symconv.sweep_run import Target, run_cases, sweep
+from symconv.model.spec import DATA_FORMATS, OPS
+from symconv.sweeps.cases import PADDING_LABELS, SHAPES, Case, sweep_cases
+from symconv.sweeps.run import Target, run_cases, sweep
+from symconv.sweeps.shrink import command_line, neighbours, shrink
 
 ROOT = Path(__file__).resolve().parent.parent
 IMPLS = ROOT / "tests" / "impls"
@@ -73,7 +73,8 @@ def test_shrinking_keeps_the_failure_and_reaches_the_smallest_case():
 
 
 def test_the_command_line_of_a_spec_builds_the_same_spec():
-    from symconv.cli import build_parser, join_negative_values, spec_from_args
+    from symconv.cli import build_parser, join_negative_values
+    from symconv.commands.arguments import spec_from_args
     fields = dict(strides=(2, 1), dilations=(1, 2), padding="-1:0,1:2", data_format="NCHW", groups=3)
     default = ConvSpec("conv2d_transpose", "1x3x2x3", "2x2x1x3", **fields)
     spec = ConvSpec("conv2d_transpose", "1x3x2x3", "2x2x1x3", output_shape_request=default.y_shape, **fields)
@@ -151,7 +152,7 @@ def test_not_implemented_error_is_a_refusal_any_other_exception_of_user_code_a_f
     assert [v.verdict for v in result.verdicts] == ["finding", "skipped", "skipped"]
     assert result.verdicts[0].kind == "exception ValueError" and result.findings
     from symconv.backends.base import Outcome
-    from symconv.sweep_run import framework_refusal
+    from symconv.sweeps.run import framework_refusal
     assert not framework_refusal(Outcome("error", meta={"error_class": "builtins.ValueError",
                                                         "raised_in": "symconv.backends.base"}), runner.backend)
 
@@ -179,7 +180,7 @@ def test_a_dask_cluster_finds_what_one_worker_finds(legacy_report):
         again = sweep(impl=LEGACY, cases=LEGACY_CASES[:1], scheduler=client, progress=False)   # a Client too
         assert _verdicts(again) == _verdicts(legacy_report)[:1]
         # every backend worker the cluster held was closed at the end
-        assert client.run(lambda: __import__("symconv.sweep_run").sweep_run._HELD) == \
+        assert client.run(lambda: __import__("symconv.sweeps.run").sweeps.run._HELD) == \
             {address: {} for address in client.scheduler_info()["workers"]}
 
 
@@ -226,7 +227,7 @@ def test_the_progress_bar_counts_cases_and_names_a_finding(capsys):
     pytest.importorskip("tqdm")
     from types import SimpleNamespace
 
-    from symconv.sweep_run import _Bar
+    from symconv.sweeps.run import _Bar
     bar = _Bar(2, True, "numpy")
     bar(SimpleNamespace(case_id="first", findings=[]))
     bar(SimpleNamespace(case_id="conv1d-NWC-VALID-no_output", findings=["one"]))

@@ -7,9 +7,16 @@ import sympy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from symconv import ConvSpec, SymconvError, symbolic
-from symconv.spec import QUANTITIES
-from symconv.symbolic import (closed_form, expression, general_formulas, instantiate, literal_derivation)
+from symconv import ConvSpec, SymconvError
+from symconv.model.spec import QUANTITIES
+from symconv.symbolic import expressions as symbolic
+from symconv.symbolic.expressions import (
+    closed_form,
+    expression,
+    general_formulas,
+    instantiate,
+    literal_derivation,
+)
 
 from .strategies import specs
 
@@ -109,7 +116,7 @@ def test_entry_symbols_print_with_their_full_index():
 
 
 def test_the_literal_route_builds_y_from_the_definition_not_from_the_other_routes(monkeypatch):
-    from symconv import indexmap, reference
+    from symconv.model import indexmap, reference
 
     def refuse(*args, **kwargs):
         raise AssertionError("the literal route used another route")

@@ -4,11 +4,9 @@ variant (all three quantities, or skipped with the reason), and the 2017 bug as 
 
 import pytest
 
-from symconv import ConvSpec
+from symconv import ConvSpec, check, explain, infer
 from symconv.backends import Variant, open_runner
-from symconv import check, infer
 from symconv.cli import main
-from symconv import explain
 
 from .conftest import need_backend
 

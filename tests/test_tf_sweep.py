@@ -1,7 +1,7 @@
 """Real TensorFlow against the exact model: the op x padding x convention x layout sweep.
 
-The cases are symconv's quick sweep (``symconv.sweep_cases``); every case runs through
-symconv's sweep (``symconv.sweep_run.run_cases``: ``check`` and the verdicts) in child processes
+The cases are symconv's quick sweep (``symconv.sweeps.cases``); every case runs through
+symconv's sweep (``symconv.sweeps.run.run_cases``: ``check`` and the verdicts) in child processes
 (one per variant, shared by the backends of that variant): tf eager (raw backprop ops and
 GradientTape), tf-xla and Keras, oneDNN on and off, one intra-op thread and TensorFlow's
 default.  A result is one of:
@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from symconv.sweep_cases import sweep_cases
+from symconv.sweeps.cases import sweep_cases
 
 from .conftest import backend_missing, need_backend
 
@@ -145,8 +145,8 @@ def sweep(backend_worker):
     """run -> {case id: CaseResult}, computed once per run by symconv's sweep in the variant's
     worker process (findings confirmed by the loop reference, not shrunk)."""
     from symconv.backends import open_runner
-    from symconv.sweep_cases import Case
-    from symconv.sweep_run import run_cases
+    from symconv.sweeps.cases import Case
+    from symconv.sweeps.run import run_cases
     done = {}
 
     def results(run):
@@ -184,7 +184,7 @@ def _load_failure(result):
 
 def findings_of(result) -> list:
     """(verdict, text) where the backend computed something wrong, died, or failed with an
-    exception that is not TensorFlow's own refusal (symconv.sweep_run.framework_refusal)."""
+    exception that is not TensorFlow's own refusal (symconv.sweeps.run.framework_refusal)."""
     return [(v, v.text()) for v in result.verdicts if v.verdict == "finding"]
 
 
@@ -214,7 +214,7 @@ def test_tensorflow_agrees_with_the_model(run, case_id, request, sweep):
 def test_a_bug_in_the_adapter_is_not_a_refusal():
     from symconv.backends import backend_class
     from symconv.backends.base import Outcome
-    from symconv.sweep_run import framework_refusal
+    from symconv.sweeps.run import framework_refusal
     tf = backend_class("tf")
     try:
         raise ValueError("a bug in symconv")
@@ -255,8 +255,8 @@ def test_each_recorded_finding_is_confirmed_by_the_loop_reference(run_name, case
     value the sweep saw is wrong."""
     import numpy as np
 
-    from symconv import reference
     from symconv.backends.base import INPUTS
+    from symconv.model import reference
     run = next(r for r in RUNS if r.name == run_name)
     need_backend(request.config, run.backend)
     result = sweep(run)[case_id]
@@ -287,7 +287,7 @@ def test_each_uninitialised_defect_shows_in_at_least_one_of_n_checks(run_name, c
     worker, then in fresh processes) until it shows garbage, wrong values or values that change;
     never showing means the record is wrong or the defect is gone."""
     from symconv.backends import open_runner
-    from symconv.sweep_run import checked
+    from symconv.sweeps.run import checked
     run = next(r for r in RUNS if r.name == run_name)
     need_backend(request.config, run.backend)
     known = FINDINGS[(run_name, case_id)]

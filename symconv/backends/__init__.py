@@ -1,5 +1,8 @@
 """Backends: the real implementations that ``check``, ``infer`` and ``explain`` run.
 
+Stage: above ``model``; imports only the foundation and ``model`` (never ``probing``,
+``checks`` or anything above: they drive backends, not the other way round).
+
 A registry of names to backend classes, imported on first use: ``import symconv.backends``
 imports no ML framework.  A backend turns one *call* (a spec, a quantity, a path and the input
 arrays) into one output array; a runner executes calls in this process or in a child process
@@ -21,8 +24,16 @@ import re
 from typing import NamedTuple
 
 from ..errors import SymconvError, shown
-from .variants import (THREADS, Variant, VariantOption, add_variant_arguments, forget_options, parse_switch,
-                       variant_environment, variant_from_args)
+from .variants import (
+    THREADS,
+    Variant,
+    VariantOption,
+    add_variant_arguments,
+    forget_options,
+    parse_switch,
+    variant_environment,
+    variant_from_args,
+)
 
 __all__ = ["BACKENDS", "GRAD_PATHS", "THREADS", "Variant", "VariantOption", "add_variant_arguments", "create",
            "open_runner", "parse_switch", "register_backend", "require_framework", "variant_environment",
@@ -194,7 +205,7 @@ def open_runner(name: str | None = None, *, impl: str | None = None, variant: Va
     process that a crash or a hang cannot take down with the caller.  A call in this process
     cannot be stopped when it overruns, so a timeout given always means a child process.  Use it
     as a context manager, or call ``close()``."""
-    from ..values import timeout_seconds
+    from ..model.values import timeout_seconds
     from .runner import ChildRunner, LocalRunner
     timeout = timeout_seconds(timeout)
     if not isinstance(isolate, bool) and type(isolate).__name__ != "bool_":  # NumPy's bool too

@@ -15,10 +15,10 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from .. import conventions, layout, reference
 from ..errors import SymconvError, shorten
-from ..quantities import INPUTS, LAYOUT_OF, SHAPED_LIKE, TENSOR_OF  # noqa: F401  INPUTS: from here too, for third parties
-from ..spec import ConvSpec, format_padding
+from ..model import conventions, layout, reference
+from ..model.quantities import INPUTS, LAYOUT_OF, SHAPED_LIKE, TENSOR_OF  # noqa: F401  INPUTS: from here too, for third parties
+from ..model.spec import ConvSpec, format_padding
 
 # The error type of an output that is not a finite real array.
 INVALID_OUTPUT = "InvalidOutput"

@@ -100,7 +100,7 @@ class Coverage:
 
     def excludes(self, spec) -> str:
         """Why ``spec`` is outside this coverage, in a few words; '' when it is covered."""
-        from ..spec import parse_kernel_layout
+        from ..model.spec import parse_kernel_layout
         padding = spec.padding if spec.padding in ("SAME", "VALID") else "explicit"
         checks = [("op", spec.op, "ops", self.ops, lambda v: v == spec.op),
                   ("layout", spec.data_format, "layouts", self.layouts, lambda v: _layout_matches(v, spec)),
@@ -145,8 +145,8 @@ def _parses(parse, value: str, op: str) -> bool:
 
 def _values(key: str, value, where: str) -> tuple:
     """One key's values, validated."""
-    from ..conventions import REGISTRY
-    from ..spec import DATA_FORMATS, OPS
+    from ..model.conventions import REGISTRY
+    from ..model.spec import DATA_FORMATS, OPS
     if isinstance(value, (str, int)) and not isinstance(value, bool):
         value = [value]
     if not isinstance(value, (list, tuple, set, frozenset)):
@@ -165,7 +165,7 @@ def _values(key: str, value, where: str) -> tuple:
     if key == "layouts":
         values = [v if v in LAYOUT_ALIASES else v.upper() for v in values]
     if key == "kernel_layouts":
-        from ..spec import parse_kernel_layout
+        from ..model.spec import parse_kernel_layout
         values = [v.lower() if v.lower() in ("tf", "torch", "keras", "onnx") else v.upper() for v in values]
         for v in values:
             if not any(_parses(parse_kernel_layout, v, op) for op in OPS):

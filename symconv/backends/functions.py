@@ -9,9 +9,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import SymconvError
-from ..quantities import INPUTS
+from ..model.quantities import INPUTS
 from .base import Backend, UserCode
-from .impl import source_file, require_signature
+from .impl import require_signature, source_file
 
 
 class FunctionsBackend(UserCode, Backend):

@@ -25,7 +25,7 @@ import sys
 import numpy as np
 
 from ..errors import SymconvError
-from ..quantities import INPUTS
+from ..model.quantities import INPUTS
 from .base import Backend, Unavailable, UserCode
 from .coverage import Coverage
 

@@ -22,9 +22,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import conventions, layout
-from ..conventions import effective_kernel
-from ..quantities import INPUTS, SHAPED_LIKE
+from ..model import conventions, layout
+from ..model.conventions import effective_kernel
+from ..model.quantities import INPUTS, SHAPED_LIKE
 from .base import Backend, Unavailable
 
 FUNCTIONS_KEPT = 256

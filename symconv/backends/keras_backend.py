@@ -18,8 +18,8 @@ import os
 
 import numpy as np
 
-from ..conventions import effective_kernel
-from ..spec import DATA_FORMATS
+from ..model.conventions import effective_kernel
+from ..model.spec import DATA_FORMATS
 from .base import PaddedRun, Relaid, Unavailable, native_padding
 from .tf_backend import OnTensorFlow
 

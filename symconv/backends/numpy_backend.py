@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import reference
+from ..model import reference
 from .base import Backend
 
 

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import conventions, layout
-from ..conventions import effective_kernel
+from ..model import conventions, layout
+from ..model.conventions import effective_kernel
 from .base import Backend, PaddedRun, Unavailable
 from .variants import THREADS, VariantOption
 

@@ -38,7 +38,7 @@ import threading
 import time
 
 from ..errors import SymconvError, shown
-from ..values import timeout_seconds
+from ..model.values import timeout_seconds
 from .base import Call, Outcome
 from .processes import kill_tree
 

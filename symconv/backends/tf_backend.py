@@ -29,9 +29,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..layout import spatial_letters
-from ..quantities import INPUTS
-from ..spec import DATA_FORMATS, format_padding
+from ..model.layout import spatial_letters
+from ..model.quantities import INPUTS
+from ..model.spec import DATA_FORMATS, format_padding
 from .base import Backend, PaddedRun, Relaid, Unavailable, native_padding
 from .variants import THREADS, VariantOption
 

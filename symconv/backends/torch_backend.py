@@ -33,9 +33,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import conventions, layout
-from ..conventions import effective_kernel
-from ..quantities import INPUTS, SHAPED_LIKE
+from ..model import conventions, layout
+from ..model.conventions import effective_kernel
+from ..model.quantities import INPUTS, SHAPED_LIKE
 from .base import Backend, PaddedRun, Unavailable
 from .variants import THREADS, VariantOption
 

@@ -2,7 +2,7 @@
 
 import json
 
-from ..cli import add_spec_arguments, spec_from_args
+from .arguments import add_spec_arguments, spec_from_args
 
 HELP = "check a backend's (or your own --impl file's) y, dk and dx against the exact model"
 EPILOG = """examples:
@@ -39,7 +39,7 @@ def add_backend_arguments(parser, required: bool = True) -> None:
 def backend_options(args) -> dict:
     from ..backends import variant_from_args
     from ..errors import SymconvError
-    from ..values import timeout_seconds
+    from ..model.values import timeout_seconds
     if args.in_process and args.timeout is not None:
         raise SymconvError("--timeout applies to the child process that --in-process does without (a call in this "
                            "process cannot be stopped): give one of them")
@@ -73,8 +73,8 @@ def configure(parser):
 
 
 def run(args) -> int:
-    from ..outputs import check_picture_path, described, report_stream
-    from ..verdicts import check
+    from ..checks.verdicts import check
+    from ..show.outputs import check_picture_path, described, report_stream
     if args.png is not None:
         check_picture_path(args.png, "--png")  # before the check runs, not after it
     out = report_stream(("--png", args.png))

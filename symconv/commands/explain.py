@@ -2,7 +2,7 @@
 
 import json
 
-from ..cli import add_spec_arguments, spec_from_args
+from .arguments import add_spec_arguments, spec_from_args
 from .check import add_backend_arguments, backend_options
 
 HELP = "the whole story of a small case: pads, every entry's formula and value, a backend's numbers"
@@ -32,9 +32,9 @@ def configure(parser):
 
 
 def run(args) -> int:
-    from ..explanation import explain
-    from ..outputs import check_picture_path, described, report_stream
+    from ..checks.explanation import explain
     from ..progress import Ticker
+    from ..show.outputs import check_picture_path, described, report_stream
     if args.png is not None:
         check_picture_path(args.png, "--png")
     out = report_stream(("--png", args.png))

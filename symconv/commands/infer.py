@@ -2,7 +2,7 @@
 
 import json
 
-from ..cli import add_spec_arguments, spec_from_args
+from .arguments import add_spec_arguments, spec_from_args
 from .check import add_backend_arguments, backend_options
 
 HELP = "infer, from observations alone, the padding a backend's forward and gradients use"
@@ -23,7 +23,7 @@ def configure(parser):
 
 
 def run(args) -> int:
-    from ..inference import infer
+    from ..checks.inference import infer
     report = infer(spec_from_args(args), seed=args.seed, **backend_options(args))
     print(json.dumps(report.to_json()) if args.json else report.text())
     return report.exit_status

@@ -1,6 +1,6 @@
 """symconv latex: a standalone LaTeX derivation of one convolution, every step checked."""
 
-from ..cli import add_spec_arguments, spec_from_args
+from .arguments import add_spec_arguments, spec_from_args
 
 HELP = "write a LaTeX derivation (padding, forward, chain rule, closed forms, entries), every step checked"
 EPILOG = """examples:
@@ -36,8 +36,8 @@ def every_entry(spec) -> list:
     import math
 
     from ..errors import SymconvError
-    from ..render import all_indices
-    from ..spec import require_nonempty
+    from ..model.notation import all_indices
+    from ..model.spec import require_nonempty
     require_nonempty(spec)
     count = sum(math.prod(spec.shape_of(t)) for t in ("y", "dk", "dx"))
     if count > ALL_ENTRIES:
@@ -50,8 +50,8 @@ def every_entry(spec) -> list:
 
 def run(args) -> int:
     from ..latex import build_spec_document
-    from ..outputs import check_path, is_stdout, write_text
     from ..progress import Ticker
+    from ..show.outputs import check_path, is_stdout, write_text
     check_path(args.output, "--output", "document.tex")  # before the document is derived, not after
     spec = spec_from_args(args)
     entries = args.entry

@@ -2,7 +2,7 @@
 
 import sys
 
-from ..cli import write_output
+from ..show.outputs import write_text
 
 HELP = "run every installed backend and variant through the sweep and write the conformance report (Markdown)"
 EPILOG = """examples:
@@ -36,16 +36,16 @@ def configure(parser):
 
 def run(args) -> int:
     from ..backends.variants import parse_count
-    from ..matrix import RECHECK, matrix_runs, run_matrix
-    from ..matrix_report import markdown
-    from ..sweep_cases import sweep_cases
-    from ..outputs import check_path, described
-    from ..sweep_run import resolve_workers
+    from ..show.outputs import check_path, described
+    from ..sweeps.cases import sweep_cases
+    from ..sweeps.matrix import RECHECK, matrix_runs, run_matrix
+    from ..sweeps.matrix_report import markdown
+    from ..sweeps.run import resolve_workers
     sweep_cases(args.size, args.ops)  # refuse bad ops, engine settings and files before any backend starts
     recheck = RECHECK if args.recheck is None else parse_count(args.recheck, "recheck")
     resolve_workers(args.workers)
     if args.scheduler is not None:
-        from ..sweep_scheduler import parse_address
+        from ..sweeps.scheduler import parse_address
         parse_address(args.scheduler)
     if args.output is not None:
         check_path(args.output, "--output", "conformance.md")
@@ -63,7 +63,7 @@ def run(args) -> int:
                         recheck=recheck)
     text = markdown(matrix)
     if args.output is not None:
-        write_output(args.output, text, "--output")
+        write_text(args.output, text, "--output")
         print(f"wrote {described(args.output)}: {len(matrix.runs)} runs, {len(matrix.rows())} rows", file=sys.stderr)
     else:
         print(text, end="")

@@ -2,7 +2,7 @@
 
 import json
 
-from ..cli import add_spec_arguments
+from .arguments import add_spec_arguments
 
 HELP = "write a layer as the exact equivalent code in another framework, and verify it by running both"
 EPILOG = """examples:
@@ -36,10 +36,10 @@ def configure(parser):
 
 def run(args) -> int:
     from ..errors import SymconvError
-    from ..layout import kernel_layout_letters
+    from ..model.layout import kernel_layout_letters
+    from ..model.spec import DATA_FORMATS, OPS, ConvSpec
+    from ..model.values import random_generator
     from ..porting import framework, port
-    from ..spec import DATA_FORMATS, OPS, ConvSpec
-    from ..values import random_generator
     source = framework(args.source, "from")
     random_generator(args.seed)  # refuse a bad seed before anything runs
     fmt_index, kernel_layout = DEFAULT_LAYOUTS[source.name]

@@ -20,13 +20,13 @@ exit status: 0 proven or checked; 1 refuted (or a fact failed); 2 bad input"""
 
 
 def configure(parser):
-    from ..conventions import DEFAULT
-    from ..spec import OPS
+    from ..model.conventions import DEFAULT
+    from ..model.spec import OPS
     parser.add_argument("op", metavar="OP", nargs="?", default=None,
                         help=f"check the claim on one convolution: one of {', '.join(OPS)} (with --input, --kernel)")
     parser.add_argument("--claim", metavar="TEXT", default=None,
                         help="e.g. \"dk[a] = sum(i=0..OH-1) g[i]*x[S*i+D*a-P]\" (grammar: python -m pydoc "
-                             "symconv.claims)")
+                             "symconv.proof.claims)")
     parser.add_argument("--symbolic", action="store_true",
                         help="claims about every convolution (the default without OP): a proof for all sizes "
                              "and a bounded check")
@@ -65,21 +65,21 @@ def _spec(args):
         raise SymconvError(f"give either OP ({args.op}) or --symbolic, not both")
     if len(given) < 2:
         raise SymconvError(f"{args.op} needs --input and --kernel")
-    from ..cli import spec_from_args
+    from .arguments import spec_from_args
     return spec_from_args(args)
 
 
 def run(args) -> int:
+    from .. import proof
     from ..errors import SymconvError
     from ..progress import Ticker
-    from .. import proof
     if args.bound is not None and args.bound < 1:
         raise SymconvError(f"--bound must be a positive integer, got {args.bound}")
     spec = _spec(args)
     if args.claim is None:
         if spec is not None:
             raise SymconvError("a convolution (OP) is only used with --claim")
-        from ..outputs import check_path, report_stream, write_text
+        from ..show.outputs import check_path, report_stream, write_text
         if args.latex is not None:
             check_path(args.latex, "--latex", "facts.tex")  # before the proofs run, not after them
         out = report_stream(("--latex", args.latex))

@@ -1,7 +1,7 @@
 """symconv sweep: every op x padding mode x convention x layout x degenerate shape against one
 implementation, each finding shrunk to the smallest `symconv check` command that shows it."""
 
-from ..cli import write_output
+from ..show.outputs import write_text
 from .check import add_backend_arguments
 
 HELP = "run the sweep (ops x paddings x conventions x layouts x degenerate shapes) against a backend or --impl"
@@ -46,9 +46,9 @@ def configure(parser):
 def run(args) -> int:
     from ..backends import variant_from_args
     from ..errors import SymconvError
-    from ..outputs import check_path, report_stream
-    from ..sweep_run import sweep
-    from ..values import timeout_seconds
+    from ..model.values import timeout_seconds
+    from ..show.outputs import check_path, report_stream
+    from ..sweeps.run import sweep
     if args.json is not None:   # before the sweep, not after it
         check_path(args.json, "--json", "sweep.json")
     if args.in_process and args.timeout is not None:
@@ -61,7 +61,7 @@ def run(args) -> int:
                    paddings=args.paddings, conventions=args.conventions, groups=args.groups,
                    repeat=args.repeat)
     if args.json is not None:
-        write_output(args.json, report.dumps() + "\n", "--json")
+        write_text(args.json, report.dumps() + "\n", "--json")
     print(report.text(), file=out)
     return report.exit_status
 

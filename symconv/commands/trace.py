@@ -2,7 +2,7 @@
 
 import json
 
-from ..cli import write_output
+from ..show.outputs import write_text
 
 HELP = "exact provenance of one activation of a whole network, back to the input"
 EPILOG = """examples:
@@ -69,11 +69,11 @@ def _network(args, check=None):
 
 def run(args) -> int:
     from ..errors import SymconvError
+    from ..model.values import timeout_seconds
     from ..network import parse_entry_text, readers, trace
     from ..network.answer import dumps
     from ..network.summary import summary_json, summary_text
-    from ..values import timeout_seconds
-    from ..outputs import check_path, check_picture_path, described, report_stream
+    from ..show.outputs import check_path, check_picture_path, described, report_stream
     timeout_seconds(args.timeout)   # a bad timeout or output file before anything runs
     if args.png is not None:
         check_picture_path(args.png, "--png")
@@ -111,7 +111,7 @@ def run(args) -> int:
         answer.picture(args.png)
     if args.latex is not None:
         from ..network.derivation import document
-        write_output(args.latex, document(answer), "--latex")
+        write_text(args.latex, document(answer), "--latex")
     if args.json:
         obj = answer.to_json()
         if report is not None:

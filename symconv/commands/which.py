@@ -2,7 +2,7 @@
 
 import json
 
-from ..cli import add_spec_arguments, spec_from_args
+from .arguments import add_spec_arguments, spec_from_args
 
 HELP = "which entries of x, k and g one entry of y, dk or dx multiplies (or, with --reads, the reverse)"
 EPILOG = """examples:
@@ -31,9 +31,9 @@ def configure(parser):
 
 def run(args) -> int:
     from ..errors import SymconvError
-    from ..outputs import check_picture_path, described, report_stream
-    from ..query import BARE_ENTRY_LIMIT, TensorAnswer, which
-    from ..render import spec_header
+    from ..model.notation import spec_header
+    from ..show.outputs import check_picture_path, described, report_stream
+    from ..symbolic.query import BARE_ENTRY_LIMIT, TensorAnswer, which
     if args.png is not None:
         check_picture_path(args.png, "--png")
     out = report_stream(("--png", args.png))
@@ -70,8 +70,8 @@ def run(args) -> int:
 def _picture(spec, answers, reverse, path):
     """One picture of the entries asked (every entry of a bare tensor counts), or of the first
     --reads when only those are asked."""
-    from .. import plot
-    from ..query import TensorAnswer
+    from ..show import plot
+    from ..symbolic.query import TensorAnswer
     single = [a for answer in answers for a in (answer.answers if isinstance(answer, TensorAnswer) else [answer])]
     picture = plot.answers_picture(single) if single else plot.readers_picture(reverse[0])
     picture.save(path, "--png")

@@ -13,13 +13,15 @@ from dataclasses import dataclass
 import numpy as np
 import sympy
 
-from .. import proof, reference, symbolic, values
+from .. import proof
 from ..display import ShownMath
 from ..errors import SymconvError
-from ..indexmap import maps_for
+from ..model import reference, values
+from ..model.indexmap import maps_for
+from ..model.quantities import FACTORS, TENSOR_OF
+from ..model.spec import ConvSpec, validate_entry
 from ..proof import Term
-from ..quantities import FACTORS, TENSOR_OF
-from ..spec import ConvSpec, validate_entry
+from ..symbolic import expressions as symbolic
 from .document import require
 from .printing import SEP, display, term_pieces, terms_pieces
 
@@ -169,7 +171,7 @@ def _sympy_sum_pieces(expr) -> list:
 
 def tensor_values(spec: ConvSpec, tensor: str, text) -> np.ndarray | None:
     """``'1,2,3,...'`` (flat, row-major in the spec's layout) -> the tensor's exact values, as
-    ``symconv.values.parse_values`` reads them (one value fills the tensor), integers only: int64
+    ``symconv.model.values.parse_values`` reads them (one value fills the tensor), integers only: int64
     when they fit, else Python integers; None stays None."""
     if text is None:
         return None

@@ -13,8 +13,8 @@ from __future__ import annotations
 import sympy
 from sympy import Integer
 
-from .. import conventions
-from ..spec import ConvSpec
+from ..model import conventions
+from ..model.spec import ConvSpec
 from .document import require
 from .printing import _lines, quantity_tex, rule_tex
 

@@ -12,7 +12,7 @@ import re
 import sympy
 from sympy import KroneckerDelta, Symbol
 
-from ..exact import trunc
+from ..model.exact import trunc
 from ..proof import Term
 
 _ORDER = ["n", "h", "w", "z", "i", "j", "l", "a", "b", "e", "c", "m", "c_i", "c_o"]

@@ -1,5 +1,8 @@
 """Through a whole network: exact provenance of any activation back to the input.
 
+Stage: above ``show`` and ``latex``; imports the foundation and any stage below it (its pictures,
+its derivations and its checks), and is imported only by ``commands`` and the top-level API.
+
 ``trace(model, layer, entry)`` says which input entries one entry of a layer reads and by how
 many paths each (for a linear stack with unit weights, its gradient), exactly, with the
 affine receptive-field summary beside it; ``readers(model, layer, pixel)`` answers the

@@ -2,7 +2,7 @@
 
 A layer's provenance factorises per spatial axis (and per channel axis).  On one axis, a
 layer is a table: ``taps[o, t]`` is the input position that output position ``o`` reads
-through its ``t``-th tap, or -1 where the tap falls into padding (``symconv.indexmap.AxisMap``
+through its ``t``-th tap, or -1 where the tap falls into padding (``symconv.model.indexmap.AxisMap``
 for a window).  Moving a vector of path counts over output positions back through the table
 gives the path counts over input positions; moving it forward through the inverse table
 answers the reverse question.  Vectors are windows of exact integers (NumPy int64 while the
@@ -19,7 +19,7 @@ from functools import cached_property
 
 import numpy as np
 
-from ..indexmap import AxisMap
+from ..model.indexmap import AxisMap
 
 # int64 arithmetic is used while every result provably stays below this; Python ints beyond.
 INT64_ROOM = 2**62

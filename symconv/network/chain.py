@@ -31,9 +31,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .. import conventions
 from ..errors import SymconvError
-from ..spec import int_text, parse_shape
+from ..model import conventions
+from ..model.spec import int_text, parse_shape
 from . import layers as L
 from .graph import Network
 from .limits import MAX_NESTING, check_layers

@@ -71,8 +71,8 @@ def run_factory(source: str, input_shape, check: tuple | None = None, seed: int 
     """(Network, check report or None) of ``FILE.py:NAME`` built in a guarded child; a
     SymconvError of one line naming ``--torch`` however the child fails."""
     from ..backends.runner import Worker
+    from ..model.values import timeout_seconds
     from .torch_import import check_source
-    from ..values import timeout_seconds
     check_source(source)
     seconds = timeout_seconds(timeout) or FACTORY_TIMEOUT
     job = TorchFactory()

@@ -3,7 +3,7 @@
 Each builder takes the node it reads (for its shape), the layer's parameters as a framework
 states them, and returns a graph node whose tables say, per spatial axis, which input
 positions each output position reads.  SAME padding is resolved through symconv's
-conventions registry (``symconv.conventions.get(name)(size, k, s, d)``); explicit integer
+conventions registry (``symconv.model.conventions.get(name)(size, k, s, d)``); explicit integer
 padding is taken as given.
 """
 
@@ -11,13 +11,32 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from .. import conventions
-from ..conventions import effective_kernel, output_size
 from ..errors import SymconvError, shown
-from ..spec import parse_padding, parse_per_axis
-from .axes import (Groups, SameChannels, adaptive_table, bilinear_table, identity_table, nearest_table,
-                   transposed_table, whole_table, window_table)
-from .graph import DATA, STRUCTURAL, AxisLayer, Collapse, Flatten, Input, Merge, Node, Shape
+from ..model import conventions
+from ..model.conventions import effective_kernel, output_size
+from ..model.spec import parse_padding, parse_per_axis
+from .axes import (
+    Groups,
+    SameChannels,
+    adaptive_table,
+    bilinear_table,
+    identity_table,
+    nearest_table,
+    transposed_table,
+    whole_table,
+    window_table,
+)
+from .graph import (
+    DATA,
+    STRUCTURAL,
+    AxisLayer,
+    Collapse,
+    Flatten,
+    Input,
+    Merge,
+    Node,
+    Shape,
+)
 from .limits import check_taps, check_tensor, integer
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 
 from ..errors import SymconvError, shown
-from ..spec import _as_int
+from ..model.spec import _as_int
 
 # Positions on one axis (spatial or channels) of any tensor.
 MAX_AXIS = 1 << 20

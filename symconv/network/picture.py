@@ -80,7 +80,8 @@ def save(fig, path, field: str = "--png") -> None:
     """Write the figure by the rule of every output option (``symconv.outputs``: the format
     its suffix names, ``-`` for standard output); any problem is one SymconvError line."""
     import io
-    from ..outputs import check_picture_path, picture_format, write_bytes
+
+    from ..show.outputs import check_picture_path, picture_format, write_bytes
     path = check_picture_path(path, field)
     buffer = io.BytesIO()
     fig.savefig(buffer, format=picture_format(path, field), dpi=100)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 from ..errors import SymconvError, shown
-from ..spec import parse_shape
+from ..model.spec import parse_shape
 from . import layers as L
 from .graph import Network, Opaque, Shape, check_shape
 from .limits import check_tensor

@@ -1,5 +1,8 @@
 """``port``: the exact equivalent of one convolution layer in another framework, as code, verified.
 
+Stage: beside ``sweeps``; imports the foundation and the stages below (``model``, ``backends``,
+``probing``).  Nothing below imports it.
+
 A layer is a ConvSpec in the source framework's terms (its data format, kernel layout, padding
 and SAME convention).  ``port`` writes runnable code for the target framework: the kernel moved
 to the target's layout, the padding said as the target can say it (an explicit asymmetric pad
@@ -26,7 +29,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..errors import SymconvError, shown
-from ..spec import DATA_FORMATS, ConvSpec, require_spec
+from ..model.spec import DATA_FORMATS, ConvSpec, require_spec
 
 TARGET_MODULES = {"torch": ".to_torch", "jax": ".to_jax", "onnx": ".to_onnx", "tf": ".to_tf"}
 
@@ -70,7 +73,7 @@ def moves(spec: ConvSpec, other: ConvSpec, tensor: str) -> list:
     """The steps that turn spec's array of ``tensor`` into other's: ("reshape", shape) and
     ("permute", axes), identities left out (a depthwise kernel's C, M are merged to I = 1,
     O = C*M before a permutation and split after it)."""
-    from .. import layout
+    from ..model import layout
     mine, theirs = layout.of(spec, tensor), layout.of(other, tensor)
     steps = []
     if mine.stored_shape != tuple(spec.shape_of(tensor)):
@@ -84,7 +87,7 @@ def moves(spec: ConvSpec, other: ConvSpec, tensor: str) -> list:
 
 
 def layout_words(spec: ConvSpec, tensor: str) -> str:
-    from .. import layout
+    from ..model import layout
     return f"{'x'.join(map(str, spec.shape_of(tensor)))} ({layout.of(spec, tensor).letters})"
 
 
@@ -169,7 +172,7 @@ def port(spec: ConvSpec, to: str, source: str = "tf", *, verify: bool | None = N
 def too_large_to_verify(spec: ConvSpec) -> str:
     """Why exact float32 probes cannot verify this layer ('' when they can): every sum must stay
     below 2**24, which leaves no room for nonzero values once a tensor feeds too many sums."""
-    from ..probe import ProbePlan, magnitudes
+    from ..probing.probe import ProbePlan, magnitudes
     sizes = magnitudes(spec)
     if min(sizes["x"], sizes["k"]) < 1:   # the forward probes read x and k
         return (f"this {spec.op} is too large to verify exactly: its sums have too many products for nonzero "

@@ -3,8 +3,8 @@ layouts and the target's, and the words of its comments."""
 
 from __future__ import annotations
 
-from .. import conventions
-from ..spec import ConvSpec
+from ..model import conventions
+from ..model.spec import ConvSpec
 from . import layout_words, moves, pads_words
 
 

@@ -11,9 +11,9 @@ import numpy as np
 
 from ..backends import open_runner
 from ..backends.base import Call
-from ..indexmap import maps_for
-from ..probe import ProbePlan, magnitudes, nonzero_integers
-from ..values import random_generator
+from ..model.indexmap import maps_for
+from ..model.values import random_generator
+from ..probing.probe import ProbePlan, magnitudes, nonzero_integers
 from . import TARGET_MODULES
 
 

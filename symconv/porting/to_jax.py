@@ -7,10 +7,10 @@ negative included, as explicit (before, after) pairs.  Every op runs at Precisio
 
 from __future__ import annotations
 
-from .. import layout
 from ..backends.jax_backend import native_same, transposed_padding
 from ..errors import SymconvError
-from ..spec import ConvSpec
+from ..model import layout
+from ..model.spec import ConvSpec
 from .code import header, movers, output_mover, padding_comment
 
 

@@ -7,8 +7,8 @@ is done on the array before the node (after it, for a transposed convolution).""
 
 from __future__ import annotations
 
-from ..conventions import effective_kernel
-from ..spec import ConvSpec
+from ..model.conventions import effective_kernel
+from ..model.spec import ConvSpec
 from .code import header, movers, output_mover, padding_comment
 
 OPSET = 17

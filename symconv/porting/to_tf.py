@@ -7,11 +7,11 @@ output of a VALID one cropped or padded to the spec's."""
 
 from __future__ import annotations
 
-from .. import conventions
-from ..conventions import effective_kernel
 from ..errors import SymconvError
-from ..layout import spatial_letters
-from ..spec import ConvSpec
+from ..model import conventions
+from ..model.conventions import effective_kernel
+from ..model.layout import spatial_letters
+from ..model.spec import ConvSpec
 from .code import header, movers, output_mover, padding_comment
 
 

@@ -9,8 +9,8 @@ full transposed output is cropped or padded to the spec's."""
 from __future__ import annotations
 
 from ..backends.torch_backend import transposed_padding
-from ..conventions import effective_kernel
-from ..spec import ConvSpec
+from ..model.conventions import effective_kernel
+from ..model.spec import ConvSpec
 from .code import header, movers, output_mover, padding_comment, tuple_text
 
 

@@ -1,7 +1,11 @@
 """Proofs: derivations checked step by step by SymPy, for symbolic or numeric sizes.
 
-Data and engine only (rendering lives above: ``symconv.proof_text``, ``symconv.latex``):
+Stage: above ``model`` and ``symbolic`` (and beside ``backends``); imports only the foundation and
+those.  Rendering lives above, in ``show`` and ``latex``, never imported here.
 
+Data and engine only:
+
+* ``claims``: the small language of a user's claim, parsed without evaluating Python;
 * ``formulas``: the engine's ``Term`` and exact evaluation of any formula in tensor entries;
 * ``certificates``: integer inequalities SymPy checks by their form;
 * ``geometry``: one convolution's sizes and symbols, and its forward definition;
@@ -15,17 +19,66 @@ Data and engine only (rendering lives above: ``symconv.proof_text``, ``symconv.l
 """
 
 from .certificates import box_minimum, holds, implied, manifestly_nonneg
-from .claims_check import (DEFAULT_BOUND, MAX_CASES, MAX_ENTRIES, Case, ClaimResult, Counterexample, actual_terms,
-                           attempt_proof, compare_formula, family, family_size, family_text, id_tensors, prove_claim,
-                           spec_sizes)
-from .engine import (Closed, Derivation, DerivationResult, Step, compose, composed_closed, derive,
-                     reference_derivation)
-from .report import (Check, Fact, Report, compare_closed, closed_form_fact, composed_matches_direct, facts,
-                    general_formula_matches, kind_cases, report_bounds)
-from .formulas import (Budget, Formula, StepFailed, Term, compile_formula, formula_expr, index, primed, size,
-                       value_of)
-from .geometry import AXIS_NAMES, KERNEL_LETTERS, Geometry, axis_names, spec_geometry, symbolic_geometry
+from .claims_check import (
+    DEFAULT_BOUND,
+    MAX_CASES,
+    MAX_ENTRIES,
+    Case,
+    ClaimResult,
+    Counterexample,
+    actual_terms,
+    attempt_proof,
+    compare_formula,
+    family,
+    family_size,
+    family_text,
+    id_tensors,
+    prove_claim,
+    spec_sizes,
+)
+from .engine import (
+    Closed,
+    Derivation,
+    DerivationResult,
+    Step,
+    compose,
+    composed_closed,
+    derive,
+    reference_derivation,
+)
+from .formulas import (
+    Budget,
+    Formula,
+    StepFailed,
+    Term,
+    compile_formula,
+    formula_expr,
+    index,
+    primed,
+    size,
+    value_of,
+)
+from .geometry import (
+    AXIS_NAMES,
+    KERNEL_LETTERS,
+    Geometry,
+    axis_names,
+    spec_geometry,
+    symbolic_geometry,
+)
 from .normal_form import normal_form, normal_form_size, same_formula
+from .report import (
+    Check,
+    Fact,
+    Report,
+    closed_form_fact,
+    compare_closed,
+    composed_matches_direct,
+    facts,
+    general_formula_matches,
+    kind_cases,
+    report_bounds,
+)
 from .same import PROPERTIES, prove_equal, prove_nonneg, same_findings
 from .transposed import transposed_form, transposed_numeric
 

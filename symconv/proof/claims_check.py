@@ -18,16 +18,24 @@ from functools import lru_cache
 import numpy as np
 from sympy import Symbol
 
-from .. import claims as claims_mod
-from .. import layout
-from ..conventions import effective_kernel
 from ..display import Shown, ShownMath
 from ..errors import SymconvError
-from ..indexmap import IndexMaps
-from ..quantities import QUANTITY_OF, SHAPED_LIKE
-from ..spec import ConvSpec, parse_kernel_layout
+from ..model import layout
+from ..model.conventions import effective_kernel
+from ..model.indexmap import IndexMaps
+from ..model.quantities import QUANTITY_OF, SHAPED_LIKE
+from ..model.spec import ConvSpec, parse_kernel_layout
+from . import claims as claims_mod
 from .engine import reference_derivation
-from .formulas import TERM_LIMIT, Budget, Formula, StepFailed, compile_formula, product_estimate, value_of
+from .formulas import (
+    TERM_LIMIT,
+    Budget,
+    Formula,
+    StepFailed,
+    compile_formula,
+    product_estimate,
+    value_of,
+)
 from .normal_form import MAX_NORMAL_TERMS, normal_form, normal_form_size, same_formula
 
 # Default bounds: every size up to this (pads from -bound to bound), per number of axes.

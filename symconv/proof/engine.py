@@ -23,7 +23,7 @@ from sympy.concrete.delta import deltasummation
 
 from ..display import ShownMath
 from ..errors import SymconvError
-from ..spec import TENSOR_OF
+from ..model.spec import TENSOR_OF
 from .certificates import condition_atoms, holds
 from .formulas import StepFailed, Term, formula_expr, primed
 from .geometry import Geometry, symbolic_geometry

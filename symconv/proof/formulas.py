@@ -22,7 +22,7 @@ from sympy import Add, KroneckerDelta, Mul, Piecewise, Sum, Symbol
 
 from ..display import ShownMath
 from ..errors import SymconvError
-from ..exact import compile_scalar
+from ..model.exact import compile_scalar
 
 # One evaluation may take at most this many steps (summation points and products of terms),
 # hold at most this many products in one intermediate sum, and run at most this long.

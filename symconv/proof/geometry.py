@@ -15,10 +15,10 @@ from dataclasses import dataclass
 import sympy
 from sympy import Integer, KroneckerDelta, Symbol
 
-from .. import claims as claims_mod
-from .. import layout
 from ..errors import SymconvError
-from ..spec import KERNEL_LAYOUTS, ConvSpec
+from ..model import layout
+from ..model.spec import KERNEL_LAYOUTS, ConvSpec
+from . import claims as claims_mod
 from .formulas import Term, index, size
 
 AXIS_NAMES = {1: ("W",), 2: ("H", "W"), 3: ("D", "H", "W")}

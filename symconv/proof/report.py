@@ -15,16 +15,28 @@ from dataclasses import dataclass, field
 import numpy as np
 import sympy
 
-from .. import claims as claims_mod
-from .. import conventions, reference
-from ..conventions import DEFAULT, effective_kernel
 from ..display import Shown
 from ..errors import SymconvError
-from ..exact import compile_scalar
-from ..indexmap import IndexMaps, maps_for
-from ..spec import TENSOR_OF, ConvSpec
-from .claims_check import (MAX_CASES, Case, Counterexample, _axis_tuples, _shapes, actual_terms, compare_formula,
-                           display_sizes, family, family_size, family_text, largest_fitting)
+from ..model import conventions, reference
+from ..model.conventions import DEFAULT, effective_kernel
+from ..model.exact import compile_scalar
+from ..model.indexmap import IndexMaps, maps_for
+from ..model.spec import TENSOR_OF, ConvSpec
+from . import claims as claims_mod
+from .claims_check import (
+    MAX_CASES,
+    Case,
+    Counterexample,
+    _axis_tuples,
+    _shapes,
+    actual_terms,
+    compare_formula,
+    display_sizes,
+    family,
+    family_size,
+    family_text,
+    largest_fitting,
+)
 from .engine import composed_closed, reference_derivation
 from .formulas import Budget, StepFailed, compile_formula
 from .geometry import symbolic_geometry
@@ -151,7 +163,7 @@ KINDS = (("conv", False, "convolutions"), ("conv", True, "grouped convolutions (
 
 def general_formula_matches(quantity: str, ndim: int) -> bool:
     """The derived closed form equals ``symbolic.general_formulas`` (normal forms match)."""
-    from .. import symbolic
+    from ..symbolic import expressions as symbolic
     gf = symbolic.general_formulas(ndim)
     stated = {"forward": gf.forward, "filter_grad": gf.filter_grad, "input_grad": gf.input_grad}[quantity]
     result = reference_derivation("conv", ndim, True, True)
@@ -254,7 +266,7 @@ def closed_form_fact(quantity: str, bounds: dict) -> Fact:
         if not general_formula_matches(quantity, ndim):
             raise StepFailed(f"fact '{tensor}-closed-form': the derived {ndim}-D form differs from "
                              f"symbolic.general_formulas")
-    proof.append(f"equals symconv.symbolic.general_formulas(R).{quantity} for R = {_and(DIRECT_AXES)} "
+    proof.append(f"equals symconv.general_formulas(R).{quantity} for R = {_and(DIRECT_AXES)} "
                  f"(normal forms match)")
     checks = []
     for (ndim, full), (bound, pad_bound) in sorted(bounds.items()):

@@ -24,9 +24,9 @@ from functools import lru_cache
 import sympy
 from sympy import Integer, Piecewise, Symbol
 
-from .. import conventions
-from ..conventions import DEFAULT, DILATION, KERNEL, SIZE, STRIDE, output_size
-from ..exact import trunc
+from ..model import conventions
+from ..model.conventions import DEFAULT, DILATION, KERNEL, SIZE, STRIDE, output_size
+from ..model.exact import trunc
 from .certificates import implied
 
 

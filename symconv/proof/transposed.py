@@ -14,8 +14,8 @@ import numpy as np
 import sympy
 from sympy import Integer, KroneckerDelta
 
-from ..indexmap import maps_for
-from ..spec import ConvSpec
+from ..model.indexmap import maps_for
+from ..model.spec import ConvSpec
 from .engine import Derivation
 from .formulas import Term, index
 from .geometry import symbolic_geometry

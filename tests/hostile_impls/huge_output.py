@@ -4,8 +4,8 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import numpy as np  # noqa: E402
 import _correct  # noqa: E402
+import numpy as np  # noqa: E402
 from _correct import filter_grad, input_grad  # noqa: E402,F401
 
 

@@ -5,6 +5,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import planted  # noqa: E402
+
 from symconv import ConvSpec  # noqa: E402
 
 

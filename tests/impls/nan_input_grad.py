@@ -4,8 +4,8 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import planted  # noqa: E402
 import numpy as np  # noqa: E402
+import planted  # noqa: E402
 
 _impl = planted.with_spec(lambda spec: spec)
 forward = _impl.forward

@@ -1,0 +1,241 @@
+"""The conformance matrix as Markdown (docs/conformance.md): the machine and versions, the runs
+(each with its machine and what its framework said about itself there, such as whether oneDNN was
+on), the conventions observed per run x op x padding mode, every disagreement between frameworks
+with its smallest failing case, how often that case failed again in fresh runs and on which
+machines, a runnable command and a standalone reproducer, and every failure mode."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+from .cases import padding_label
+from .matrix import NOT_RUN, ROW_HEAD, refusal_key, row_line
+from .report import refusal_text
+
+
+@dataclass(frozen=True)
+class Reproducer:
+    """A script under docs/reproducers/ that shows a finding with the framework alone; it
+    reproduces the findings of ``backend`` on ``quantity`` whose kind contains ``kind``, for
+    ``ops``, on cases with no output or with one (``empty``), where the run's variant has
+    ``options``."""
+
+    path: str
+    backend: str
+    quantity: str
+    kind: str
+    ops: tuple
+    empty: bool
+    options: tuple = ()     # (option, value) pairs the run's variant must have
+
+    def matches(self, run, spec, verdict) -> bool:
+        return (run.backend == self.backend and verdict.quantity == self.quantity and self.kind in verdict.kind
+                and spec.op in self.ops and spec.is_empty == self.empty
+                and all(run.variant.get(k) == v for k, v in self.options))
+
+
+_DIRECT = ("conv1d", "conv2d", "conv3d", "depthwise_conv2d")
+REPRODUCERS = [
+    Reproducer("docs/reproducers/tf_onednn_empty_output.py", "tf", "forward", "wrong output shape", _DIRECT, True,
+               (("onednn", True),)),
+    Reproducer("docs/reproducers/tf_empty_filter_grad_garbage.py", "tf", "filter_grad", "", _DIRECT, True,
+               (("onednn", False),)),
+    Reproducer("docs/reproducers/tf_conv3d_legacy_same.py", "tf", "forward", "legacy_eigen", ("conv3d",), False,
+               (("onednn", False),)),
+    Reproducer("docs/reproducers/tf_conv3d_legacy_same.py", "tf", "input_grad", "legacy_eigen",
+               ("conv3d_transpose",), False, (("onednn", False),)),
+    Reproducer("docs/reproducers/tf_depthwise_backprop_ignores_dilation.py", "tf", "filter_grad", "dilation",
+               ("depthwise_conv2d",), False),
+    Reproducer("docs/reproducers/tf_depthwise_backprop_ignores_dilation.py", "tf", "input_grad", "dilation",
+               ("depthwise_conv2d",), False),
+    Reproducer("docs/reproducers/tf_depthwise_wrong_output_shape.py", "tf", "forward", "wrong output shape",
+               ("depthwise_conv2d",), False),
+    Reproducer("docs/reproducers/tf_depthwise_wrong_output_shape.py", "tf-xla", "forward", "wrong output shape",
+               ("depthwise_conv2d",), False),
+    Reproducer("docs/reproducers/onnxruntime_same_negative_total.py", "onnxruntime", "forward", "", _DIRECT, False),
+]
+
+
+def reproducer_for(run, spec, verdict) -> str | None:
+    return next((r.path for r in REPRODUCERS if r.matches(run, spec, verdict)), None)
+
+
+@dataclass
+class Group:
+    """One finding as several runs and cases show it."""
+
+    backend: str
+    op: str
+    padding: str
+    quantity: str
+    kind: str
+    runs: list
+    cases: list
+    first: object          # the first Finding
+    first_run: object
+    reproducer: str | None
+    by_run: dict = None    # run name -> (CaseResult, Finding): that run's first in the group
+
+
+def finding_groups(matrix) -> list:
+    groups = {}
+    for done in matrix.runs:
+        for result in done.results:
+            for finding in result.findings:
+                v = finding.verdict
+                key = (done.run.backend, result.spec.op, padding_label(result.spec), v.quantity,
+                       v.hypotheses[0] if v.hypotheses else v.kind)
+                group = groups.get(key)
+                if group is None:
+                    group = groups[key] = Group(done.run.backend, result.spec.op, padding_label(result.spec),
+                                                v.quantity, v.kind, [], [], finding, done.run,
+                                                reproducer_for(done.run, result.spec, v), {})
+                if done.run.name not in group.runs:
+                    group.runs.append(done.run.name)
+                    group.by_run[done.run.name] = (result, finding)
+                if result.case_id not in group.cases:
+                    group.cases.append(result.case_id)
+    return list(groups.values())
+
+
+def _agreeing(matrix, group) -> list:
+    """Runs whose every verdict on the group's quantity, on each of its cases, is ok."""
+    out = []
+    for done in matrix.runs:
+        by_case = {r.case_id: r for r in done.results}
+        verdicts = [v for case in group.cases if case in by_case for v in by_case[case].verdicts
+                    if v.quantity == group.quantity]
+        if verdicts and all(v.verdict == "ok" for v in verdicts):
+            out.append(done.run.name)
+    return out
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def recheck_lines(matrix, group) -> list:
+    """How often the group's smallest case failed again in fresh runs, per run, and the machines
+    (CPU and extensions, or GPU) where it did."""
+    done = {d.run.name: d for d in matrix.runs}
+    counts, machines = [], []
+    for name in group.runs:
+        result, finding = group.by_run[name]
+        recheck = done[name].recheck_of(result, finding)
+        if recheck is None or not recheck.runs:
+            continue
+        counts.append(f"{name} {recheck.text()}")
+        if recheck.reproduced and done[name].card not in machines:
+            machines.append(done[name].card)
+    if not counts:
+        return []
+    return [f"- failed again in fresh runs of its smallest case (each a new process): {'; '.join(counts)}",
+            f"- reproduced on: {'; '.join(machines) if machines else 'no machine in these runs'}"]
+
+
+def _facts(done) -> str:
+    return ", ".join(f"{name} {value}" for name, value in done.facts.items()) or "-"
+
+
+def markdown(matrix) -> str:
+    lines = ["# Conformance matrix", "",
+             f"Generated by `{matrix.command or 'symconv matrix --size ' + matrix.size}` on {matrix.date} "
+             f"({matrix.seconds / 60:.1f} minutes). Each run is one backend with one variant; each case of the "
+             f"{matrix.size} sweep is checked exactly (y, dk and dx, every entry), findings are shrunk to the "
+             f"smallest case that fails the same way and confirmed against `symconv.reference` (plain loops, "
+             f"written without the index maps); each finding's smallest case is then checked {matrix.recheck} "
+             f"time{'s' if matrix.recheck != 1 else ''} more, each time in a fresh process, and the report says "
+             f"how often it failed again.", "",
+             "Versions: " + ", ".join(f"{name} {version}" for name, version in matrix.versions.items()) + ".", ""]
+    if matrix.machine:
+        lines += [f"Machine: {matrix.machine}.", ""]
+    if matrix.tensorflow_default:
+        lines += [f"TensorFlow's own oneDNN default on this machine: {matrix.tensorflow_default} (TensorFlow turns "
+                  f"oneDNN on by default only on CPUs with AVX512_VNNI, AVX512_BF16, AVX_VNNI or AMX; the TensorFlow "
+                  f"runs below set it explicitly, and \"in effect\" is what TensorFlow said where each ran).", ""]
+    lines += ["## Runs", "",
+              "| run | backend | variant | in effect | gradients | device | card | cases | ok | refused | findings "
+              "| seconds |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for done in matrix.runs:
+        run = done.run
+        variant = run.variant.describe()
+        if done.not_run:
+            lines.append(f"| {run.name} | {run.backend} | {variant} | - | {run.grad_path} | {run.device} | - | "
+                         f"{NOT_RUN}: {done.not_run} | | | | |")
+            continue
+        counts = Counter(r.verdict for r in done.results)
+        lines.append(f"| {run.name} | {run.backend} | {variant} | {_facts(done)} | {run.grad_path} | {run.device} | "
+                     f"{done.card} | {len(done.results)} | {counts['ok']} | {counts['refused']} | "
+                     f"{counts['finding']} | {done.seconds:.0f} |")
+    lines += ["", "## Conventions observed", "",
+              "Per run x op x padding mode: the convention (or pads) each quantity was seen to use, read from the "
+              "cases of that cell (where `check` found a quantity exactly right its pads are the model's; where it "
+              "found a difference, `infer` read them from one-hot probes); whether y, dk and dx read the same "
+              "padding; and the cases' verdicts (refused: the framework raised its own exception; a finding: "
+              "wrong values, a wrong shape, garbage or a crash). \"as given\": explicit or VALID pads used as "
+              "given.", "",
+              "| " + " | ".join(ROW_HEAD) + " |", "|" + "---|" * len(ROW_HEAD)]
+    for key, cells in matrix.rows().items():
+        lines.append(row_line(key, cells))
+    groups = finding_groups(matrix)
+    lines += ["", "## Disagreements", ""]
+    if not groups:
+        lines.append("None: every run agrees with the model wherever it computes.")
+    for number, group in enumerate(groups, 1):
+        first = group.first
+        lines += [f"### {number}. {group.backend} {group.op} {group.quantity} ({group.padding}): {first.verdict.kind}",
+                  "",
+                  f"- found by: {', '.join(group.runs)}, on {len(group.cases)} case"
+                  f"{'s' if len(group.cases) != 1 else ''}: {', '.join(group.cases)}",
+                  f"- what: {first.verdict.text()}"]
+        agreeing = _agreeing(matrix, group)
+        lines.append(f"- agree with the model on these cases: {', '.join(agreeing) if agreeing else 'none'}")
+        if first.confirmation:
+            lines.append(f"- {first.confirmation}")
+        lines += recheck_lines(matrix, group)
+        if first.command:
+            lines += ["- smallest case that fails the same way:", "", "  ```sh", f"  {first.command}", "  ```"]
+        lines.append(f"- standalone reproducer: [{group.reproducer}]({group.reproducer.replace('docs/', '')})"
+                     if group.reproducer else "- standalone reproducer: none yet")
+        lines.append("")
+    lines += failure_modes(matrix)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def failure_modes(matrix) -> list:
+    lines = ["## Failure modes", "",
+             "How each run fails where it does not compute the model: findings that are not wrong values "
+             "(wrong shapes, garbage, crashes, exceptions from symconv's adapter), then the framework's own "
+             "refusals (an exception it raised: its right), grouped by message.", "",
+             "| run | op | quantity | failure | cases | example |", "|---|---|---|---|---|---|"]
+    rows = {}
+    for done in matrix.runs:
+        for result in done.results:
+            for finding in result.findings:
+                v = finding.verdict
+                if v.status == "mismatch":
+                    continue
+                key = (done.run.name, result.spec.op, v.quantity, v.kind)
+                rows.setdefault(key, []).append(result.case_id)
+    for (run, op, quantity, kind), cases in rows.items():
+        lines.append(f"| {run} | {op} | {quantity} | {_cell(kind)} | {len(cases)} | {cases[0]} |")
+    if not rows:
+        lines.append("| - | - | - | none | 0 | - |")
+    lines += ["", "| refusal (the framework's message) | runs | quantities | example |", "|---|---|---|---|"]
+    refusals = {}
+    for done in matrix.runs:
+        for result in done.results:
+            for v in result.verdicts:
+                if v.verdict == "refused":
+                    entry = refusals.setdefault(refusal_key(v.message),
+                                                [refusal_text(v.message), [], 0, result.case_id])
+                    if done.run.name not in entry[1]:
+                        entry[1].append(done.run.name)
+                    entry[2] += 1
+    for text, runs, count, example in refusals.values():
+        lines.append(f"| {_cell(text)} | {', '.join(runs)} | {count} | {example} |")
+    if not refusals:
+        lines.append("| none | - | 0 | - |")
+    return lines
