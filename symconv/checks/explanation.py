@@ -39,13 +39,7 @@ from ..model import values
 from ..model.conventions import DEFAULT
 from ..model.indexmap import maps_for
 from ..model.quantities import INPUTS, QUANTITIES, TENSOR_OF
-from ..model.spec import (
-    ConvSpec,
-    entry_name,
-    parse_entry,
-    require_nonempty,
-    require_spec,
-)
+from ..model.spec import ConvSpec, entry_name, parse_entry, require_nonempty, require_spec
 from ..symbolic import expressions as symbolic
 from ..symbolic import query, term_text
 

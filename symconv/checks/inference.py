@@ -17,14 +17,7 @@ from ..model.spec import QUANTITIES, TENSOR_OF, ConvSpec, entry_name, format_pad
 from ..model.values import random_generator
 from ..probing import taps as tap_probes
 from ..probing.budget import require_memory
-from .reports import (
-    Inferred,
-    InferReport,
-    backend_label,
-    number_text,
-    pads_text,
-    variant_of,
-)
+from .reports import Inferred, InferReport, backend_label, number_text, pads_text, variant_of
 
 
 def infer(spec: ConvSpec, backend: str | None = None, *, impl: str | None = None, variant: Variant | None = None,

@@ -23,12 +23,7 @@ import numpy as np
 
 from ..backends import Variant, open_runner
 from ..backends.runner import require_runner
-from ..diagnose.diagnosis import (
-    EVIDENCE_ENTRIES,
-    diagnose,
-    impossible_values,
-    slot_evidence,
-)
+from ..diagnose.diagnosis import EVIDENCE_ENTRIES, diagnose, impossible_values, slot_evidence
 from ..errors import SymconvError, shown
 from ..model import notation as render
 from ..model.indexmap import maps_for
@@ -39,15 +34,7 @@ from ..probing import localisation, probe, taps, verification
 from ..probing.budget import require_memory
 from ..probing.localisation import one_hot_and_id_valued
 from ..progress import Progress, ProgressRunner
-from .reports import (
-    CheckReport,
-    Localisation,
-    Mismatch,
-    QuantityResult,
-    backend_label,
-    pads_text,
-    variant_of,
-)
+from .reports import CheckReport, Localisation, Mismatch, QuantityResult, backend_label, pads_text, variant_of
 
 MAX_MISMATCHES = 20
 AGREEING_READ = 64   # agreeing entries whose (model) terms join the reading of implied pads

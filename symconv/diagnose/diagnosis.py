@@ -36,8 +36,8 @@ from ..model.quantities import INPUTS
 from ..model.spec import ConvSpec, entry_name
 from ..probing.localisation import EntryTerms, Localiser
 from ..probing.verification import result_shape
-from . import geometry as geometry_hypotheses  # noqa: F401  registered in this order
-from . import tensors as tensor_hypotheses
+from . import geometry as _geometry  # noqa: F401  registered in this order
+from . import tensors as _tensors  # noqa: F401
 from .registry import EVIDENCE_ENTRIES, HYPOTHESES, Candidate, Context, with_geometry  # noqa: F401
 
 # ---- testing them all ------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from .registry import (
     hypothesis,
     pads_of,
     pads_sentence,
+    register,
     respec,
     with_geometry,
 )
@@ -98,9 +99,7 @@ def _ignored(ctx, field: str, why: str = ""):
                            {"axes": [axis_name(spec, a) for a in axes], field: list(values)})
 
 
-@hypothesis("ignored_stride", "the stride of some axes ignored (taken as 1)")
-def _ignored_stride(ctx):
-    yield from _ignored(ctx, "strides")
+register("ignored_stride", "the stride of some axes ignored (taken as 1)", _ignored, "strides")
 
 
 @hypothesis("wrong_stride", "a stride one larger or smaller on one axis")
@@ -134,19 +133,14 @@ def _swapped(ctx, field: str):
                            {field: swapped})
 
 
-@hypothesis("swapped_strides", "the strides of two axes swapped")
-def _swapped_strides(ctx):
-    yield from _swapped(ctx, "strides")
+register("swapped_strides", "the strides of two axes swapped", _swapped, "strides")
 
 
-@hypothesis("ignored_dilation", "the dilation of some axes ignored (taken as 1)")
-def _ignored_dilation(ctx):
-    yield from _ignored(ctx, "dilations", " (SAME resolved for the undilated kernel)")
+register("ignored_dilation", "the dilation of some axes ignored (taken as 1)", _ignored, "dilations",
+         " (SAME resolved for the undilated kernel)")
 
 
-@hypothesis("swapped_dilations", "the dilations of two axes swapped")
-def _swapped_dilations(ctx):
-    yield from _swapped(ctx, "dilations")
+register("swapped_dilations", "the dilations of two axes swapped", _swapped, "dilations")
 
 
 @hypothesis("padding_mode", "SAME and VALID confused")

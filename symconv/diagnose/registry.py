@@ -4,8 +4,8 @@ A hypothesis is a generator registered by name (``hypothesis``) that takes the `
 (spec, quantity, the verification probes) and yields ``Candidate``s: each a function from a
 probe's inputs to the exact output it predicts, built from another geometry (``with_geometry``,
 ``respec``) or from the model on transformed tensors (``alternative`` with ``Use``s).  The
-hypotheses themselves live in ``geometry_hypotheses`` (pads, conventions, strides, dilations)
-and ``tensor_hypotheses`` (kernels and activations read otherwise, mix-ups, scales);
+hypotheses themselves live in ``geometry`` (pads, conventions, strides, dilations)
+and ``tensors`` (kernels and activations read otherwise, mix-ups, scales);
 ``symconv.diagnose`` tests them all.
 """
 
@@ -122,12 +122,19 @@ class Family:
 HYPOTHESES: dict[str, Family] = {}
 
 
-def hypothesis(name: str, description: str):
-    """Register a generator ``(ctx) -> iterable of Candidate or None`` under ``name``."""
+def hypothesis(name: str, description: str, *args):
+    """Register a generator ``(ctx, *args) -> iterable of Candidate or None`` under ``name``;
+    ``args`` let one generator serve several families that differ in a field (``register``)."""
     def wrap(generate):
-        HYPOTHESES[name] = Family(name, description, generate)
+        HYPOTHESES[name] = Family(name, description, (lambda ctx: generate(ctx, *args)) if args else generate)
         return generate
     return wrap
+
+
+def register(name: str, description: str, generate, *args) -> None:
+    """``generate(ctx, *args)`` registered as the family ``name`` (a family that is another's
+    with one field changed: strides or dilations, say)."""
+    hypothesis(name, description, *args)(generate)
 
 
 # ---- building alternative models ---------------------------------------------------------------

@@ -19,20 +19,8 @@ same bytes.  This package also holds the LaTeX renderings of proof results (note
 """
 
 from .document import PREAMBLE, Document, require
-from .entries import (
-    EntryReading,
-    entry_tex_block,
-    exact_evaluation,
-    free_values,
-    read_entry,
-    tensor_values,
-)
-from .generic_document import (
-    build_generic_document,
-    fact_latex,
-    generic_document,
-    report_latex,
-)
+from .entries import EntryReading, entry_tex_block, exact_evaluation, free_values, read_entry, tensor_values
+from .generic_document import build_generic_document, fact_latex, generic_document, report_latex
 from .notebook import math_block
 from .padding import padding_chain, padding_display
 from .printing import (

@@ -12,15 +12,7 @@ from ..proof import Check, Counterexample, Fact, Report
 from ..proof.claims_check import VALUES_FROM
 from ..show.proof_text import report_summary
 from .document import Document
-from .printing import (
-    display,
-    entry_tex,
-    expr_tex,
-    lhs_tex,
-    term_pieces,
-    terms_pieces,
-    tex_escape,
-)
+from .printing import display, entry_tex, expr_tex, lhs_tex, term_pieces, terms_pieces, tex_escape
 from .spec_document import _derivation_displays, _size_map
 
 STATUS_TEX = {"proven": "proven for all sizes", "checked": "checked only, no proof", "failed": "FAILED"}

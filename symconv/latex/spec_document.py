@@ -17,23 +17,9 @@ from ..model import conventions
 from ..model.spec import TENSOR_OF, ConvSpec, format_padding, parse_entry
 from ..proof import Term
 from .document import Document, require
-from .entries import (
-    LIST_TERMS,
-    EntryReading,
-    entry_tex_block,
-    read_entry,
-    tensor_values,
-)
+from .entries import LIST_TERMS, EntryReading, entry_tex_block, read_entry, tensor_values
 from .padding import padding_display
-from .printing import (
-    display,
-    entry_tex,
-    lhs_tex,
-    symbol_tex,
-    term_pieces,
-    terms_pieces,
-    tex_escape,
-)
+from .printing import display, entry_tex, lhs_tex, symbol_tex, term_pieces, terms_pieces, tex_escape
 
 
 def _spec_symbols_tex(geometry) -> str:

@@ -29,16 +29,7 @@ from ..errors import SymconvError, shown
 from . import conventions, layout
 from .conventions import effective_kernel, output_size
 from .layout import DEFAULT_KERNEL_LAYOUT, KERNEL_LAYOUTS, spatial_letters  # noqa: F401
-from .quantities import (
-    FACTORS,
-    LAYOUT_OF,
-    QUANTITIES,
-    QUANTITY_OF,
-    TENSOR_OF,
-    as_quantity,
-    role_of,
-    tensor_with_role,
-)
+from .quantities import FACTORS, LAYOUT_OF, QUANTITIES, QUANTITY_OF, TENSOR_OF, as_quantity, role_of, tensor_with_role  # noqa: F401
 
 
 class OpInfo(NamedTuple):

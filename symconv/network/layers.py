@@ -26,17 +26,7 @@ from .axes import (
     whole_table,
     window_table,
 )
-from .graph import (
-    DATA,
-    STRUCTURAL,
-    AxisLayer,
-    Collapse,
-    Flatten,
-    Input,
-    Merge,
-    Node,
-    Shape,
-)
+from .graph import DATA, STRUCTURAL, AxisLayer, Collapse, Flatten, Input, Merge, Node, Shape
 from .limits import check_taps, check_tensor, integer
 
 

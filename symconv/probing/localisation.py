@@ -21,14 +21,7 @@ from ..errors import SymconvError
 from ..model.indexmap import Terms, maps_for
 from ..model.quantities import FACTORS, INPUTS
 from ..model.spec import ConvSpec
-from .probe import (
-    EXACT,
-    HASH_RANGE,
-    ID_LIMIT,
-    LOCALISE_CALLS,
-    LOCALISE_SECONDS,
-    nonzero_integers,
-)
+from .probe import EXACT, HASH_RANGE, ID_LIMIT, LOCALISE_CALLS, LOCALISE_SECONDS, nonzero_integers
 from .verification import Verification, result_shape
 
 # ---- localisation --------------------------------------------------------------------------

@@ -36,36 +36,9 @@ from .claims_check import (
     prove_claim,
     spec_sizes,
 )
-from .engine import (
-    Closed,
-    Derivation,
-    DerivationResult,
-    Step,
-    compose,
-    composed_closed,
-    derive,
-    reference_derivation,
-)
-from .formulas import (
-    Budget,
-    Formula,
-    StepFailed,
-    Term,
-    compile_formula,
-    formula_expr,
-    index,
-    primed,
-    size,
-    value_of,
-)
-from .geometry import (
-    AXIS_NAMES,
-    KERNEL_LETTERS,
-    Geometry,
-    axis_names,
-    spec_geometry,
-    symbolic_geometry,
-)
+from .engine import Closed, Derivation, DerivationResult, Step, compose, composed_closed, derive, reference_derivation
+from .formulas import Budget, Formula, StepFailed, Term, compile_formula, formula_expr, index, primed, size, value_of
+from .geometry import AXIS_NAMES, KERNEL_LETTERS, Geometry, axis_names, spec_geometry, symbolic_geometry
 from .normal_form import normal_form, normal_form_size, same_formula
 from .report import (
     Check,

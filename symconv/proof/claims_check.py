@@ -27,15 +27,7 @@ from ..model.quantities import QUANTITY_OF, SHAPED_LIKE
 from ..model.spec import ConvSpec, parse_kernel_layout
 from . import claims as claims_mod
 from .engine import reference_derivation
-from .formulas import (
-    TERM_LIMIT,
-    Budget,
-    Formula,
-    StepFailed,
-    compile_formula,
-    product_estimate,
-    value_of,
-)
+from .formulas import TERM_LIMIT, Budget, Formula, StepFailed, compile_formula, product_estimate, value_of
 from .normal_form import MAX_NORMAL_TERMS, normal_form, normal_form_size, same_formula
 
 # Default bounds: every size up to this (pads from -bound to bound), per number of axes.

@@ -7,17 +7,7 @@ REPL and what ``symconv prove`` prints.
 from __future__ import annotations
 
 from ..display import renders
-from ..proof import (
-    Check,
-    ClaimResult,
-    Closed,
-    Counterexample,
-    Derivation,
-    DerivationResult,
-    Fact,
-    Report,
-    Term,
-)
+from ..proof import Check, ClaimResult, Closed, Counterexample, Derivation, DerivationResult, Fact, Report, Term
 from ..proof.claims_check import VALUES_FROM
 
 

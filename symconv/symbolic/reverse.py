@@ -37,14 +37,7 @@ import sympy
 from ..display import Rendered
 from ..errors import SymconvError, shown
 from ..model import notation as render
-from ..model.spec import (
-    FACTORS,
-    TENSOR_OF,
-    ConvSpec,
-    int_text,
-    require_spec,
-    validate_entry,
-)
+from ..model.spec import FACTORS, TENSOR_OF, ConvSpec, int_text, require_spec, validate_entry
 from .answers import Answer
 
 # entry's tensor -> (its dual quantity, [(quantity fed, the dual's factor that names the fed entry)])
