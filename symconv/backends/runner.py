@@ -26,6 +26,7 @@ needs for the case, with room to spare, at most MAX_DEFAULT_TIMEOUT.
 from __future__ import annotations
 
 import collections
+import contextlib
 import math
 import os
 import pickle
@@ -79,6 +80,23 @@ def require_runner(runner, timeout=None) -> None:
     if timeout is not None:
         raise SymconvError("timeout is fixed when a runner opens: give it to open_runner(..., timeout=...), "
                            "not with runner=")
+
+
+@contextlib.contextmanager
+def runner_for(runner=None, backend: str | None = None, **options):
+    """The runner a check, an inference or an explanation uses: ``runner`` when one is given
+    (checked: ``require_runner``), else one opened with ``open_runner(backend, **options)`` and
+    closed when the block ends, whatever happens in it."""
+    if runner is not None:
+        require_runner(runner, options.get("timeout"))
+        yield runner
+        return
+    from . import open_runner
+    opened = open_runner(backend, **options)
+    try:
+        yield opened
+    finally:
+        opened.close()
 
 
 class Runner:

@@ -323,25 +323,18 @@ def _float_exact(story) -> None:
 
 
 def _run_backend(story, backend, impl, variant, grad_path, isolate, timeout, runner) -> None:
-    from ..backends import open_runner
-    from ..backends.runner import require_runner
+    from ..backends.runner import require_runner, runner_for
     from .reports import backend_label, variant_of
-    own = runner is None
-    if not own:
+    if runner is not None:
         require_runner(runner, timeout)
     _float_exact(story)
-    if own:
-        runner = open_runner(backend, impl=impl, variant=variant, grad_path=grad_path, isolate=isolate,
-                             timeout=timeout)
     spec = story.spec
     results = []
-    try:
+    with runner_for(runner, backend, impl=impl, variant=variant, grad_path=grad_path, isolate=isolate,
+                    timeout=timeout) as runner:
         for quantity in story.sections:
             for path in runner.backend.paths(spec, quantity):
                 results.append(_backend_result(runner, spec, quantity, path, story))
-    finally:
-        if own:
-            runner.close()
     story.backend = {"name": backend_label(runner),
                      "variant": None if variant_of(runner) is None else variant_of(runner).as_json(),
                      "results": results}

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..backends import Variant, open_runner
-from ..backends.runner import require_runner
+from ..backends import Variant
+from ..backends.runner import runner_for
 from ..diagnose.diagnosis import with_geometry
 from ..errors import SymconvError
 from ..model.indexmap import maps_for
@@ -36,17 +36,9 @@ def infer(spec: ConvSpec, backend: str | None = None, *, impl: str | None = None
         raise SymconvError("infer reads one path per quantity: grad path must be raw or tape, got 'both'")
     rng = random_generator(seed)
     require_memory(spec, "infer", 2)
-    own = runner is None
-    if own:
-        runner = open_runner(backend, impl=impl, variant=variant, grad_path=grad_path, isolate=isolate,
-                             timeout=timeout)
-    else:
-        require_runner(runner, timeout)
-    try:
+    with runner_for(runner, backend, impl=impl, variant=variant, grad_path=grad_path, isolate=isolate,
+                    timeout=timeout) as runner:
         quantities = {q: _infer_quantity(runner, spec, q, runner.backend.paths(spec, q)[0], rng) for q in QUANTITIES}
-    finally:
-        if own:
-            runner.close()
     return InferReport(spec, backend_label(runner), variant_of(runner), quantities)
 
 

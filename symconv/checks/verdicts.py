@@ -21,8 +21,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from ..backends import Variant, open_runner
-from ..backends.runner import require_runner
+from ..backends import Variant
+from ..backends.runner import runner_for
 from ..diagnose.diagnosis import EVIDENCE_ENTRIES, diagnose, impossible_values, slot_evidence
 from ..errors import SymconvError, shown
 from ..model import notation as render
@@ -73,21 +73,14 @@ def check(spec: ConvSpec, backend: str | None = None, *, impl: str | None = None
     # Refuse a case too large up front: too many products to probe exactly, or too many bytes.
     counts = [probe.ProbePlan.for_quantity(spec, quantity, miss_probability).probes for quantity in quantities]
     require_memory(spec, "check", max(counts, default=1))
-    own = runner is None
-    if own:
-        runner = open_runner(backend, impl=impl, variant=variant, grad_path=grad_path, isolate=isolate,
-                             timeout=timeout)
-    else:
-        require_runner(runner, timeout)
-    bar = Progress(progress)
-    counted = ProgressRunner(runner, bar)
-    pool = ThreadPoolExecutor(max_workers=1)
-    probes = probe.ProbeSet(spec, rng, pool)
-    todo = [(quantity, path) for quantity in quantities for path in runner.backend.paths(spec, quantity)]
-    plans = {q: probe.ProbePlan.for_quantity(spec, q, miss_probability) for q in quantities}
-    probes.prefetch([(name, j) for q, _ in todo for j in range(plans[q].probes) for name in INPUTS[q]])
     budget = (max_calls, max_seconds)
-    try:
+    with runner_for(runner, backend, impl=impl, variant=variant, grad_path=grad_path, isolate=isolate,
+                    timeout=timeout) as runner, Progress(progress) as bar, ThreadPoolExecutor(max_workers=1) as pool:
+        counted = ProgressRunner(runner, bar)
+        probes = probe.ProbeSet(spec, rng, pool)
+        todo = [(quantity, path) for quantity in quantities for path in runner.backend.paths(spec, quantity)]
+        plans = {q: probe.ProbePlan.for_quantity(spec, q, miss_probability) for q in quantities}
+        probes.prefetch([(name, j) for q, _ in todo for j in range(plans[q].probes) for name in INPUTS[q]])
         # Every quantity's probes first (their comparisons overlap the backend's next calls),
         # then the verdicts and any diagnosis.
         started = []
@@ -107,11 +100,6 @@ def check(spec: ConvSpec, backend: str | None = None, *, impl: str | None = None
             clock = time.perf_counter()
             results.append(_verdict(counted, spec, *item, probes, max_mismatches, budget))
             results[-1].seconds["diagnose"] = time.perf_counter() - clock
-    finally:
-        bar.close()
-        pool.shutdown(wait=True)
-        if own:
-            runner.close()
     return CheckReport(spec, backend_label(runner), variant_of(runner), results)
 
 
