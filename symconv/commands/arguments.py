@@ -36,3 +36,21 @@ def spec_from_args(args):
     return ConvSpec(args.op, args.input, args.kernel, strides=args.strides, dilations=args.dilations,
                     padding=args.padding, convention=args.convention, data_format=args.data_format,
                     groups=args.groups, output_shape_request=args.output_shape, kernel_layout=args.kernel_layout)
+
+
+def add_report_arguments(parser, picture: str) -> None:
+    """``--json`` and ``--png FILE``, a picture of ``picture``, as every answering command takes them."""
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--png", metavar="FILE", default=None,
+                        help=f"also write a picture of {picture} (matplotlib: the plot extra); .png, .svg or .pdf "
+                             f"by the suffix, - for standard output")
+
+
+def report_stream(args, *others):
+    """Where a command prints its report (``symconv.show.outputs.report_stream``), once the
+    ``--png`` path has been checked: before any work, not after it."""
+    from ..show.outputs import check_picture_path
+    from ..show.outputs import report_stream as stream
+    if args.png is not None:
+        check_picture_path(args.png, "--png")
+    return stream(("--png", args.png), *others)

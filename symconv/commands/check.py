@@ -2,7 +2,7 @@
 
 import json
 
-from .arguments import add_spec_arguments, spec_from_args
+from .arguments import add_report_arguments, add_spec_arguments, report_stream, spec_from_args
 
 HELP = "check a backend's (or your own --impl file's) y, dk and dx against the exact model"
 EPILOG = """examples:
@@ -65,19 +65,14 @@ def configure(parser):
                              "nondeterministic if any entry changes (default 0: the check assumes the same inputs "
                              "give the same output)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random probes (default 0)")
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--png", metavar="FILE", default=None,
-                        help="also write a picture: per quantity, the pixels the model reads and those the backend "
-                             "was seen to read (matplotlib); .png, .svg or .pdf by the suffix, - for standard output")
+    add_report_arguments(parser, "the pixels the model reads and those the backend was seen to read, per quantity")
     parser.epilog = EPILOG
 
 
 def run(args) -> int:
     from ..checks.verdicts import check
-    from ..show.outputs import check_picture_path, described, report_stream
-    if args.png is not None:
-        check_picture_path(args.png, "--png")  # before the check runs, not after it
-    out = report_stream(("--png", args.png))
+    from ..show.outputs import described
+    out = report_stream(args)
     spec = spec_from_args(args)
     report = check(spec, max_mismatches=args.max_mismatches, seed=args.seed, miss_probability=args.miss_probability,
                    max_calls=args.max_calls, max_seconds=args.max_seconds, repeat=args.repeat,

@@ -2,7 +2,7 @@
 
 import json
 
-from .arguments import add_spec_arguments, spec_from_args
+from .arguments import add_report_arguments, add_spec_arguments, report_stream, spec_from_args
 from .check import add_backend_arguments, backend_options
 
 HELP = "the whole story of a small case: pads, every entry's formula and value, a backend's numbers"
@@ -24,20 +24,15 @@ def configure(parser):
     parser.add_argument("--entry", metavar="ENTRY", action="append", default=None,
                         help="explain this entry only, e.g. y[0,0,0,0] or dk[0,0,1,5], of a layer of any size "
                              "(repeatable; default: every entry of a small case)")
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--png", metavar="FILE", default=None,
-                        help="also write a picture of the first entries' reads under each reading (matplotlib); "
-                             ".png, .svg or .pdf by the suffix, - for standard output")
+    add_report_arguments(parser, "the first entries' reads under each reading")
     parser.epilog = EPILOG
 
 
 def run(args) -> int:
     from ..checks.explanation import explain
     from ..progress import Ticker
-    from ..show.outputs import check_picture_path, described, report_stream
-    if args.png is not None:
-        check_picture_path(args.png, "--png")
-    out = report_stream(("--png", args.png))
+    from ..show.outputs import described
+    out = report_stream(args)
     spec = spec_from_args(args)
     options = backend_options(args) if (args.backend or args.impl) else {}
     with Ticker("explaining"):

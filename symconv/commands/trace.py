@@ -3,6 +3,7 @@
 import json
 
 from ..show.outputs import write_text
+from .arguments import add_report_arguments, report_stream
 
 HELP = "exact provenance of one activation of a whole network, back to the input"
 EPILOG = """examples:
@@ -31,8 +32,7 @@ def configure(parser):
                      help="the affine summary (receptive-field size, stride, offset) of every layer")
     parser.add_argument("--layer", metavar="NAME", help="the layer whose entries read --pixel (default the last)")
     out = parser.add_argument_group("answers")
-    out.add_argument("--json", action="store_true", help="print one JSON object")
-    out.add_argument("--png", metavar="FILE", help="write a picture of the input entries read (matplotlib)")
+    add_report_arguments(out, "the input entries read")
     out.add_argument("--latex", metavar="FILE", help="write a LaTeX derivation of the composed index map "
                                                      "(short chains of window layers)")
     out.add_argument("--check", action="store_true",
@@ -73,13 +73,11 @@ def run(args) -> int:
     from ..network import parse_entry_text, readers, trace
     from ..network.answer import dumps
     from ..network.summary import summary_json, summary_text
-    from ..show.outputs import check_path, check_picture_path, described, report_stream
+    from ..show.outputs import check_path, described
     timeout_seconds(args.timeout)   # a bad timeout or output file before anything runs
-    if args.png is not None:
-        check_picture_path(args.png, "--png")
     if args.latex is not None:
         check_path(args.latex, "--latex", "derivation.tex")
-    out = report_stream(("--png", args.png), ("--latex", args.latex))
+    out = report_stream(args, ("--latex", args.latex))
     asked = [bool(args.entry), bool(args.pixel), bool(args.summary)]
     if sum(asked) != 1:
         raise SymconvError("ask one question: --entry LAYER[...], --pixel x[...] (with --layer) or --summary")

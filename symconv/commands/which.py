@@ -2,7 +2,7 @@
 
 import json
 
-from .arguments import add_spec_arguments, spec_from_args
+from .arguments import add_report_arguments, add_spec_arguments, report_stream, spec_from_args
 
 HELP = "which entries of x, k and g one entry of y, dk or dx multiplies (or, with --reads, the reverse)"
 EPILOG = """examples:
@@ -22,21 +22,16 @@ def configure(parser):
     ask.add_argument("--reads", metavar="ENTRY", action="append", default=[],
                      help="x[n,h,w,c], k[a,b,ci,co] or g[n,i,j,c]: which entries of y, dk and dx read it "
                           "(repeatable)")
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--png", metavar="FILE", default=None,
-                        help="also write a picture of the pixels read (matplotlib: the plot extra); .png, .svg "
-                             "or .pdf by the suffix, - for standard output")
+    add_report_arguments(parser, "the pixels read")
     parser.epilog = EPILOG
 
 
 def run(args) -> int:
     from ..errors import SymconvError
     from ..model.notation import spec_header
-    from ..show.outputs import check_picture_path, described, report_stream
+    from ..show.outputs import described
     from ..symbolic.query import BARE_ENTRY_LIMIT, TensorAnswer, which
-    if args.png is not None:
-        check_picture_path(args.png, "--png")
-    out = report_stream(("--png", args.png))
+    out = report_stream(args)
     spec = spec_from_args(args)
     if not args.entry and not args.reads:
         raise SymconvError("ask for --entry ENTRY (e.g. --entry 'y[0,0,0,0]') or --reads ENTRY "
