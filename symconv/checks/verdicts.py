@@ -45,8 +45,8 @@ def check(spec: ConvSpec, backend: str | None = None, *, impl: str | None = None
           miss_probability: float = probe.MISS_PROBABILITY, isolate: bool = False, timeout: float | None = None,
           max_calls: int = probe.LOCALISE_CALLS, max_seconds: float = probe.LOCALISE_SECONDS,
           progress: bool | None = None, runner=None, repeat: int = 0) -> CheckReport:
-    """Check a backend (``'numpy'``, ``'tf'``, ``'tf-xla'``, ``'keras'``) or a user's ``impl``
-    file against the model: every entry of y, dk and dx, exactly.  A wrong entry escapes the
+    """Check a backend (any name of ``symconv.backends.BACKENDS``) or a user's ``impl`` file
+    against the model: every entry of y, dk and dx, exactly.  A wrong entry escapes the
     random probes with probability at most ``miss_probability``.  Where entries differ, the
     registered hypotheses (``symconv.diagnose``) are tested first, at no backend call; the
     entry-by-entry search that follows when none explains it spends at most ``max_calls``
