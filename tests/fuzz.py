@@ -30,11 +30,12 @@ from symconv.cli import build_parser, join_negative_values, main
 from symconv.commands.arguments import spec_from_args
 from symconv.model.spec import OPS
 
+from . import paths
+
 EXAMPLES = int(os.environ.get("SYMCONV_FUZZ_EXAMPLES", "2000"))
 SURFACE_EXAMPLES = int(os.environ.get("SYMCONV_FUZZ_SURFACES", "40"))
 EXAMPLE_SECONDS = 20
-HERE = os.path.dirname(os.path.abspath(__file__))
-HOSTILE = os.path.join(HERE, "hostile_impls")
+HOSTILE = str(paths.HOSTILE)
 # Wrong on every spec: what they return is never an answer, even where the spec admits no
 # output (where an exception is a correct refusal) ...
 NEVER_AN_ANSWER = ["complex_output", "string_output", "object_output", "bool_output", "none_output",
@@ -130,7 +131,7 @@ def entry_text(nd: int):
 
 def impl_path():
     return mostly(st.sampled_from(WRONG + RIGHT).map(lambda n: os.path.join(HOSTILE, f"{n}.py")),
-                  st.sampled_from(["missing.py", HOSTILE, os.path.join(HERE, "conftest.txt"), "", "-"]))
+                  st.sampled_from(["missing.py", HOSTILE, os.path.join(paths.TESTS, "conftest.txt"), "", "-"]))
 
 
 def output_path():

@@ -9,7 +9,8 @@ import sys
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from .paths import ROOT
+
 MEMORY_LIMIT = 2 * 2**30  # address space of the child (about 300 MB of it after importing numpy and sympy)
 
 
@@ -21,7 +22,7 @@ def _limit_memory():
 @pytest.mark.skipif(sys.platform == "win32", reason="resource limits are POSIX")
 def test_fuzzing_the_cli_and_the_api_finds_nothing_in_a_memory_limited_child():
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-           "PYTHONPATH": os.pathsep.join(p for p in (ROOT, os.environ.get("PYTHONPATH")) if p)}
+           "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)}
     done = subprocess.run([sys.executable, "-m", "tests.fuzz"], cwd=ROOT, env=env, capture_output=True, text=True,
                           preexec_fn=_limit_memory, timeout=900)
     report = (done.stdout + done.stderr)[-20000:]

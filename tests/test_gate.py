@@ -22,8 +22,9 @@ from symconv.sweeps.cases import sweep_cases
 from symconv.sweeps.run import sweep
 from symconv.testing import ConvMismatch, assert_conv_matches
 
-ROOT = os.path.join(os.path.dirname(__file__), os.pardir)
-GOOD = os.path.abspath(os.path.join(ROOT, "examples", "good_numpy.py"))
+from .paths import EXAMPLES, IMPLS, ROOT
+
+GOOD = str(EXAMPLES / "good_numpy.py")
 STRIDED = ["conv2d", "--input", "1x8x8x4", "--kernel", "3x3x4x6", "--strides", "2", "--padding", "SAME"]
 REFERENCE = """
 from symconv import reference
@@ -44,7 +45,7 @@ def write(folder, name: str, source: str) -> str:
 
 def run_symconv(*args, cwd=None) -> tuple:
     """(exit status, stdout, stderr) of ``python -m symconv ...`` in a fresh process."""
-    env = dict(os.environ, PYTHONPATH=os.path.abspath(ROOT))
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
     done = subprocess.run([sys.executable, "-m", "symconv", *args], capture_output=True, text=True, cwd=cwd,
                           env=env, timeout=600)
     return done.returncode, done.stdout, done.stderr
@@ -249,7 +250,7 @@ def test_a_sweep_whose_filters_leave_nothing_exits_three(capsys):
 
 
 def _suite(*args, cwd) -> tuple:
-    env = dict(os.environ, PYTHONPATH=os.path.abspath(ROOT))
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
     done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist",
                            "--pyargs", "symconv.testing.conformance", *args], capture_output=True, text=True, cwd=cwd,
                           env=env, timeout=900)
@@ -355,6 +356,6 @@ def test_the_matrix_exits_like_a_sweep():
         return Matrix("quick", [RunResult(MatrixRun("mine", "numpy", Variant()), "a CPU", results),
                                 RunResult(MatrixRun("gpu", "numpy", Variant()), "-", not_run="no GPU")], "today", {})
     assert matrix_of(GOOD).exit_status == 0
-    assert matrix_of(os.path.join(ROOT, "tests", "impls", "founding_bug.py")).exit_status == 1
+    assert matrix_of(str(IMPLS / "founding_bug.py")).exit_status == 1
     assert Matrix("quick", [RunResult(MatrixRun("gpu", "numpy", Variant()), "-", not_run="no GPU")], "today",
                   {}).exit_status == 3

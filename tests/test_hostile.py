@@ -22,7 +22,8 @@ from symconv.backends.base import INVALID_OUTPUT, Call
 from symconv.cli import main
 from symconv.errors import shorten
 
-HOSTILE = os.path.join(os.path.dirname(__file__), "hostile_impls")
+from .paths import HOSTILE
+
 FOUNDING = ConvSpec("conv2d", "1x3x3x1", "1x1x1x1", strides=3, padding="SAME")
 FOUNDING_ARGS = ["conv2d", "--input", "1x3x3x1", "--kernel", "1x1x1x1", "--strides", "3", "--padding", "SAME"]
 

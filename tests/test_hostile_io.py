@@ -16,6 +16,8 @@ from symconv import ConvSpec, SymconvError
 from symconv.cli import main
 from symconv.show import outputs
 
+from .paths import HOSTILE
+
 FOUNDING = ConvSpec("conv2d", "1x3x3x1", "1x1x1x1", strides=3, padding="SAME")
 FOUNDING_ARGS = ["conv2d", "--input", "1x3x3x1", "--kernel", "1x1x1x1", "--strides", "3", "--padding", "SAME"]
 WHICH = ["which", *FOUNDING_ARGS, "--entry", "y[0,0,0,0]"]
@@ -185,9 +187,6 @@ def test_an_entry_beyond_what_the_index_maps_list_is_a_note_in_the_picture(capsy
 
 
 # ---- processes: nothing an implementation starts outlives its worker ---------------------------------
-
-HOSTILE = os.path.join(os.path.dirname(__file__), "hostile_impls")
-
 
 def _gone(pid, wait=5.0):
     """True once pid no longer runs (a zombie counts as gone)."""

@@ -19,7 +19,7 @@ from symconv.sweeps import scheduler as sweep_scheduler
 from symconv.sweeps.cases import sweep_cases
 from symconv.sweeps.run import resolve_workers, sweep
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from .paths import ROOT
 
 
 def run_cli(capsys, *argv):
@@ -433,7 +433,7 @@ def test_a_factory_that_prints_still_answers(capsys, tmp_path):
 @pytest.mark.parametrize("argv,message", [
     (["--torch", "nofile.py:build"], "--torch file 'nofile.py' does not exist"),
     (["--torch", "x.txt:build"], "--torch must look like FILE.py:NAME"),
-    (["--torch", ROOT + ":build.py"], "--torch must look like FILE.py:NAME"),
+    (["--torch", f"{ROOT}:build.py"], "--torch must look like FILE.py:NAME"),
     (["--torch", "tests:1.py:build"], "--torch file 'tests:1.py' does not exist"),
     (["--torch", "tests/impls/legacy_same.py:build", "--timeout", "0"], "timeout must be a positive number"),
     (["--torch", "tests/impls/legacy_same.py:build", "--timeout", "nan"], "timeout must be a positive number"),

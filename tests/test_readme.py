@@ -12,15 +12,11 @@ import re
 import shlex
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from .conftest import need_backend
-
-ROOT = Path(__file__).resolve().parent.parent
-README = ROOT / "README.md"
-
+from .paths import EXAMPLES, README
 
 EXIT = re.compile(r"\n?\[exit (\d+)\]\n*\Z")
 
@@ -59,7 +55,7 @@ def test_readme_example(command, expected, status, tmp_path, request):
         for option in ("--from", "--to"):
             need_backend(request.config, FRAMEWORKS[argv[argv.index(option) + 1]].backend)
     # Run where a reader would, with the repository's examples/ at hand, but write nowhere in it.
-    (tmp_path / "examples").symlink_to(ROOT / "examples")
+    (tmp_path / "examples").symlink_to(EXAMPLES)
     env = {**os.environ, "PYTHONWARNINGS": "ignore", "TF_CPP_MIN_LOG_LEVEL": "3"}
     proc = subprocess.run([sys.executable, "-m", "symconv", *argv[1:]], capture_output=True, text=True,
                           timeout=600, env=env, cwd=tmp_path)
@@ -70,4 +66,4 @@ def test_readme_example(command, expected, status, tmp_path, request):
 
 def test_readme_impl_example_is_the_committed_file():
     block = re.search(r"`examples/good_numpy.py`:\n\n```python\n(.*?)```", README.read_text(), flags=re.S).group(1)
-    assert block == (ROOT / "examples" / "good_numpy.py").read_text()
+    assert block == (EXAMPLES / "good_numpy.py").read_text()

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from symconv.model import conventions
 
-ROOT = Path(__file__).resolve().parent.parent
-PACKAGE = ROOT / "symconv"
+from .paths import PACKAGE, ROOT
+
 MAX_LINES = 600
 # A module over MAX_LINES states why in its docstring with these words.
 REASON = "longer than 600 lines because"
