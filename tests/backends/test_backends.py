@@ -10,14 +10,7 @@ import numpy as np
 import pytest
 
 from symconv import ConvSpec, SymconvError, check
-from symconv.backends import (
-    BACKENDS,
-    Variant,
-    backend_class,
-    create,
-    open_runner,
-    parse_switch,
-)
+from symconv.backends import BACKENDS, Variant, backend_class, create, open_runner, parse_switch
 from symconv.backends.base import (
     Call,
     PaddedRun,

@@ -10,14 +10,7 @@ import pytest
 import symconv
 from symconv import ConvSpec, check
 from symconv.cli import main
-from symconv.model.window import (
-    BACKEND_ONLY,
-    INSIDE,
-    MODEL_ONLY,
-    PADDING,
-    PADDING_TAP,
-    READ,
-)
+from symconv.model.window import BACKEND_ONLY, INSIDE, MODEL_ONLY, PADDING, PADDING_TAP, READ
 from symconv.show import plot
 
 from ..paths import DOCS, EXAMPLES

@@ -242,13 +242,7 @@ def test_the_committed_conformance_report_still_holds(run_name, request, framewo
     """docs/conformance.md's rows for this run (every op x padding mode: the convention observed,
     whether y, dk and dx agree, the verdicts) are what the sweep finds today."""
     from symconv.backends import open_runner
-    from symconv.sweeps.matrix import (
-        conformance_rows,
-        default_runs,
-        infer_findings,
-        row_cells,
-        rows_of,
-    )
+    from symconv.sweeps.matrix import conformance_rows, default_runs, infer_findings, row_cells, rows_of
     matrix_run = next(r for runs in default_runs().values() for r in runs if r.name == run_name)
     run = next(r for r in RUNS if r.name == run_name)
     results = list(_reports(run, request, framework_sweep).values())

@@ -10,13 +10,7 @@ from hypothesis import strategies as st
 from symconv import ConvSpec, SymconvError
 from symconv.model.spec import QUANTITIES
 from symconv.symbolic import expressions as symbolic
-from symconv.symbolic.expressions import (
-    closed_form,
-    expression,
-    general_formulas,
-    instantiate,
-    literal_derivation,
-)
+from symconv.symbolic.expressions import closed_form, expression, general_formulas, instantiate, literal_derivation
 
 from ..strategies import specs
 
