@@ -255,7 +255,8 @@ def summary(out: str, err: str, pick: str | None = None) -> str:
 def peak_rss_mb(command: list, timeout: float, pick: str | None = None) -> tuple[dict, float]:
     """Run command; (measurement, peak RSS in MB of it and the processes it waited for)."""
     start = time.perf_counter()
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace",
+                            cwd=ROOT)   # a picture written to standard output is bytes
     out_chunks, err_chunks = [], []
 
     def pump(stream, into):

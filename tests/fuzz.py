@@ -404,7 +404,8 @@ def tensor_for(spec, name):
 @st.composite
 def api_call(draw):
     spec = draw(st.sampled_from(SPECS))
-    choice = draw(st.sampled_from(["spec", "which", "evaluate", "terms", "closed_form", "check", "explain"]))
+    choice = draw(st.sampled_from(["spec", "which", "evaluate", "terms", "closed_form", "check", "explain", "infer",
+                                   "sweep", "trace", "port", "plugin"]))
     quantity = draw(st.one_of(st.sampled_from(["y", "dk", "dx", "forward", "filter_grad", "input_grad"]),
                               hostile_value))
     index = draw(st.one_of(st.lists(st.integers(-1, 3), min_size=3, max_size=5).map(tuple), hostile_value))
@@ -430,21 +431,67 @@ def api_call(draw):
     if choice == "check":
         from symconv import check
         options = draw(st.dictionaries(st.sampled_from(["seed", "timeout", "max_mismatches", "miss_probability",
-                                                        "variant", "grad_path", "quantities"]), hostile_value,
-                                       max_size=2))
+                                                        "variant", "grad_path", "quantities", "repeat", "runner"]),
+                                       hostile_value, max_size=2))
         backend = draw(st.one_of(st.just("numpy"), hostile_value))
         return Call(check, spec, backend, **options)
+    if choice == "infer":
+        options = draw(st.dictionaries(st.sampled_from(["seed", "timeout", "grad_path", "runner", "isolate"]),
+                                       hostile_value, max_size=2))
+        return Call(symconv.infer, spec, draw(st.one_of(st.just("numpy"), hostile_value)), **options)
+    if choice == "sweep":
+        # One tiny case in this process: a valid draw runs in milliseconds, a hostile one is refused.
+        from symconv.sweeps.cases import sweep_cases
+        options = draw(st.dictionaries(st.sampled_from(["workers", "layouts", "kernel_layouts", "paddings",
+                                                        "conventions", "groups", "repeat", "size", "seed", "ops"]),
+                                       hostile_value, max_size=3))
+        case = sweep_cases("quick", ["conv1d"])[0]
+        return Call(symconv.sweep, "numpy", cases=[case], isolate=False, progress=False, shrink=False,
+                    confirm=False, **{k: v for k, v in options.items() if k not in ("size", "ops")})
+    if choice == "trace":
+        entry = draw(st.one_of(st.lists(st.integers(-1, 4), min_size=4, max_size=4).map(tuple), hostile_value))
+        return Call(symconv.trace, draw(st.one_of(st.just("conv2d 3x3 SAME c1"), hostile_value)), "out", entry,
+                    input_shape=draw(st.one_of(st.just("1x4x4x1"), hostile_value)))
+    if choice == "port":
+        return Call(symconv.port, spec, to=draw(st.one_of(st.sampled_from(["torch", "tf", "jax", "onnx"]),
+                                                          hostile_value)),
+                    source=draw(st.one_of(st.sampled_from(["tf", "torch"]), hostile_value)), verify=False)
+    if choice == "plugin":
+        values = draw(st.dictionaries(st.sampled_from(["symconv_seed", "symconv_repeat", "symconv_ops",
+                                                       "symconv_layouts", "symconv_kernel_layouts",
+                                                       "symconv_paddings", "symconv_conventions", "symconv_groups"]),
+                                      st.one_of(st.text(max_size=12), garbage_text), max_size=3))
+        return Call(plugin_options, values)
     from symconv import explain
     tensors = draw(st.dictionaries(st.sampled_from(["x", "k", "g"]), st.one_of(values_text(), hostile_value),
                                    max_size=2))
     return Call(explain, spec, **tensors)
 
 
+class _Config:
+    """The pytest config the plugin reads its options from, holding given values."""
+
+    def __init__(self, values: dict):
+        self.values = values
+
+    def getoption(self, name, default=None):
+        return self.values.get(name, default)
+
+
+def plugin_options(values: dict):
+    """The plugin's options as a run gives them (text): each is a value or a usage error."""
+    from symconv.testing.conformance import filters
+    from symconv.testing.plugin import symconv_repeat, symconv_seed
+    config = _Config(values)
+    return symconv_seed(config), symconv_repeat(config), filters(config)
+
+
 def fuzz_api(call):
+    import pytest
     with time_limit(EXAMPLE_SECONDS):
         try:
             call()
-        except symconv.SymconvError as err:
+        except (symconv.SymconvError, pytest.UsageError) as err:
             text = str(err)
             assert "\n" not in text and 0 < len(text) <= 600, text
 
