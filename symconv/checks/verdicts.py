@@ -23,6 +23,7 @@ import numpy as np
 
 from ..backends import Variant
 from ..backends.runner import runner_for
+from ..diagnose import fitted
 from ..diagnose.diagnosis import EVIDENCE_ENTRIES, diagnose, impossible_values, slot_evidence
 from ..errors import SymconvError, shown
 from ..model import notation as render
@@ -145,6 +146,9 @@ def _verdict(runner, spec, result, path, finished, before, probes, max_mismatche
                 result.message += " where the spec admits no output (a correct answer is an empty tensor or an error)"
             elif verification.probes and probe_values_finite(verification):
                 result.diagnosis = diagnose(spec, quantity, verification.probes, probes.rng, DIAGNOSIS_SECONDS)
+                if not result.diagnosis.accepted:
+                    _fitted(result, runner, spec, quantity, path, verification, probes.rng,
+                            localisation.Budget(*budget), 0)
                 _pads_after_diagnosis(result, spec)
         elif verification.mismatch_count == 0:
             result.message = (f"all {math.prod(want)} entries agree exactly on {verification.plan.probes} probes"
@@ -233,6 +237,10 @@ def _mismatch(result, runner, spec, quantity, path, verification, rng, max_misma
     if result.diagnosis.accepted and max_mismatches:
         _evidence(result, runner, spec, quantity, path, verification, rng, budget, min(max_mismatches,
                                                                                       EVIDENCE_ENTRIES))
+    search = localisation.Budget(*budget)   # the fit's lit calls and any localisation share it
+    if not result.diagnosis.accepted and (garbage is None or garbage.searchable):
+        _fitted(result, runner, spec, quantity, path, verification, rng, search, min(max_mismatches,
+                                                                                    EVIDENCE_ENTRIES))
     if result.diagnosis.accepted:
         _pads_after_diagnosis(result, spec)
         return
@@ -240,7 +248,7 @@ def _mismatch(result, runner, spec, quantity, path, verification, rng, max_misma
         result.status, result.garbage = "error", garbage
         result.message = garbage.text(quantity, total)
         return
-    _localise(result, runner, spec, quantity, path, verification, rng, entries, budget)
+    _localise(result, runner, spec, quantity, path, verification, rng, entries, search)
 
 
 def _evidence(result, runner, spec, quantity, path, verification, rng, budget, shown) -> None:
@@ -264,6 +272,18 @@ def _evidence(result, runner, spec, quantity, path, verification, rng, budget, s
         return
 
 
+def _fitted(result, runner, spec, quantity, path, verification, rng, search, shown) -> None:
+    """No enumerated hypothesis: fit the geometry and the kernel map from lit calls, and test them."""
+    if hasattr(runner, "stage"):
+        runner.stage(f"fitting {quantity} from lit calls")
+    fitted.fit_and_test(runner, spec, quantity, path, verification, result.diagnosis, rng, search, shown=shown)
+    diagnosis = result.diagnosis
+    if diagnosis.accepted and diagnosis.fitted_evidence:
+        result.evidence = diagnosis.fitted_evidence_text
+        result.mismatches = [Mismatch(quantity, e, expected, observed, slots, only_slot=slots[0])
+                             for e, expected, observed, slots in diagnosis.fitted_evidence]
+
+
 def _pads_after_diagnosis(result, spec) -> None:
     accepted = result.diagnosis.accepted
     if not accepted or spec.is_empty:
@@ -280,10 +300,10 @@ def _pads_after_diagnosis(result, spec) -> None:
         result.pads_line = f"implied pads: each hypothesis above implies its own; the model's pads {model}"
 
 
-def _localise(result, runner, spec, quantity, path, verification, rng, entries, budget) -> None:
-    """No hypothesis explains it: recover the terms of each wrong entry, within the budget."""
+def _localise(result, runner, spec, quantity, path, verification, rng, entries, spent) -> None:
+    """No hypothesis explains it: recover the terms of each wrong entry, within what is left of the
+    search's budget."""
     values = {e: _first_difference(spec, quantity, verification, e) for e in entries}
-    spent = localisation.Budget(*budget)
     if hasattr(runner, "stage"):
         runner.stage(f"localising {len(entries)} {quantity} entries (budget {spent.describe()})")
     found = localisation.localise(runner, spec, quantity, path, verification, entries, rng, spent)

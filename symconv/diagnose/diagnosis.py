@@ -52,12 +52,19 @@ class Diagnosis:
     stopped: str | None = None
     evidence_note: str = ""
     contradicted: list = field(default_factory=list)   # (candidate, why) the evidence call refuted
+    context: Context | None = field(default=None, repr=False)
+    fit_calls: int = 0               # backend calls the lit rounds of a fit spent
+    fitted: int = 0                  # of the hypotheses tested, those fitted to lit calls
+    fit_note: str = ""               # what the fit showed when it named nothing
+    fitted_evidence: list = field(default_factory=list)   # (entry, expected, observed, slots)
+    fitted_evidence_text: str = ""
 
     def as_json(self) -> dict:
         return {"explained_by": [c.as_json() for c in self.accepted], "hypotheses_tested": self.tested,
                 "seconds": self.seconds, "stopped": self.stopped, "evidence": self.evidence_note or None,
                 "contradicted": [{"hypothesis": c.name, "summary": c.summary, "why": why}
-                                 for c, why in self.contradicted]}
+                                 for c, why in self.contradicted],
+                "fit_calls": self.fit_calls, "fit": self.fit_note or None}
 
 
 def diagnose(spec: ConvSpec, quantity: str, probes: list, rng, seconds: float = 30.0) -> Diagnosis:
@@ -68,6 +75,7 @@ def diagnose(spec: ConvSpec, quantity: str, probes: list, rng, seconds: float = 
     if not probes or spec.is_empty:
         return diagnosis
     ctx = Context(spec, quantity, probes, rng)
+    diagnosis.context = ctx
     if not all(np.isfinite(o).all() for o in ctx.observed):
         return diagnosis
     for family in HYPOTHESES.values():

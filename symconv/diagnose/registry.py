@@ -204,7 +204,10 @@ def alternative(ctx: Context, name: str, summary: str, sentence: str, parameters
     sample = mapped(ctx.inputs[0])
     if any(n not in sample or sample[n].shape != tuple(alt.shape_of(n)) for n in INPUTS[used]):
         return None
-    if tuple(alt.shape_of(TENSOR_OF[used])) != ctx.shape:
+    out_shape = tuple(alt.shape_of(TENSOR_OF[used]))
+    for use in outward:
+        out_shape = tuple(use.adjoint(np.zeros(out_shape)).shape)
+    if out_shape != ctx.shape:
         return None
     simple = alt is spec and not inward and used == checked and not rename
 
