@@ -188,21 +188,39 @@ class QuantityResult:
         d = self.diagnosis
         if d is None:
             return []
-        tested = f"{d.tested} hypothes{'is' if d.tested == 1 else 'es'} tested without a backend call"
-        if d.accepted:
+        tested = f"{d.tested} hypothes{'is' if d.tested == 1 else 'es'} tested"
+        tested += (f", {d.fitted} of them fitted to {d.fit_calls} lit backend call{'' if d.fit_calls == 1 else 's'}"
+                   if d.fit_calls else " without a backend call")
+        out = []
+        explanations = d.explanations()
+        if explanations:
             probes = self.plan.probes if self.plan is not None else 0
             size = math.prod(self.observed_shape or self.expected_shape)
             every = "the only entry" if size == 1 else f"all {size} entries"
             reach = f"it reproduces {every} on {probes} probe{'' if probes == 1 else 's'}; {tested}"
-            if len(d.accepted) == 1:
-                return [f"diagnosis: {d.accepted[0].sentence} ({reach})"]
-            return [f"diagnosis: {len(d.accepted)} hypotheses each explain every entry ({reach}):"] + \
-                [f"  - {c.sentence}" for c in d.accepted]
-        out = [f"diagnosis: no structural hypothesis explains it ({tested}"
-               + (f"; {d.stopped}" if d.stopped else "") + ")"]
-        for candidate, why in d.contradicted:
-            out.append(f"  ({candidate.summary} fits the probes, but {why})")
-        if self.localisation is not None:
+            if len(explanations) == 1:
+                out.append(f"diagnosis: {explanations[0].sentence} ({reach})")
+            else:
+                noun = "hypotheses each explain" if len(d.accepted) == len(explanations) else \
+                    "explanations each reproduce"
+                out.append(f"diagnosis: {len(explanations)} {noun} every entry ({reach}):")
+                out += [f"  - {c.sentence}" + (f" [closest to the implementation: {d.closest}]"
+                                                if i == 0 and d.closest else "")
+                        for i, c in enumerate(explanations)]
+            if len(explanations) == 1 and d.closest:
+                out.append(f"  (closest to the implementation: {d.closest})")
+        else:
+            out.append(f"diagnosis: no structural hypothesis explains it ({tested}"
+                       + (f"; {d.stopped}" if d.stopped else "") + ")")
+            for candidate, why in d.contradicted:
+                out.append(f"  ({candidate.summary} fits the probes, but {why})")
+            if d.fit_note:
+                out.append(f"  (fit: {d.fit_note})")
+        if d.shape_note:
+            out.append(f"shape: {d.shape_note}")
+        for line in d.fix:
+            out.append(f"fix: {line}")
+        if not explanations and self.localisation is not None:
             loc = self.localisation
             if loc.budget.stopped:
                 out.append(f"localisation stopped: {loc.budget.stopped}; {loc.resolved} of {loc.entries} entries "

@@ -23,7 +23,7 @@ import numpy as np
 
 from ..backends import Variant
 from ..backends.runner import runner_for
-from ..diagnose import fitted
+from ..diagnose import fitted, fixes
 from ..diagnose.diagnosis import EVIDENCE_ENTRIES, diagnose, impossible_values, slot_evidence
 from ..errors import SymconvError, shown
 from ..model import notation as render
@@ -149,7 +149,7 @@ def _verdict(runner, spec, result, path, finished, before, probes, max_mismatche
                 if not result.diagnosis.accepted:
                     _fitted(result, runner, spec, quantity, path, verification, probes.rng,
                             localisation.Budget(*budget), 0)
-                _pads_after_diagnosis(result, spec)
+                _pads_after_diagnosis(result, spec, runner)
         elif verification.mismatch_count == 0:
             result.message = (f"all {math.prod(want)} entries agree exactly on {verification.plan.probes} probes"
                               + (" (the spec admits no output)" if spec.is_empty else ""))
@@ -242,7 +242,7 @@ def _mismatch(result, runner, spec, quantity, path, verification, rng, max_misma
         _fitted(result, runner, spec, quantity, path, verification, rng, search, min(max_mismatches,
                                                                                     EVIDENCE_ENTRIES))
     if result.diagnosis.accepted:
-        _pads_after_diagnosis(result, spec)
+        _pads_after_diagnosis(result, spec, runner)
         return
     if garbage is not None:
         result.status, result.garbage = "error", garbage
@@ -284,8 +284,11 @@ def _fitted(result, runner, spec, quantity, path, verification, rng, search, sho
                              for e, expected, observed, slots in diagnosis.fitted_evidence]
 
 
-def _pads_after_diagnosis(result, spec) -> None:
+def _pads_after_diagnosis(result, spec, runner=None) -> None:
     accepted = result.diagnosis.accepted
+    if accepted and runner is not None:
+        result.diagnosis.name_closest(spec, fixes.declared(runner.backend))
+        accepted = result.diagnosis.accepted
     if not accepted or spec.is_empty:
         return
     model = pads_text(spec.pads)

@@ -175,9 +175,9 @@ def reading_words(spec, name: str, parameters: dict) -> str:
     parts = []
     if "read_as" in parameters:
         letters = parameters["read_as"]
-        words = _framework_layout(spec, letters)
+        words = framework_layout(spec, letters)
         text = f"the kernel's buffer ({spec.kernel_layout}) read as {letters}" + (f" ({words})" if words else "")
-        rows = _im2col(spec, own.stored, letters)
+        rows = im2col_orders(spec, own.stored, letters)
         if rows:
             text += f": an im2col whose patch columns are ordered {rows[1]} while the kernel is flattened {rows[0]}"
         parts.append(text)
@@ -192,7 +192,7 @@ def reading_words(spec, name: str, parameters: dict) -> str:
     return ", then ".join(parts)
 
 
-def _framework_layout(spec, letters) -> str:
+def framework_layout(spec, letters) -> str:
     from ..model.spec import KERNEL_LAYOUTS
     spatial = layout.spatial_letters(spec.ndim)
     for framework, words in (("tf", "TensorFlow's"), ("torch", "PyTorch's")):
@@ -203,7 +203,7 @@ def _framework_layout(spec, letters) -> str:
     return ""
 
 
-def _im2col(spec, stored: str, letters: str):
+def im2col_orders(spec, stored: str, letters: str):
     """(the kernel's flattening order, the patch order) when a reading keeps the output channels
     where they are and reorders the rest: the im2col pattern."""
     if spec.kind == "depthwise" or spec.transposed:

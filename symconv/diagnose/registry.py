@@ -11,7 +11,7 @@ and ``tensors`` (kernels and activations read otherwise, mix-ups, scales);
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import numpy as np
@@ -45,7 +45,7 @@ class Context:
         self.shape = self.observed[0].shape
         self.model_shape = result_shape(spec, quantity)
         self._models = {}
-        self.seen = set()   # geometry keys already tried
+        self.seen = {}      # geometry key already tried -> (its candidate or None, the pads said of it)
 
     def model(self, j: int) -> np.ndarray:
         """The model's exact output on probe j (float64 sums of integers stay exact: every
@@ -79,6 +79,7 @@ class Candidate:
     predict: Callable
     screen: Callable | None = None
     pads: list | None = None       # the pads it implies, when it is a padding hypothesis
+    aliases: list = field(default_factory=list)   # other names of the same model (Candidates)
 
     def explains(self, observed_outputs: list) -> bool:
         """Whether it reproduces every entry of these outputs of the verification probes."""
@@ -96,6 +97,30 @@ class Candidate:
         if self.pads is not None:
             out["pads"] = self.pads
         return out
+
+    @property
+    def explanation(self) -> dict:
+        """What kind of fix it calls for, with what it needs: geometry (pads, strides, dilations,
+        conventions), a kernel reading (read_as), a flip; its pads and convention."""
+        p = self.parameters
+        readings = p.get("readings") or ([p] if "read_as" in p or "layout" in p else [])
+        flips = p.get("flipped") or (p.get("axes") if self.name == "flipped_kernel" else None)
+        if self.name in GEOMETRY_FAMILIES and not flips:
+            kind = "geometry"
+        elif readings:
+            kind = "reading"
+        elif flips:
+            kind = "flip"
+        else:
+            kind = "other"
+        first = readings[0] if readings else {}
+        return {"kind": kind, "pads": self.pads if self.pads is not None else p.get("pads"),
+                "convention": p.get("convention"), "read_as": first.get("read_as") or first.get("layout")}
+
+
+# Families whose models differ from the spec's in pads, strides or dilations alone.
+GEOMETRY_FAMILIES = {"convention", "shifted_pads", "ignored_stride", "wrong_stride", "swapped_strides",
+                     "ignored_dilation", "swapped_dilations", "padding_mode", "fitted_geometry"}
 
 
 @dataclass(frozen=True)
@@ -239,11 +264,24 @@ def geometry(ctx: Context, name: str, alt: ConvSpec | None, summary: str, senten
     if alt is None:
         return None
     key = _geometry_key(alt)
-    if key == _geometry_key(ctx.spec) or key in ctx.seen:
+    if key == _geometry_key(ctx.spec):
         return None
-    ctx.seen.add(key)
-    return alternative(ctx, name, summary, sentence, parameters, alt=alt,
-                       pads=[list(p) for p in alt.pads] if pads else None)
+    if key in ctx.seen:
+        # The same model under another name (same_lower and torch where the last row is never read):
+        # one test, both names.
+        first, said = ctx.seen[key]
+        alias_pads = [list(p) for p in alt.pads]
+        # Another name says something new when it names a convention or other pads (3:3 beside 3:2,
+        # where the last row is never read).
+        if first is not None and (name == "convention" or alias_pads not in said):
+            said.append(alias_pads)
+            first.aliases.append(Candidate(name, summary, sentence, parameters, first.predict, first.screen,
+                                           alias_pads if pads else None))
+        return None
+    candidate = alternative(ctx, name, summary, sentence, parameters, alt=alt,
+                            pads=[list(p) for p in alt.pads] if pads else None)
+    ctx.seen[key] = (candidate, [[list(p) for p in alt.pads]])
+    return candidate
 
 
 # ---- words ----------------------------------------------------------------------------------
