@@ -83,6 +83,13 @@ class Mismatch:
         return f"the backend multiplies {slot} by {_joined(seen)}; the model pairs it with {_joined(want)}"
 
 
+UNRESOLVED_SHOWN = 2    # entries the search could not localise, shown one by one
+
+
+def _unlocalised(note: str) -> bool:
+    return note.startswith(("not localised", "localisation stopped"))
+
+
 def number_text(value) -> str:
     value = float(value)
     if not math.isfinite(value):
@@ -127,6 +134,28 @@ class Localisation:
 
 
 @dataclass
+class Shrunk:
+    """An unexplained mismatch shrunk: the smallest case that fails the same way, its verdict there,
+    and the command that reproduces it."""
+
+    spec: ConvSpec
+    steps: int
+    calls: int
+    result: "QuantityResult"
+    command: str
+
+    def as_json(self) -> dict:
+        return {"spec": self.spec.describe(), "steps": self.steps, "backend_calls": self.calls,
+                "result": self.result.as_json(), "command": self.command}
+
+    def lines(self) -> list:
+        head = (f"shrunk in {self.steps} step{'' if self.steps == 1 else 's'} ({self.calls} backend calls) to "
+                f"{self.spec.describe()}, where it fails the same way:")
+        inner = self.result.lines(self.spec)[1:]
+        return [head] + [f"  {line.strip()}" for line in inner] + [f"  reproduce: {self.command}"]
+
+
+@dataclass
 class QuantityResult:
     """The verdict on one quantity along one path."""
 
@@ -150,6 +179,8 @@ class QuantityResult:
     exception: str = ""              # "Type: message" the implementation under test raised (status error)
     compared: bool = True            # False: ok without a comparison (a refusal where no output is right)
     changed: list = field(default_factory=list)   # entries whose value changed between repeated calls
+    shrunk: Shrunk | None = None     # unexplained here: the smallest case that fails the same way
+    shrink_calls: int = 0            # backend calls shrinking spent (not counted in backend_calls)
 
     def as_json(self) -> dict:
         return {"quantity": self.quantity, "path": self.path, "status": self.status, "message": self.message,
@@ -165,6 +196,7 @@ class QuantityResult:
                 "localisation": None if self.localisation is None else self.localisation.as_json(),
                 "exception": self.exception or None,
                 "nondeterministic": [c.as_json() for c in self.changed] or None,
+                "shrunk": None if self.shrunk is None else self.shrunk.as_json(),
                 "seconds": {what: round(t, 4) for what, t in self.seconds.items()}}
 
     def lines(self, spec, width: int = 9) -> list:
@@ -174,14 +206,22 @@ class QuantityResult:
         lines.extend(f"    {line}" for line in self._diagnosis_lines())
         if self.evidence and self.mismatches:
             lines.append(f"    {self.evidence}:")
+        unresolved = [m for m in self.mismatches if m.observed is None and _unlocalised(m.note)]
         for mismatch in self.mismatches:
-            lines.append(f"    {mismatch.sentence()}")
+            if mismatch not in unresolved[UNRESOLVED_SHOWN:]:
+                lines.append(f"    {mismatch.sentence()}")
+        if len(unresolved) > UNRESOLVED_SHOWN:
+            rest = unresolved[UNRESOLVED_SHOWN:]
+            lines.append(f"    ... {len(rest)} more listed entries not localised for the same reason ("
+                         + ", ".join(m.entry for m in rest[:4]) + (", ..." if len(rest) > 4 else "") + ")")
         for changed in self.changed:
             lines.append(f"    {changed.sentence()}")
         if self.mismatch_count > len(self.mismatches) and self.localisation is not None:
             lines.append(f"    ... {self.mismatch_count - len(self.mismatches)} more entries differ")
         if self.pads_line:
             lines.append(f"    {self.pads_line}")
+        if self.shrunk is not None:
+            lines.extend(f"    {line}" for line in self.shrunk.lines())
         return lines
 
     def _diagnosis_lines(self) -> list:
@@ -189,8 +229,9 @@ class QuantityResult:
         if d is None:
             return []
         tested = f"{d.tested} hypothes{'is' if d.tested == 1 else 'es'} tested"
-        tested += (f", {d.fitted} of them fitted to {d.fit_calls} lit backend call{'' if d.fit_calls == 1 else 's'}"
-                   if d.fit_calls else " without a backend call")
+        lit = f"{d.fit_calls} lit backend call{'' if d.fit_calls == 1 else 's'}"
+        tested += (f", {d.fitted} of them fitted to {lit}" if d.fitted and d.fit_calls else
+                   f", none could be fitted to {lit}" if d.fit_calls else " without a backend call")
         out = []
         explanations = d.explanations()
         if explanations:
@@ -216,6 +257,8 @@ class QuantityResult:
                 out.append(f"  ({candidate.summary} fits the probes, but {why})")
             if d.fit_note:
                 out.append(f"  (fit: {d.fit_note})")
+            if d.region:
+                out.append(f"the wrong entries: {d.region}")
         if d.shape_note:
             out.append(f"shape: {d.shape_note}")
         for line in d.fix:

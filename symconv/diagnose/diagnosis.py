@@ -61,6 +61,7 @@ class Diagnosis:
     fitted_evidence_text: str = ""
     shape_note: str = ""             # a wrong shape against the model's: where the model's output sits
     shape_crop: str = ""             # the block of a larger output that holds the model's
+    region: str = ""                 # where the wrong entries lie, when they form a box
     closest: str = ""                # why the first explanation is the one closest to the implementation
     fix: list = field(default_factory=list)   # how to compute the model instead, in the code's framework
     declaration: object = None       # fixes.Declaration: what the implementation says of itself
@@ -94,7 +95,8 @@ class Diagnosis:
                 "fit_calls": self.fit_calls, "fit": self.fit_note or None, "shape": self.shape_note or None,
                 "equivalent": [a.as_json() for c in self.accepted for a in c.aliases],
                 "closest": self.closest or None, "fix": self.fix,
-                "declared": None if self.declaration is None else self.declaration.as_json()}
+                "declared": None if self.declaration is None else self.declaration.as_json(),
+                "region": self.region or None}
 
 
 def diagnose(spec: ConvSpec, quantity: str, probes: list, rng, seconds: float = 30.0) -> Diagnosis:
