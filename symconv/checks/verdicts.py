@@ -362,6 +362,11 @@ def _pads_after_diagnosis(result, spec, runner=None) -> None:
     if accepted and runner is not None:
         result.diagnosis.name_closest(spec, fixes.declared(runner.backend))
         accepted = result.diagnosis.accepted
+    region = result.diagnosis.region
+    if region and 2 * result.mismatch_count <= math.prod(result.expected_shape):
+        for candidate in result.diagnosis.explanations():
+            if region.split(" ")[0] not in candidate.sentence:
+                candidate.sentence = f"only {region} differs: {candidate.sentence}"
     if not accepted or spec.is_empty:
         return
     model = pads_text(spec.pads)

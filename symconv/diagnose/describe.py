@@ -88,14 +88,14 @@ def named_geometry(ctx, alt, flipped=()) -> str:
         return ""
     befores = [b for b, _ in alt.pads]
     outs = alt.direct_output_spatial
-    sizes = list(zip(spec.direct_input_spatial, spec.kernel_spatial, spec.strides, spec.dilations))
+    sizes = list(zip(alt.direct_input_spatial, spec.kernel_spatial, spec.strides, spec.dilations))
     names = [name for name, rule in sorted(conventions.REGISTRY.items())
              if all((r.before, r.out) == (b, o) for r, b, o in zip((rule(*s) for s in sizes), befores, outs))]
-    if names and spec.padding == "SAME" and spec.convention in names:
-        names.remove(spec.convention)
+    if spec.padding == "SAME" and spec.convention in names:
+        return ""   # the spec's own rule, at another size
     if names and (spec.padding == "SAME" or not isinstance(spec.padding, str)):
         return f"as SAME resolved by the {' or the '.join(names)} convention"
-    valid = [conventions.Resolved(conventions.output_size(*s, 0, 0), 0, 0) for s in sizes]
+    valid = [conventions.Resolved(conventions.output_size(*size, 0, 0), 0, 0) for size in sizes]
     if spec.padding != "VALID" and all((v.before, v.out) == (b, o) for v, b, o in zip(valid, befores, outs)):
         return "the VALID output (no padding)"
     if spec.padding != "SAME":
@@ -266,22 +266,57 @@ def _merge_runs(phrases) -> list:
     return list(dict.fromkeys(phrases))
 
 
-def permutation_words(sigma) -> str:
-    """"in reverse order", "rotated by one (channel c holds c+1)", "(c*4 + m) read as (m*2 + c)":
-    the shape of a permutation of channels, or '' when it has none that reads well."""
+def permutation_words(sigma, what: str = "channel") -> str:
+    """"in reverse order", "rotated by one", "swapped in pairs", "transposed as a 3x4 block: channel i*3+j
+    holds channel j*4+i", "0 holds 2, 1 holds 0, ...": a permutation (position i holds sigma[i])."""
+    sigma = np.asarray(sigma)
     n = len(sigma)
     order = np.arange(n)
     if np.array_equal(sigma, order[::-1]):
-        return "in reverse order"
+        return f"in reverse order ({what} i holds {what} {n - 1}-i)"
     for r in range(1, n):
         if np.array_equal(sigma, np.roll(order, -r)):
-            return f"rotated: channel c holds channel c+{r} (mod {n})"
+            shift = f"+{r}" if r <= n // 2 else f"-{n - r}"
+            return f"rotated ({what} i holds {what} i{shift}, mod {n})"
+    if n % 2 == 0 and np.array_equal(sigma, order ^ 1):
+        return f"swapped in pairs ({what}s 0 and 1, 2 and 3, ...)"
     for a in range(2, n):
-        if n % a == 0:
-            b = n // a
-            if np.array_equal(sigma, order.reshape(a, b).T.reshape(-1)):
-                return f"transposed as a {a}x{b} block: channel i*{a}+j holds channel j*{b}+i"
-    return ""
+        if n % a == 0 and np.array_equal(sigma, order.reshape(a, n // a).T.reshape(-1)):
+            return f"in transposed order ({what} i*{a}+j holds {what} j*{n // a}+i)"
+    for size in range(2, n):
+        if n % size:
+            continue
+        blocks = sigma.reshape(-1, size) - np.arange(0, n, size)[:, None]
+        if (blocks == blocks[0]).all() and np.array_equal(np.sort(blocks[0]), np.arange(size)):
+            inner = permutation_words(blocks[0], what)
+            if inner and not inner[0].isdigit():
+                return f"{inner.split(' (')[0]} within each group of {size}"
+    moved = [i for i in range(n) if sigma[i] != i]
+    return ", ".join(f"{i} holds {int(sigma[i])}" for i in moved[:6]) + (", ..." if len(moved) > 6 else "")
+
+
+def channel_permutations(spec, source, model) -> list:
+    """Phrases for a kernel map that is the model's with its direct output channels or its direct
+    input channels permuted (whole slices moved), or []."""
+    out_name, in_name = spec.tensor_with_role("direct_output"), spec.tensor_with_role("direct_input")
+    c_out, c_in = source.shape[:2]
+    flat_s, flat_m = source.reshape(c_out, c_in, -1), model.reshape(c_out, c_in, -1)
+    rows = {flat_m[co].tobytes(): co for co in range(c_out)}
+    sigma_out = [rows.get(flat_s[co].tobytes()) for co in range(c_out)]
+    if None not in sigma_out and sorted(sigma_out) == list(range(c_out)):
+        words = permutation_words(sigma_out)
+        extra = ""
+        if spec.kind == "depthwise":
+            m = c_out // spec.direct_input_channels
+            if m > 1 and np.array_equal(sigma_out, np.arange(c_out).reshape(m, -1).T.reshape(-1)):
+                extra = (f": {out_name} channel c*{m}+m holds the model's channel m*{spec.direct_input_channels}+c, "
+                         f"the multiplier index major instead of the channel's")
+        return [f"{out_name}'s channels {words}" if not extra else f"{out_name}'s channels permuted{extra}"]
+    columns = {flat_m[:, ci].tobytes(): ci for ci in range(c_in)}
+    sigma_in = [columns.get(flat_s[:, ci].tobytes()) for ci in range(c_in)]
+    if None not in sigma_in and sorted(sigma_in) == list(range(c_in)):
+        return [f"{in_name}'s channels read {permutation_words(sigma_in)}"]
+    return []
 
 
 # ---- regions ------------------------------------------------------------------------------------
@@ -320,46 +355,64 @@ def region_words(spec, tensor: str, mask: np.ndarray, name: str | None = None) -
 
 
 def _region_meaning(spec, holder, per_axis, shape) -> str:
+    """Words for a box of a tensor: its channels (and their group), its first or last positions,
+    its batch items; a kernel's slices by the channels they serve."""
     own = layout.of(spec, holder)
     letters = own.letters
     role = spec.role(holder)
-    spatial = [letters.index(letter) for letter in layout.spatial_letters(spec.ndim)] if role != "kernel" or \
-        spec.kind != "depthwise" else []
-    said = []
     full = [len(per_axis[a]) == shape[a] for a in range(len(shape))]
-    if role != "kernel":
-        channel = letters.index("C")
-        sp_full = [full[a] for a in spatial]
-        if all(sp_full) and not full[channel]:
-            chosen = per_axis[channel]
-            groups = spec.conv_groups
-            per = shape[channel] // groups
-            grp = sorted({int(c) // per for c in chosen})
-            whole = groups > 1 and len(chosen) == per * len(grp) and all(
-                set(range(g * per, (g + 1) * per)) <= set(int(c) for c in chosen) for g in grp)
-            said.append(f"{plural(len(chosen), 'channel')} {numbers(chosen)}" +
-                        (f" (group {numbers(grp)})" if whole else ""))
-        if not all(sp_full):
-            last = [len(per_axis[a]) == 1 and per_axis[a][0] == shape[a] - 1 for a in spatial]
-            first = [len(per_axis[a]) == 1 and per_axis[a][0] == 0 for a in spatial]
-            where = "output" if role == "direct_output" else "input"
-            if all(last):
-                said.append(f"the last {where} position")
-            elif all(first):
-                said.append(f"the first {where} position")
-            else:
-                for axis, a in enumerate(spatial):
-                    if full[a]:
-                        continue
-                    unit = UNITS[axis_name(spec, axis)][0] if spec.ndim > 1 else "position"
-                    if last[axis]:
-                        said.append(f"the last {unit}")
-                    elif first[axis]:
-                        said.append(f"the first {unit}")
-        if not full[letters.index("N")] and shape[letters.index("N")] > 1:
-            said.append(f"batch {plural(len(per_axis[letters.index('N')]), 'item')} "
-                        f"{numbers(per_axis[letters.index('N')])}")
+    if role == "kernel":
+        return _kernel_meaning(spec, letters, per_axis, full)
+    spatial = [letters.index(letter) for letter in layout.spatial_letters(spec.ndim)]
+    said = []
+    channel = letters.index("C")
+    sp_full = [full[a] for a in spatial]
+    if all(sp_full) and not full[channel]:
+        said.append(_channels(spec, per_axis[channel], shape[channel]))
+    if not all(sp_full):
+        last = [len(per_axis[a]) == 1 and per_axis[a][0] == shape[a] - 1 for a in spatial]
+        first = [len(per_axis[a]) == 1 and per_axis[a][0] == 0 for a in spatial]
+        where = "output" if holder == "y" else "input"
+        if all(last):
+            said.append(f"the last {where} position")
+        elif all(first):
+            said.append(f"the first {where} position")
+        else:
+            for axis, a in enumerate(spatial):
+                if full[a]:
+                    continue
+                unit = UNITS[axis_name(spec, axis)][0] if spec.ndim > 1 else "position"
+                if last[axis]:
+                    said.append(f"the last {unit}")
+                elif first[axis]:
+                    said.append(f"the first {unit}")
+    if not full[letters.index("N")] and shape[letters.index("N")] > 1:
+        said.append(f"batch {plural(len(per_axis[letters.index('N')]), 'item')} "
+                    f"{numbers(per_axis[letters.index('N')])}")
     return ", ".join(said)
+
+
+def _channels(spec, chosen, count) -> str:
+    """"channels 8-15, group 1": channels of a tensor, with their group when they make whole groups."""
+    groups = spec.conv_groups
+    per = count // groups
+    grp = sorted({int(c) // per for c in chosen})
+    whole = groups > 1 and len(chosen) == per * len(grp)
+    return f"{plural(len(chosen), 'channel')} {numbers(chosen)}" + (f", group {numbers(grp)}" if whole else "")
+
+
+def _kernel_meaning(spec, letters, per_axis, full) -> str:
+    """"the kernel slices of y channels 8-15, group 1": a kernel box by the direct output channels
+    it serves, when only those vary."""
+    if spec.kind == "depthwise" or "O" not in letters:
+        return ""
+    out_axis = letters.index("O")
+    others_full = all(full[a] for a in range(len(letters)) if a != out_axis)
+    if full[out_axis] or not others_full:
+        return ""
+    out_name = spec.tensor_with_role("direct_output") if not spec.transposed else "y"
+    count = spec.direct_output_channels if not spec.transposed else spec.direct_input_channels
+    return f"the kernel slices of {out_name} {_channels(spec, per_axis[out_axis], count)}"
 
 
 def padding_text(pads) -> str:

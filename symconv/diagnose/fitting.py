@@ -410,12 +410,16 @@ def kernel_map_words(spec, kernel_map: KernelMap, model: KernelMap) -> tuple:
                 phrase = words[0] + ("" if len(words) == 1 else
                                      " (equivalently " + " or ".join(words[1:]) + ": the same map at these sizes)")
                 return words[0], phrase, {"readings": [p for _, p in readings]}
+            permuted_channels = describe.channel_permutations(spec, kernel_map.source, model.source)
+            if permuted_channels:
+                return permuted_channels[0], permuted_channels[0], {"channels": permuted_channels}
             moved = np.flatnonzero(tau != np.arange(len(tau)))
             return ("the kernel read through a fixed permutation",
                     f"the kernel's entries read through a fixed permutation ({len(moved)} of {len(tau)} entries "
                     f"moved, e.g. {_example(spec, int(moved[0]), int(tau[moved[0]]))})",
                     {"moved": int(len(moved))})
-    phrases = describe.channel_words(spec, kernel_map.source, model.source)
+    phrases = describe.channel_permutations(spec, kernel_map.source, model.source) or \
+        describe.channel_words(spec, kernel_map.source, model.source)
     scale = np.unique(kernel_map.coefficient[kernel_map.source != ABSENT])
     if len(scale) == 1 and scale[0] != 1 and not phrases:
         phrases = [f"every kernel entry counted {scale[0]} times"]

@@ -149,8 +149,9 @@ def _geometry_fix(spec: ConvSpec, framework) -> list:
     strides = _args(spec.strides)
     dilations = _args(spec.dilations)
     if spec.transposed:
-        return [f"the model's pads are {format_padding(pads)} on the direct convolution's input (y): see symconv port "
-                f"for the transposed layer's padding and output_padding"]
+        size = "x".join(map(str, spec.y_shape))
+        return [f"ask the transposed layer for the model's y, {size} (output_shape; PyTorch's output_padding), with "
+                f"its pads {format_padding(pads)} (before:after on y)"]
     if framework == "torch":
         if symmetric:
             return [f"PyTorch: F.conv{nd}d(x, weight, stride={strides}, padding={_args([b for b, _ in pads])}"

@@ -168,11 +168,44 @@ def region_text(spec, role: str, positions) -> str:
 def regional_candidates(ctx: Context, records, ok, mismatch):
     """Regional models fitted to the unexplained records of each separable region."""
     spec = ctx.spec
-    for role, positions in regions(spec, records, ok):
-        if len(positions) * 2 > np.prod(_sizes(spec, role)):
-            continue
-        inside = _inside(records, role, positions)
-        chosen = records.take(inside & ~ok)
+    tried = set()
+    for role, seen in regions(spec, records, ok):
+        for positions in _grown(ctx, role, seen, mismatch):
+            key = (role, tuple(positions))
+            if key in tried or len(positions) * 2 > np.prod(_sizes(spec, role)):
+                continue
+            tried.add(key)
+            inside = _inside(records, role, positions)
+            if (inside & ok).any():
+                continue
+            yield from _rules(ctx, role, positions, records.take(inside & ~ok))
+
+
+def _grown(ctx, role, seen, mismatch) -> list:
+    """Regions to try from the positions the lit terms showed: the wrong outputs' own positions
+    (when the output plays this role), the positions seen, then each grown to whole axes (a row
+    seen in part is the row)."""
+    spec = ctx.spec
+    sizes = _sizes(spec, role)
+    out = []
+    holder = SHAPED_LIKE[ctx.quantity]
+    if mismatch is not None and layout.roles(spec)[holder] == role and holder != "k":
+        rows = layout.index_from_user(spec, holder, np.argwhere(mismatch))
+        out.append(sorted({tuple(map(int, r[2:])) for r in rows}))
+    out.append(list(seen))
+    per_axis = [sorted({p[a] for p in seen}) for a in range(len(sizes))]
+    partial = [a for a in range(len(sizes)) if len(per_axis[a]) < sizes[a]]
+    for count in range(1, len(partial) + 1):
+        for axes in itertools.combinations(partial, count):
+            sets = [range(sizes[a]) if a in axes else per_axis[a] for a in range(len(sizes))]
+            out.append(sorted(itertools.product(*sets)))
+    return out
+
+
+def _rules(ctx, role, positions, chosen):
+    """The rules fitted inside one region: another geometry there, or nothing read there."""
+    spec = ctx.spec
+    if len(chosen):
         geometry = fit_geometry(spec, chosen)
         if geometry is not None and geometry != Geometry.of(spec):
             alt, flipped = geometry_spec(spec, geometry)
@@ -181,7 +214,7 @@ def regional_candidates(ctx: Context, records, ok, mismatch):
                 if inner is not None:
                     yield regional(ctx, role, positions, inner, _rule_words(ctx, role, alt, flipped),
                                    {"pads": [list(p) for p in alt.pads]})
-        yield regional(ctx, role, positions, None, None, {})
+    yield regional(ctx, role, positions, None, None, {})
 
 
 WINDOW_MOVES = {"H": ("down", "up"), "W": ("to the right", "to the left"), "D": ("deeper", "shallower")}

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..model import layout
 from ..model.indexmap import maps_for
-from ..model.quantities import SHAPED_LIKE
+from ..model.quantities import INPUTS, SHAPED_LIKE, TENSOR_OF
 from ..model.spec import DATA_FORMATS, ConvSpec
 from .registry import (
     OUTPUT_TENSOR,
@@ -408,3 +408,76 @@ def _padding_value(ctx):
                     {"value": _number(value)}, predict)
 
 
+
+
+FILL_MODES = {"edge": "the nearest edge pixel (replicate padding)", "reflect": "its mirror image without the edge "
+              "(reflect padding)", "symmetric": "its mirror image with the edge (symmetric padding)",
+              "wrap": "the pixel from the other side (circular padding)"}
+
+
+def _fill_gather(spec: ConvSpec, mode: str):
+    """For the direct input padded by the spec's pads in ``mode``: the flat index of the pixel each
+    padded position reads (per spatial position; batch and channels ride along), or None."""
+    sizes = spec.direct_input_spatial
+    if any(b < 0 or a < 0 for b, a in spec.pads) or any(
+            max(b, a) >= n for (b, a), n in zip(spec.pads, sizes)) and mode != "edge":
+        return None
+    positions = np.arange(math.prod(sizes)).reshape(sizes)
+    return np.pad(positions, spec.pads, mode=mode)
+
+
+@hypothesis("padding_fill", "the padding filled from the input (replicate, reflect, symmetric, circular) instead "
+                            "of zeros")
+def _padding_fill(ctx):
+    from ..backends.base import valid_equivalent
+    spec, q = ctx.spec, ctx.quantity
+    tensor = spec.tensor_with_role("direct_input")
+    if tensor not in INPUTS[q] or ctx.shape != ctx.model_shape or not any(b or a for b, a in spec.pads):
+        return
+    valid = valid_equivalent(spec)
+    if valid is None:
+        return
+    for mode, words in FILL_MODES.items():
+        gather = _fill_gather(spec, mode)
+        if gather is None:
+            continue
+        flat = gather.reshape(-1)
+
+        def apply(a, flat=flat, shape=gather.shape):
+            canon = layout.array_to_canonical(spec, tensor, a)
+            lead = canon.shape[:2]
+            out = canon.reshape(lead + (-1,))[..., flat].reshape(lead + shape)
+            return layout.array_from_canonical(valid, tensor, out)
+
+        def adjoint(a, flat=flat):
+            canon = layout.array_to_canonical(valid, tensor, a)
+            lead = canon.shape[:2]
+            out = np.zeros(lead + (math.prod(spec.direct_input_spatial),), dtype=np.float64)
+            np.add.at(out, (slice(None), slice(None), flat), canon.reshape(lead + (-1,)))
+            return layout.array_from_canonical(spec, tensor, out.reshape(lead + spec.direct_input_spatial))
+        yield alternative(ctx, "padding_fill", f"padding filled by {mode}",
+                          f"{WHAT[q]} is exactly the model with each padding pixel read as {words} instead of 0",
+                          {"mode": mode}, alt=valid, uses=[Use(tensor, apply, adjoint, False)])
+
+
+@hypothesis("zero_region", "the entries of one region (channels, positions, batch items) zero, the rest the model's")
+def _zero_region(ctx):
+    from .describe import region_words
+    if ctx.shape != ctx.model_shape:
+        return
+    differs = np.zeros(ctx.shape, dtype=bool)
+    for j, observed in enumerate(ctx.observed):
+        differs |= observed != ctx.model(j)
+    if not differs.any() or differs.all() or any((o[differs] != 0).any() for o in ctx.observed):
+        return
+    holder = SHAPED_LIKE[ctx.quantity]
+    text, words = region_words(ctx.spec, holder, differs, TENSOR_OF[ctx.quantity])
+    if not text:
+        return
+
+    def predict(where):
+        return np.where(differs, 0, model_of(ctx, where))
+    region = text + (f" ({words})" if words else "")
+    yield Candidate("zero_region", f"{region} zero",
+                    f"{WHAT[ctx.quantity]} is exactly the model except {region}, which {'is' if differs.sum() == 1 else 'are'} "
+                    f"zero", {"region": region}, predict)
