@@ -304,7 +304,7 @@ def shift_phrase(spec: ConvSpec, axis: int, delta: int) -> str:
     """How far a pixel index moves on one axis: "one row lower" for +1 on H."""
     name = axis_name(spec, axis)
     unit, more, less = UNITS[name] if spec.ndim > 1 else ("position", "later", "earlier")
-    count = "one" if abs(delta) == 1 else str(abs(delta))
+    count = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five"}.get(abs(delta), str(abs(delta)))
     return f"{count} {unit}{'' if abs(delta) == 1 else 's'} {more if delta > 0 else less}"
 
 
