@@ -100,7 +100,7 @@ def named_geometry(ctx, alt, flipped=()) -> str:
         return "the VALID output (no padding)"
     if spec.padding != "SAME":
         return ""
-    split = []
+    split = {}
     for axis, ((size, k, s, d), b) in enumerate(zip(sizes, befores)):
         out = conventions.ceil_div(size, s)
         total = (out - 1) * s + effective_kernel(k, d) - size
@@ -110,11 +110,11 @@ def named_geometry(ctx, alt, flipped=()) -> str:
         if b not in ways and total - b not in ways:
             return ""
         how = ways.get(b) or f"the after side {ways[total - b]}"
-        split.append(f"on {axis_name(spec, axis)} SAME's total padding (out-1)*s + (k-1)*d + 1 - in = "
-                     f"({out}-1)*{s} + {effective_kernel(k, d)} - {size} = {total} is negative (the stride is larger "
-                     f"than the kernel) and is split without clamping it at zero: {b} before ({how}), "
-                     f"{total - b} after, where the model clamps it to 0")
-    return "; ".join(split)
+        text = (f"(out-1)*s + (k-1)*d + 1 - in = ({out}-1)*{s} + {effective_kernel(k, d)} - {size} = {total}, is "
+                f"negative (the stride is larger than the kernel) and split without clamping it at zero: {b} before "
+                f"({how}), {total - b} after, where the model clamps it to 0")
+        split.setdefault(text, []).append(axis)
+    return "; ".join(f"SAME's total padding on {axes_text(spec, axes)}, {text}" for text, axes in split.items())
 
 
 # ---- kernel maps ------------------------------------------------------------------------------

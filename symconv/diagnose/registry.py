@@ -47,6 +47,10 @@ class Context:
         self._models = {}
         self.seen = {}      # geometry key already tried -> (its candidate or None, the pads said of it)
 
+    def said_pads(self) -> list:
+        """Pads already named by a candidate (a convention names them better than a shift)."""
+        return [p for _, said in self.seen.values() for p in said]
+
     def model(self, j: int) -> np.ndarray:
         """The model's exact output on probe j (float64 sums of integers stay exact: every
         probe sum is below 2**24, far inside 2**53)."""

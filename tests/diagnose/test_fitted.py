@@ -44,8 +44,9 @@ def test_an_unclamped_same_split_is_fitted_from_one_lit_round_at_the_reported_si
         assert named(result) == ["fitted_geometry"], result.quantity
         sentence = result.diagnosis.accepted[0].sentence
         assert "pads -3:-2,2:2 instead of 0:0,2:2: every x pixel is three rows lower (H)" in sentence
-        assert "(5-1)*10 + 5 - 50 = -5 is negative" in sentence
-        assert "split without clamping it at zero: -3 before (rounded down), -2 after" in sentence
+        assert ("SAME's total padding on H, (out-1)*s + (k-1)*d + 1 - in = (5-1)*10 + 5 - 50 = -5, is negative (the "
+                "stride is larger than the kernel) and split without clamping it at zero: -3 before (rounded down), "
+                "-2 after, where the model clamps it to 0") in sentence
         assert result.backend_calls <= 20 and result.diagnosis.fit_calls == 2
         assert result.implied_pads == [[-3, -2], [2, 2]]
         assert result.evidence.startswith("observed with ") and result.mismatches
