@@ -36,6 +36,7 @@ class Declaration:
     """What the implementation says of itself."""
 
     framework: str | None = None     # tf, keras, torch, jax, onnx (None: none seen)
+    backend: bool = False            # the framework's own op is under test (not code written with it)
     paddings: list = field(default_factory=list)   # (value, "file:line") of literal padding= arguments
     source: str = ""                 # the file it was read from
 
@@ -49,7 +50,7 @@ def declared(backend) -> Declaration:
     path = getattr(backend, "path", None)
     if isinstance(path, str) and path.endswith(".py") and os.path.isfile(path):
         return _from_file(path)
-    return Declaration(BACKEND_FRAMEWORKS.get(getattr(backend, "name", "")))
+    return Declaration(BACKEND_FRAMEWORKS.get(getattr(backend, "name", "")), backend=True)
 
 
 def _from_file(path: str) -> Declaration:
@@ -130,7 +131,7 @@ def fix_lines(spec: ConvSpec, declaration: Declaration, explanation: dict) -> li
         lines.append(f"keep {explanation['crop']} of the output (the model's pads {format_padding(spec.pads)}), "
                      f"or compute the model's size in the first place")
     elif kind == "geometry":
-        lines += _geometry_fix(spec, framework)
+        lines += _geometry_fix(spec, framework, declaration.backend)
     elif kind == "reading":
         lines += _reading_fix(spec, explanation)
     elif kind == "flip":
@@ -142,7 +143,9 @@ def fix_lines(spec: ConvSpec, declaration: Declaration, explanation: dict) -> li
     return lines
 
 
-def _geometry_fix(spec: ConvSpec, framework) -> list:
+def _geometry_fix(spec: ConvSpec, framework, own_op: bool = False) -> list:
+    """The model's geometry said in the framework's terms; where the framework's own op is what
+    differs, as explicit pads around a VALID (or unpadded) op, which do not go through its SAME."""
     pads = spec.pads
     nd = spec.ndim
     symmetric = all(b == a and b >= 0 for b, a in pads)
@@ -160,8 +163,10 @@ def _geometry_fix(spec: ConvSpec, framework) -> list:
         return [f"PyTorch: x = F.pad(x, {widths}) (or nn.ZeroPad{nd}d({widths}) before the layer), then "
                 f"F.conv{nd}d(x, weight, stride={strides}, padding=0{_dilation(dilations)})"]
     if framework in ("tf", "keras"):
-        if spec.padding == "SAME" and runs_as(spec.convention, DEFAULT) or spec.padding == "VALID":
+        if not own_op and (spec.padding == "SAME" and runs_as(spec.convention, DEFAULT) or spec.padding == "VALID"):
             return [f"TensorFlow: padding='{spec.padding}'"]
+        if all(b == a == 0 for b, a in pads):
+            return [f"TensorFlow: padding='VALID' (the model's pads are {format_padding(pads)} here)"]
         spatial = [[max(b, 0), max(a, 0)] for b, a in pads]
         layout_pads = _activation_pairs(spec, spatial)
         return [f"TensorFlow: x = tf.pad(x, {layout_pads}), then padding='VALID'"
