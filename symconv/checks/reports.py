@@ -83,6 +83,13 @@ class Mismatch:
         return f"the backend multiplies {slot} by {_joined(seen)}; the model pairs it with {_joined(want)}"
 
 
+UNRESOLVED_SHOWN = 2    # entries the search could not localise, shown one by one
+
+
+def _unlocalised(note: str) -> bool:
+    return note.startswith(("not localised", "localisation stopped"))
+
+
 def number_text(value) -> str:
     value = float(value)
     if not math.isfinite(value):
@@ -127,6 +134,28 @@ class Localisation:
 
 
 @dataclass
+class Shrunk:
+    """An unexplained mismatch shrunk: the smallest case that fails the same way, its verdict there,
+    and the command that reproduces it."""
+
+    spec: ConvSpec
+    steps: int
+    calls: int
+    result: "QuantityResult"
+    command: str
+
+    def as_json(self) -> dict:
+        return {"spec": self.spec.describe(), "steps": self.steps, "backend_calls": self.calls,
+                "result": self.result.as_json(), "command": self.command}
+
+    def lines(self) -> list:
+        head = (f"shrunk in {self.steps} step{'' if self.steps == 1 else 's'} ({self.calls} backend calls) to "
+                f"{self.spec.describe()}, where it fails the same way:")
+        inner = self.result.lines(self.spec)[1:]
+        return [head] + [f"  {line.strip()}" for line in inner] + [f"  reproduce: {self.command}"]
+
+
+@dataclass
 class QuantityResult:
     """The verdict on one quantity along one path."""
 
@@ -150,6 +179,8 @@ class QuantityResult:
     exception: str = ""              # "Type: message" the implementation under test raised (status error)
     compared: bool = True            # False: ok without a comparison (a refusal where no output is right)
     changed: list = field(default_factory=list)   # entries whose value changed between repeated calls
+    shrunk: Shrunk | None = None     # unexplained here: the smallest case that fails the same way
+    shrink_calls: int = 0            # backend calls shrinking spent (not counted in backend_calls)
 
     def as_json(self) -> dict:
         return {"quantity": self.quantity, "path": self.path, "status": self.status, "message": self.message,
@@ -165,6 +196,7 @@ class QuantityResult:
                 "localisation": None if self.localisation is None else self.localisation.as_json(),
                 "exception": self.exception or None,
                 "nondeterministic": [c.as_json() for c in self.changed] or None,
+                "shrunk": None if self.shrunk is None else self.shrunk.as_json(),
                 "seconds": {what: round(t, 4) for what, t in self.seconds.items()}}
 
     def lines(self, spec, width: int = 9) -> list:
@@ -174,35 +206,64 @@ class QuantityResult:
         lines.extend(f"    {line}" for line in self._diagnosis_lines())
         if self.evidence and self.mismatches:
             lines.append(f"    {self.evidence}:")
+        unresolved = [m for m in self.mismatches if m.observed is None and _unlocalised(m.note)]
         for mismatch in self.mismatches:
-            lines.append(f"    {mismatch.sentence()}")
+            if mismatch not in unresolved[UNRESOLVED_SHOWN:]:
+                lines.append(f"    {mismatch.sentence()}")
+        if len(unresolved) > UNRESOLVED_SHOWN:
+            rest = unresolved[UNRESOLVED_SHOWN:]
+            lines.append(f"    ... {len(rest)} more listed entries not localised for the same reason ("
+                         + ", ".join(m.entry for m in rest[:4]) + (", ..." if len(rest) > 4 else "") + ")")
         for changed in self.changed:
             lines.append(f"    {changed.sentence()}")
         if self.mismatch_count > len(self.mismatches) and self.localisation is not None:
             lines.append(f"    ... {self.mismatch_count - len(self.mismatches)} more entries differ")
         if self.pads_line:
             lines.append(f"    {self.pads_line}")
+        if self.shrunk is not None:
+            lines.extend(f"    {line}" for line in self.shrunk.lines())
         return lines
 
     def _diagnosis_lines(self) -> list:
         d = self.diagnosis
         if d is None:
             return []
-        tested = f"{d.tested} hypothes{'is' if d.tested == 1 else 'es'} tested without a backend call"
-        if d.accepted:
+        tested = f"{d.tested} hypothes{'is' if d.tested == 1 else 'es'} tested"
+        lit = f"{d.fit_calls} lit backend call{'' if d.fit_calls == 1 else 's'}"
+        tested += (f", {d.fitted} of them fitted to {lit}" if d.fitted and d.fit_calls else
+                   f", none could be fitted to {lit}" if d.fit_calls else " without a backend call")
+        out = []
+        explanations = d.explanations()
+        if explanations:
             probes = self.plan.probes if self.plan is not None else 0
             size = math.prod(self.observed_shape or self.expected_shape)
             every = "the only entry" if size == 1 else f"all {size} entries"
             reach = f"it reproduces {every} on {probes} probe{'' if probes == 1 else 's'}; {tested}"
-            if len(d.accepted) == 1:
-                return [f"diagnosis: {d.accepted[0].sentence} ({reach})"]
-            return [f"diagnosis: {len(d.accepted)} hypotheses each explain every entry ({reach}):"] + \
-                [f"  - {c.sentence}" for c in d.accepted]
-        out = [f"diagnosis: no structural hypothesis explains it ({tested}"
-               + (f"; {d.stopped}" if d.stopped else "") + ")"]
-        for candidate, why in d.contradicted:
-            out.append(f"  ({candidate.summary} fits the probes, but {why})")
-        if self.localisation is not None:
+            if len(explanations) == 1:
+                out.append(f"diagnosis: {explanations[0].sentence} ({reach})")
+            else:
+                noun = "hypotheses each explain" if len(d.accepted) == len(explanations) else \
+                    "explanations each reproduce"
+                out.append(f"diagnosis: {len(explanations)} {noun} every entry ({reach}):")
+                out += [f"  - {c.sentence}" + (f" [closest to the implementation: {d.closest}]"
+                                                if i == 0 and d.closest else "")
+                        for i, c in enumerate(explanations)]
+            if len(explanations) == 1 and d.closest:
+                out.append(f"  (closest to the implementation: {d.closest})")
+        else:
+            out.append(f"diagnosis: no structural hypothesis explains it ({tested}"
+                       + (f"; {d.stopped}" if d.stopped else "") + ")")
+            for candidate, why in d.contradicted:
+                out.append(f"  ({candidate.summary} fits the probes, but {why})")
+            if d.fit_note:
+                out.append(f"  (fit: {d.fit_note})")
+            if d.region:
+                out.append(f"the wrong entries: {d.region}")
+        if d.shape_note:
+            out.append(f"shape: {d.shape_note}")
+        for line in d.fix:
+            out.append(f"fix: {line}")
+        if not explanations and self.localisation is not None:
             loc = self.localisation
             if loc.budget.stopped:
                 out.append(f"localisation stopped: {loc.budget.stopped}; {loc.resolved} of {loc.entries} entries "

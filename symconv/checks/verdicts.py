@@ -23,18 +23,20 @@ import numpy as np
 
 from ..backends import Variant
 from ..backends.runner import runner_for
+from ..diagnose import describe, fitted, fixes
 from ..diagnose.diagnosis import EVIDENCE_ENTRIES, diagnose, impossible_values, slot_evidence
 from ..errors import SymconvError, shown
 from ..model import notation as render
 from ..model.indexmap import maps_for
-from ..model.quantities import INPUTS, QUANTITIES, as_quantity
+from ..model.quantities import INPUTS, QUANTITIES, SHAPED_LIKE, TENSOR_OF, as_quantity
 from ..model.spec import ConvSpec
 from ..model.values import random_generator
 from ..probing import localisation, probe, taps, verification
 from ..probing.budget import require_memory
 from ..probing.localisation import one_hot_and_id_valued
 from ..progress import Progress, ProgressRunner
-from .reports import CheckReport, Localisation, Mismatch, QuantityResult, backend_label, pads_text, variant_of
+from . import shrinking
+from .reports import CheckReport, Localisation, Mismatch, QuantityResult, Shrunk, backend_label, pads_text, variant_of
 
 MAX_MISMATCHES = 20
 AGREEING_READ = 64   # agreeing entries whose (model) terms join the reading of implied pads
@@ -44,7 +46,7 @@ def check(spec: ConvSpec, backend: str | None = None, *, impl: str | None = None
           grad_path: str = "raw", quantities=QUANTITIES, max_mismatches: int = MAX_MISMATCHES, seed: int = 0,
           miss_probability: float = probe.MISS_PROBABILITY, isolate: bool = False, timeout: float | None = None,
           max_calls: int = probe.LOCALISE_CALLS, max_seconds: float = probe.LOCALISE_SECONDS,
-          progress: bool | None = None, runner=None, repeat: int = 0) -> CheckReport:
+          progress: bool | None = None, runner=None, repeat: int = 0, shrink: bool = True) -> CheckReport:
     """Check a backend (any name of ``symconv.backends.BACKENDS``) or a user's ``impl`` file
     against the model: every entry of y, dk and dx, exactly.  A wrong entry escapes the
     random probes with probability at most ``miss_probability``.  Where entries differ, the
@@ -56,7 +58,11 @@ def check(spec: ConvSpec, backend: str | None = None, *, impl: str | None = None
 
     The miss bound assumes a deterministic implementation (the same inputs give the same
     output); ``repeat`` calls the backend that many more times on probes already taken, and
-    a quantity whose output changed is an error (``nondeterministic``), with the entries."""
+    a quantity whose output changed is an error (``nondeterministic``), with the entries.
+
+    A mismatch that nothing explains at the size given is shrunk (``shrink``): the smallest case
+    that fails the same way is found and checked in full, and the report gives both, with the
+    command that reproduces the smaller one."""
     if not isinstance(spec, ConvSpec):
         raise SymconvError(f"spec must be a ConvSpec, got {type(spec).__name__}")
     if isinstance(max_mismatches, bool) or not isinstance(max_mismatches, int) or max_mismatches < 0:
@@ -98,7 +104,7 @@ def check(spec: ConvSpec, backend: str | None = None, *, impl: str | None = None
         for item in finished:
             bar.stage(f"diagnosing {item[0].quantity}")
             clock = time.perf_counter()
-            results.append(_verdict(counted, spec, *item, probes, max_mismatches, budget))
+            results.append(_verdict(counted, spec, *item, probes, max_mismatches, budget, shrink))
             results[-1].seconds["diagnose"] = time.perf_counter() - clock
     return CheckReport(spec, backend_label(runner), variant_of(runner), results)
 
@@ -128,7 +134,8 @@ def _start(runner, spec, quantity, path, probes, miss_probability, repeat=0) -> 
     return result, path, pending, before
 
 
-def _verdict(runner, spec, result, path, finished, before, probes, max_mismatches, budget) -> QuantityResult:
+def _verdict(runner, spec, result, path, finished, before, probes, max_mismatches, budget,
+             shrink: bool = False) -> QuantityResult:
     """The verdict on one quantity from its finished verification; diagnose what differs."""
     if finished is None:
         return result
@@ -145,7 +152,10 @@ def _verdict(runner, spec, result, path, finished, before, probes, max_mismatche
                 result.message += " where the spec admits no output (a correct answer is an empty tensor or an error)"
             elif verification.probes and probe_values_finite(verification):
                 result.diagnosis = diagnose(spec, quantity, verification.probes, probes.rng, DIAGNOSIS_SECONDS)
-                _pads_after_diagnosis(result, spec)
+                if not result.diagnosis.accepted:
+                    _fitted(result, runner, spec, quantity, path, verification, probes.rng,
+                            localisation.Budget(*budget), 0)
+                _pads_after_diagnosis(result, spec, runner)
         elif verification.mismatch_count == 0:
             result.message = (f"all {math.prod(want)} entries agree exactly on {verification.plan.probes} probes"
                               + (" (the spec admits no output)" if spec.is_empty else ""))
@@ -156,8 +166,10 @@ def _verdict(runner, spec, result, path, finished, before, probes, max_mismatche
         else:
             _mismatch(result, runner, spec, quantity, path, verification, probes.rng, max_mismatches, budget)
         _nondeterminism(result, verification)
+        if shrink and result.status in ("mismatch", "error") and not result.changed:
+            _shrink_unexplained(result, runner, spec, quantity, path, probes.rng, max_mismatches, budget)
     finally:
-        result.backend_calls = runner.calls[(quantity, path)] - before
+        result.backend_calls = runner.calls[(quantity, path)] - before - result.shrink_calls
     return result
 
 
@@ -230,17 +242,22 @@ def _mismatch(result, runner, spec, quantity, path, verification, rng, max_misma
              verification.mismatch_count != garbage.total else "")
         return
     result.diagnosis = diagnose(spec, quantity, verification.probes, rng, DIAGNOSIS_SECONDS)
+    result.diagnosis.region = _region(spec, quantity, verification.mismatch)
     if result.diagnosis.accepted and max_mismatches:
         _evidence(result, runner, spec, quantity, path, verification, rng, budget, min(max_mismatches,
                                                                                       EVIDENCE_ENTRIES))
+    search = localisation.Budget(*budget)   # the fit's lit calls and any localisation share it
+    if not result.diagnosis.accepted and (garbage is None or garbage.searchable):
+        _fitted(result, runner, spec, quantity, path, verification, rng, search, min(max_mismatches,
+                                                                                    EVIDENCE_ENTRIES))
     if result.diagnosis.accepted:
-        _pads_after_diagnosis(result, spec)
+        _pads_after_diagnosis(result, spec, runner)
         return
     if garbage is not None:
         result.status, result.garbage = "error", garbage
         result.message = garbage.text(quantity, total)
         return
-    _localise(result, runner, spec, quantity, path, verification, rng, entries, budget)
+    _localise(result, runner, spec, quantity, path, verification, rng, entries, search)
 
 
 def _evidence(result, runner, spec, quantity, path, verification, rng, budget, shown) -> None:
@@ -264,8 +281,92 @@ def _evidence(result, runner, spec, quantity, path, verification, rng, budget, s
         return
 
 
-def _pads_after_diagnosis(result, spec) -> None:
+def _fitted(result, runner, spec, quantity, path, verification, rng, search, shown) -> None:
+    """No enumerated hypothesis: fit the geometry and the kernel map from lit calls, and test them."""
+    if hasattr(runner, "stage"):
+        runner.stage(f"fitting {quantity} from lit calls")
+    fitted.fit_and_test(runner, spec, quantity, path, verification, result.diagnosis, rng, search, shown=shown)
+    diagnosis = result.diagnosis
+    if diagnosis.accepted and diagnosis.fitted_evidence:
+        result.evidence = diagnosis.fitted_evidence_text
+        result.mismatches = [Mismatch(quantity, e, expected, observed, slots, only_slot=slots[0])
+                             for e, expected, observed, slots in diagnosis.fitted_evidence]
+
+
+def _region(spec, quantity, mismatch) -> str:
+    """Where the wrong entries lie ("y[:,:,:,3] (channel 3)"), when they form a box."""
+    if mismatch is None:
+        return ""
+    text, words = describe.region_words(spec, SHAPED_LIKE[quantity], mismatch, TENSOR_OF[quantity])
+    return text + (f" ({words})" if text and words else "")
+
+
+SHRINK_EVALUATIONS = 40     # smaller cases a shrink may verify
+SHRINK_SECONDS = 60.0
+
+
+def _unexplained(result) -> bool:
+    """Nothing names the bug: no hypothesis, and not every wrong entry listed was localised."""
+    d = result.diagnosis
+    if d is None or d.accepted or result.garbage is not None:
+        return False
+    loc = result.localisation
+    return loc is None or loc.budget.stopped is not None or loc.resolved < loc.entries
+
+
+def _shrink_unexplained(result, runner, spec, quantity, path, rng, max_mismatches, budget) -> None:
+    """Unexplained at this size: shrink to the smallest case that fails the same way (a mismatch, or
+    a wrong shape), check it there in full, and keep both."""
+    if spec.is_empty or not _unexplained(result):
+        return
+    wrong_shape = result.observed_shape is not None and tuple(result.observed_shape) != tuple(result.expected_shape)
+    calls_before = sum(runner.calls.values())
+    if hasattr(runner, "stage"):
+        runner.stage(f"shrinking {quantity}")
+
+    def fails(small) -> bool:
+        if small.is_empty:
+            return False
+        paths = runner.backend.paths(small, quantity)
+        small_path = path if path in paths else (paths[0] if paths else None)
+        if small_path is None or runner.skip_reason(small, quantity, small_path):
+            return False
+        try:
+            checked, failed, shape = verification.verify(runner, small, quantity, small_path,
+                                                         probe.ProbeSet(small, rng))
+        except SymconvError:
+            return False
+        if failed is not None or shape is None:
+            return False
+        return shape != checked.expected_shape if wrong_shape else \
+            (shape == checked.expected_shape and checked.mismatch_count > 0)
+    small, steps = shrinking.shrink(spec, fails, SHRINK_EVALUATIONS, SHRINK_SECONDS)
+    if steps:
+        again = check(small, runner=runner, quantities=[quantity], max_mismatches=min(max_mismatches, EVIDENCE_ENTRIES),
+                      max_calls=budget[0], max_seconds=budget[1], progress=False, shrink=False)
+        there = next(r for r in again.results if r.quantity == quantity)
+        result.shrunk = Shrunk(small, steps, 0, there, shrinking.command_line(small, _target_options(runner)))
+    result.shrink_calls = sum(runner.calls.values()) - calls_before
+    if result.shrunk is not None:
+        result.shrunk.calls = result.shrink_calls
+
+
+def _target_options(runner) -> list:
+    backend = runner.backend
+    given = getattr(backend, "given", None)
+    return ["--impl", given] if given else ["--backend", backend.name]
+
+
+def _pads_after_diagnosis(result, spec, runner=None) -> None:
     accepted = result.diagnosis.accepted
+    if accepted and runner is not None:
+        result.diagnosis.name_closest(spec, fixes.declared(runner.backend))
+        accepted = result.diagnosis.accepted
+    region = result.diagnosis.region
+    if region and 2 * result.mismatch_count <= math.prod(result.expected_shape):
+        for candidate in result.diagnosis.explanations():
+            if region.split(" ")[0] not in candidate.sentence:
+                candidate.sentence = f"only {region} differs: {candidate.sentence}"
     if not accepted or spec.is_empty:
         return
     model = pads_text(spec.pads)
@@ -280,10 +381,10 @@ def _pads_after_diagnosis(result, spec) -> None:
         result.pads_line = f"implied pads: each hypothesis above implies its own; the model's pads {model}"
 
 
-def _localise(result, runner, spec, quantity, path, verification, rng, entries, budget) -> None:
-    """No hypothesis explains it: recover the terms of each wrong entry, within the budget."""
+def _localise(result, runner, spec, quantity, path, verification, rng, entries, spent) -> None:
+    """No hypothesis explains it: recover the terms of each wrong entry, within what is left of the
+    search's budget."""
     values = {e: _first_difference(spec, quantity, verification, e) for e in entries}
-    spent = localisation.Budget(*budget)
     if hasattr(runner, "stage"):
         runner.stage(f"localising {len(entries)} {quantity} entries (budget {spent.describe()})")
     found = localisation.localise(runner, spec, quantity, path, verification, entries, rng, spent)

@@ -32,12 +32,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..model.indexmap import maps_for
-from ..model.quantities import INPUTS
+from ..model.quantities import INPUTS, TENSOR_OF
 from ..model.spec import ConvSpec, entry_name
 from ..probing.localisation import EntryTerms, Localiser
 from ..probing.verification import result_shape
 from . import geometry as _geometry  # noqa: F401  registered in this order
 from . import tensors as _tensors  # noqa: F401
+from . import shapes
 from .registry import EVIDENCE_ENTRIES, HYPOTHESES, Candidate, Context, with_geometry  # noqa: F401
 
 # ---- testing them all ------------------------------------------------------------------------
@@ -52,12 +53,50 @@ class Diagnosis:
     stopped: str | None = None
     evidence_note: str = ""
     contradicted: list = field(default_factory=list)   # (candidate, why) the evidence call refuted
+    context: Context | None = field(default=None, repr=False)
+    fit_calls: int = 0               # backend calls the lit rounds of a fit spent
+    fitted: int = 0                  # of the hypotheses tested, those fitted to lit calls
+    fit_note: str = ""               # what the fit showed when it named nothing
+    fitted_evidence: list = field(default_factory=list)   # (entry, expected, observed, slots)
+    fitted_evidence_text: str = ""
+    shape_note: str = ""             # a wrong shape against the model's: where the model's output sits
+    shape_crop: str = ""             # the block of a larger output that holds the model's
+    region: str = ""                 # where the wrong entries lie, when they form a box
+    closest: str = ""                # why the first explanation is the one closest to the implementation
+    fix: list = field(default_factory=list)   # how to compute the model instead, in the code's framework
+    declaration: object = None       # fixes.Declaration: what the implementation says of itself
+
+    def explanations(self) -> list:
+        """The accepted hypotheses and their other names (the same model), closest first."""
+        return [name for candidate in self.accepted for name in [candidate, *candidate.aliases]]
+
+    def name_closest(self, spec, declaration) -> None:
+        """Order the explanations by what the implementation says of itself, and print its fix."""
+        from . import fixes
+        self.declaration = declaration
+        ordered = sorted(self.explanations(), key=lambda c: fixes.closeness(c.explanation, declaration, spec.ndim))
+        if not ordered:
+            return
+        first = ordered[0]
+        self.closest = fixes.why_closest(first.explanation, declaration, spec.ndim)
+        if self.closest or first is not self.accepted[0]:
+            owner = next(c for c in self.accepted if first is c or first in c.aliases)
+            rest = [c for c in [owner, *owner.aliases] if c is not first]
+            first.aliases = rest
+            owner.aliases = []
+            self.accepted = [first] + [c for c in self.accepted if c is not owner]
+        self.fix = fixes.fix_lines(spec, declaration, {**first.explanation, "crop": self.shape_crop})
 
     def as_json(self) -> dict:
         return {"explained_by": [c.as_json() for c in self.accepted], "hypotheses_tested": self.tested,
                 "seconds": self.seconds, "stopped": self.stopped, "evidence": self.evidence_note or None,
                 "contradicted": [{"hypothesis": c.name, "summary": c.summary, "why": why}
-                                 for c, why in self.contradicted]}
+                                 for c, why in self.contradicted],
+                "fit_calls": self.fit_calls, "fit": self.fit_note or None, "shape": self.shape_note or None,
+                "equivalent": [a.as_json() for c in self.accepted for a in c.aliases],
+                "closest": self.closest or None, "fix": self.fix,
+                "declared": None if self.declaration is None else self.declaration.as_json(),
+                "region": self.region or None}
 
 
 def diagnose(spec: ConvSpec, quantity: str, probes: list, rng, seconds: float = 30.0) -> Diagnosis:
@@ -68,8 +107,15 @@ def diagnose(spec: ConvSpec, quantity: str, probes: list, rng, seconds: float = 
     if not probes or spec.is_empty:
         return diagnosis
     ctx = Context(spec, quantity, probes, rng)
+    diagnosis.context = ctx
     if not all(np.isfinite(o).all() for o in ctx.observed):
         return diagnosis
+    found = shapes.sub_block(ctx)
+    if found is not None:
+        diagnosis.shape_note = shapes.shape_sentence(ctx, *found)
+        if found[0] == "larger":
+            name = TENSOR_OF[quantity]
+            diagnosis.shape_crop = f"{name}[{shapes.block_text(found[1], ctx.model_shape, ctx.shape)}]"
     for family in HYPOTHESES.values():
         for candidate in family.generate(ctx):
             if candidate is None:

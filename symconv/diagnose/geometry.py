@@ -8,6 +8,7 @@ import itertools
 
 from ..model.conventions import REGISTRY as CONVENTIONS
 from ..model.quantities import TENSOR_OF
+from .describe import named_geometry
 from .registry import (
     SHIFT_LIMIT,
     WHAT,
@@ -55,9 +56,12 @@ def _shifted_pads(ctx):
         alt = with_geometry(spec, befores=befores)
         if alt is None or alt.pads == spec.pads:
             continue
+        named = named_geometry(ctx, alt) if (alt.strides, alt.dilations) == (spec.strides, spec.dilations) and \
+            [list(p) for p in alt.pads] not in ctx.said_pads() else ""
         yield geometry(ctx, "shifted_pads", alt, f"pads {pads_of(alt)} instead of {pads_of(spec)}",
                        f"{WHAT[ctx.quantity]} is exactly the model with pads {pads_of(alt)} instead of "
-                       f"{pads_of(spec)}: {pads_sentence(ctx, alt)}", {"pads": [list(p) for p in alt.pads]}, pads=True)
+                       f"{pads_of(spec)}: {pads_sentence(ctx, alt)}" + (f"; {named}" if named else ""),
+                       {"pads": [list(p) for p in alt.pads]}, pads=True)
 
 
 def _axis_sets(axes) -> list:

@@ -11,7 +11,7 @@ and ``tensors`` (kernels and activations read otherwise, mix-ups, scales);
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import numpy as np
@@ -45,7 +45,11 @@ class Context:
         self.shape = self.observed[0].shape
         self.model_shape = result_shape(spec, quantity)
         self._models = {}
-        self.seen = set()   # geometry keys already tried
+        self.seen = {}      # geometry key already tried -> (its candidate or None, the pads said of it)
+
+    def said_pads(self) -> list:
+        """Pads already named by a candidate (a convention names them better than a shift)."""
+        return [p for _, said in self.seen.values() for p in said]
 
     def model(self, j: int) -> np.ndarray:
         """The model's exact output on probe j (float64 sums of integers stay exact: every
@@ -79,6 +83,7 @@ class Candidate:
     predict: Callable
     screen: Callable | None = None
     pads: list | None = None       # the pads it implies, when it is a padding hypothesis
+    aliases: list = field(default_factory=list)   # other names of the same model (Candidates)
 
     def explains(self, observed_outputs: list) -> bool:
         """Whether it reproduces every entry of these outputs of the verification probes."""
@@ -96,6 +101,30 @@ class Candidate:
         if self.pads is not None:
             out["pads"] = self.pads
         return out
+
+    @property
+    def explanation(self) -> dict:
+        """What kind of fix it calls for, with what it needs: geometry (pads, strides, dilations,
+        conventions), a kernel reading (read_as), a flip; its pads and convention."""
+        p = self.parameters
+        readings = p.get("readings") or ([p] if "read_as" in p or "layout" in p else [])
+        flips = p.get("flipped") or (p.get("axes") if self.name == "flipped_kernel" else None)
+        if self.name in GEOMETRY_FAMILIES and not flips:
+            kind = "geometry"
+        elif readings:
+            kind = "reading"
+        elif flips:
+            kind = "flip"
+        else:
+            kind = "other"
+        first = readings[0] if readings else {}
+        return {"kind": kind, "pads": self.pads if self.pads is not None else p.get("pads"),
+                "convention": p.get("convention"), "read_as": first.get("read_as") or first.get("layout")}
+
+
+# Families whose models differ from the spec's in pads, strides or dilations alone.
+GEOMETRY_FAMILIES = {"convention", "shifted_pads", "ignored_stride", "wrong_stride", "swapped_strides",
+                     "ignored_dilation", "swapped_dilations", "padding_mode", "fitted_geometry"}
 
 
 @dataclass(frozen=True)
@@ -204,7 +233,10 @@ def alternative(ctx: Context, name: str, summary: str, sentence: str, parameters
     sample = mapped(ctx.inputs[0])
     if any(n not in sample or sample[n].shape != tuple(alt.shape_of(n)) for n in INPUTS[used]):
         return None
-    if tuple(alt.shape_of(TENSOR_OF[used])) != ctx.shape:
+    out_shape = tuple(alt.shape_of(TENSOR_OF[used]))
+    for use in outward:
+        out_shape = tuple(use.adjoint(np.zeros(out_shape)).shape)
+    if out_shape != ctx.shape:
         return None
     simple = alt is spec and not inward and used == checked and not rename
 
@@ -236,11 +268,24 @@ def geometry(ctx: Context, name: str, alt: ConvSpec | None, summary: str, senten
     if alt is None:
         return None
     key = _geometry_key(alt)
-    if key == _geometry_key(ctx.spec) or key in ctx.seen:
+    if key == _geometry_key(ctx.spec):
         return None
-    ctx.seen.add(key)
-    return alternative(ctx, name, summary, sentence, parameters, alt=alt,
-                       pads=[list(p) for p in alt.pads] if pads else None)
+    if key in ctx.seen:
+        # The same model under another name (same_lower and torch where the last row is never read):
+        # one test, both names.
+        first, said = ctx.seen[key]
+        alias_pads = [list(p) for p in alt.pads]
+        # Another name says something new when it names a convention or other pads (3:3 beside 3:2,
+        # where the last row is never read).
+        if first is not None and (name == "convention" or alias_pads not in said):
+            said.append(alias_pads)
+            first.aliases.append(Candidate(name, summary, sentence, parameters, first.predict, first.screen,
+                                           alias_pads if pads else None))
+        return None
+    candidate = alternative(ctx, name, summary, sentence, parameters, alt=alt,
+                            pads=[list(p) for p in alt.pads] if pads else None)
+    ctx.seen[key] = (candidate, [[list(p) for p in alt.pads]])
+    return candidate
 
 
 # ---- words ----------------------------------------------------------------------------------
@@ -263,7 +308,7 @@ def shift_phrase(spec: ConvSpec, axis: int, delta: int) -> str:
     """How far a pixel index moves on one axis: "one row lower" for +1 on H."""
     name = axis_name(spec, axis)
     unit, more, less = UNITS[name] if spec.ndim > 1 else ("position", "later", "earlier")
-    count = "one" if abs(delta) == 1 else str(abs(delta))
+    count = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five"}.get(abs(delta), str(abs(delta)))
     return f"{count} {unit}{'' if abs(delta) == 1 else 's'} {more if delta > 0 else less}"
 
 

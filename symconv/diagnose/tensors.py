@@ -12,8 +12,8 @@ import numpy as np
 
 from ..model import layout
 from ..model.indexmap import maps_for
-from ..model.quantities import SHAPED_LIKE
-from ..model.spec import DATA_FORMATS, KERNEL_LAYOUTS, ConvSpec
+from ..model.quantities import INPUTS, SHAPED_LIKE, TENSOR_OF
+from ..model.spec import DATA_FORMATS, ConvSpec
 from .registry import (
     OUTPUT_TENSOR,
     WHAT,
@@ -77,11 +77,22 @@ def _flipped_kernel(ctx):
         for chosen in itertools.combinations(axes, size):
             where = axes_text(spec, chosen)
             flip = _flip(tuple(layout.spatial_axes(spec, "k")[a] for a in chosen))
-            note = ": a true convolution, not a cross-correlation" if len(chosen) == spec.ndim else ""
             yield alternative(ctx, "flipped_kernel", f"kernel flipped on {where}",
                               f"{WHAT[ctx.quantity]} is exactly the model with the kernel flipped on {where} "
-                              f"(tap a reads k[K-1-a]){note}", {"axes": [axis_name(spec, a) for a in chosen]},
-                              uses=[Use("k", flip, flip, True)])
+                              f"{_flip_words(spec, ctx.quantity, len(chosen) == spec.ndim)}",
+                              {"axes": [axis_name(spec, a) for a in chosen]}, uses=[Use("k", flip, flip, True)])
+
+
+def _flip_words(spec, quantity, everywhere: bool) -> str:
+    """How a flipped kernel reads for each quantity: the forward of a convolution is then a true
+    convolution; the gradients (and a transposed convolution's forward) are those of one."""
+    how = "(dk[a] holds the model's dk[K-1-a])" if quantity == "filter_grad" else "(tap a reads k[K-1-a])"
+    if not everywhere:
+        return how
+    if quantity == "forward" and not spec.transposed:
+        return how + ": a true convolution, not a cross-correlation"
+    what = {"forward": "the transpose", "filter_grad": "the filter gradient", "input_grad": "the input gradient"}
+    return how + f": {what[quantity]} of a true convolution, not of a cross-correlation"
 
 
 @hypothesis("swapped_kernel_axes", "two spatial axes of the kernel swapped (a square kernel transposed)")
@@ -138,35 +149,41 @@ def _through_stored_view(spec, tensor, apply):
     return on_array
 
 
-FRAMEWORK_NAMES = {"tf": "TensorFlow", "torch": "PyTorch"}
-
-
-def _known_kernel_layouts(spec) -> dict:
-    """Stored-view letters of the kernel layouts a framework uses -> how to name them."""
-    spatial = layout.spatial_letters(spec.ndim)
-    known = {}
-    for kind in ("conv", "transpose"):
-        for framework, words in FRAMEWORK_NAMES.items():
-            letters = KERNEL_LAYOUTS[framework][kind].format(spatial)
-            op = "transposed convolution's" if kind == "transpose" else "convolution's"
-            known.setdefault(letters, f"{words}'s {op} kernel layout")
-    return known
-
-
-@hypothesis("kernel_layout", "the kernel's buffer read in another framework's layout (OIHW, IOHW, HWIO, HWOI)")
+@hypothesis("kernel_layout", "the kernel's buffer read in another order of its axes (OIHW or IOHW for HWIO, an "
+                            "im2col order, any permutation)")
 def _kernel_layout(ctx):
+    from .describe import framework_layout, reading_words
     spec = ctx.spec
     own = layout.of(spec, "k")
-    for letters, words in _known_kernel_layouts(spec).items():
-        if letters in (own.stored, own.stored.translate(str.maketrans("IO", "OI"))):
-            continue  # its own, or its channels swapped in place: transposed_kernel_channels
-        apply, adjoint = _reinterpret(own.stored_shape, [own.stored.index(c) for c in letters])
-        probe = np.arange(math.prod(own.stored_shape)).reshape(own.stored_shape)
-        if np.array_equal(apply(probe), probe):
+    probe = np.arange(math.prod(own.stored_shape)).reshape(own.stored_shape)
+    same = {}   # the map read (as bytes) -> buffer orders that read it
+    for order in itertools.permutations(range(len(own.stored))):
+        letters = "".join(own.stored[a] for a in order)
+        swapped = own.stored.translate(str.maketrans("IO", "OI"))
+        if letters == own.stored or (letters == swapped and own.size("I") == own.size("O")):
+            continue  # its own order, or its channels swapped in place: transposed_kernel_channels
+        moved = {a for a, b in zip(own.stored, letters) if a != b}
+        if len(moved) == 2 and moved <= set(layout.spatial_letters(spec.ndim)) and \
+                len({own.size(a) for a in moved}) == 1:
+            continue  # two spatial axes of one size exchanged: swapped_kernel_axes
+        apply, adjoint = _reinterpret(own.stored_shape, list(order))
+        read = apply(probe)
+        if np.array_equal(read, probe):
             continue  # the same reading
+        same.setdefault(read.tobytes(), []).append((letters, apply, adjoint))
+    def rank(letters):   # this op's layouts in frameworks first, then other frameworks', then the rest
+        words = framework_layout(spec, letters)
+        own = ("transposed" in words) == spec.transposed
+        return (not words, not own)
+    for members in sorted(same.values(), key=lambda m: min(rank(x[0]) for x in m)):
+        members.sort(key=lambda m: rank(m[0]))
+        letters, apply, adjoint = members[0]
+        others = [m[0] for m in members[1:]]
+        also = f" (equivalently read as {', '.join(others)}: the same reading at these sizes)" if others else ""
         yield alternative(ctx, "kernel_layout", f"kernel buffer read as {letters}",
-                          f"{WHAT[ctx.quantity]} is exactly the model with the kernel's buffer read as {letters} "
-                          f"({words}) instead of {spec.kernel_layout}", {"layout": letters},
+                          f"{WHAT[ctx.quantity]} is exactly the model with "
+                          f"{reading_words(spec, 'buffer', {'read_as': letters})}{also}",
+                          {"layout": letters, "equivalent": others},
                           uses=[Use("k", _through_stored_view(spec, "k", apply),
                                     _through_stored_view(spec, "k", adjoint), True)])
 
@@ -391,3 +408,76 @@ def _padding_value(ctx):
                     {"value": _number(value)}, predict)
 
 
+
+
+FILL_MODES = {"edge": "the nearest edge pixel (replicate padding)", "reflect": "its mirror image without the edge "
+              "(reflect padding)", "symmetric": "its mirror image with the edge (symmetric padding)",
+              "wrap": "the pixel from the other side (circular padding)"}
+
+
+def _fill_gather(spec: ConvSpec, mode: str):
+    """For the direct input padded by the spec's pads in ``mode``: the flat index of the pixel each
+    padded position reads (per spatial position; batch and channels ride along), or None."""
+    sizes = spec.direct_input_spatial
+    if any(b < 0 or a < 0 for b, a in spec.pads) or any(
+            max(b, a) >= n for (b, a), n in zip(spec.pads, sizes)) and mode != "edge":
+        return None
+    positions = np.arange(math.prod(sizes)).reshape(sizes)
+    return np.pad(positions, spec.pads, mode=mode)
+
+
+@hypothesis("padding_fill", "the padding filled from the input (replicate, reflect, symmetric, circular) instead "
+                            "of zeros")
+def _padding_fill(ctx):
+    from ..backends.base import valid_equivalent
+    spec, q = ctx.spec, ctx.quantity
+    tensor = spec.tensor_with_role("direct_input")
+    if tensor not in INPUTS[q] or ctx.shape != ctx.model_shape or not any(b or a for b, a in spec.pads):
+        return
+    valid = valid_equivalent(spec)
+    if valid is None:
+        return
+    for mode, words in FILL_MODES.items():
+        gather = _fill_gather(spec, mode)
+        if gather is None:
+            continue
+        flat = gather.reshape(-1)
+
+        def apply(a, flat=flat, shape=gather.shape):
+            canon = layout.array_to_canonical(spec, tensor, a)
+            lead = canon.shape[:2]
+            out = canon.reshape(lead + (-1,))[..., flat].reshape(lead + shape)
+            return layout.array_from_canonical(valid, tensor, out)
+
+        def adjoint(a, flat=flat):
+            canon = layout.array_to_canonical(valid, tensor, a)
+            lead = canon.shape[:2]
+            out = np.zeros(lead + (math.prod(spec.direct_input_spatial),), dtype=np.float64)
+            np.add.at(out, (slice(None), slice(None), flat), canon.reshape(lead + (-1,)))
+            return layout.array_from_canonical(spec, tensor, out.reshape(lead + spec.direct_input_spatial))
+        yield alternative(ctx, "padding_fill", f"padding filled by {mode}",
+                          f"{WHAT[q]} is exactly the model with each padding pixel read as {words} instead of 0",
+                          {"mode": mode}, alt=valid, uses=[Use(tensor, apply, adjoint, False)])
+
+
+@hypothesis("zero_region", "the entries of one region (channels, positions, batch items) zero, the rest the model's")
+def _zero_region(ctx):
+    from .describe import region_words
+    if ctx.shape != ctx.model_shape:
+        return
+    differs = np.zeros(ctx.shape, dtype=bool)
+    for j, observed in enumerate(ctx.observed):
+        differs |= observed != ctx.model(j)
+    if not differs.any() or differs.all() or any((o[differs] != 0).any() for o in ctx.observed):
+        return
+    holder = SHAPED_LIKE[ctx.quantity]
+    text, words = region_words(ctx.spec, holder, differs, TENSOR_OF[ctx.quantity])
+    if not text:
+        return
+
+    def predict(where):
+        return np.where(differs, 0, model_of(ctx, where))
+    region = text + (f" ({words})" if words else "")
+    yield Candidate("zero_region", f"{region} zero",
+                    f"{WHAT[ctx.quantity]} is exactly the model except {region}, which {'is' if differs.sum() == 1 else 'are'} "
+                    f"zero", {"region": region}, predict)

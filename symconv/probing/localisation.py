@@ -87,6 +87,9 @@ class _Budget(Exception):
     pass
 
 
+BudgetSpent = _Budget   # raised by Budget.spend when the budget would be exceeded
+
+
 @dataclass
 class Budget:
     """What localising one quantity may spend: backend calls and seconds (checked before each

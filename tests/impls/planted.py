@@ -57,3 +57,23 @@ def with_spec(change):
     def input_grad(k, g, spec):
         return exact(change(spec), "input_grad", k=k, g=g)
     return SimpleNamespace(forward=forward, filter_grad=filter_grad, input_grad=input_grad)
+
+
+def in_region(region, change):
+    """The forward, filter_grad and input_grad of an implementation that computes the outputs in
+    ``region(spec)`` (a boolean mask of y's shape) by the model of ``change(spec)`` and every
+    other output by the spec's own model (the gradients are the adjoints of that forward)."""
+    def forward(x, k, spec):
+        mask = region(spec)
+        return np.where(mask, exact(change(spec), "forward", x=x, k=k), exact(spec, "forward", x=x, k=k))
+
+    def filter_grad(x, g, spec):
+        mask = region(spec)
+        return exact(spec, "filter_grad", x=x, g=np.where(mask, 0, g)) + \
+            exact(change(spec), "filter_grad", x=x, g=np.where(mask, g, 0))
+
+    def input_grad(k, g, spec):
+        mask = region(spec)
+        return exact(spec, "input_grad", k=k, g=np.where(mask, 0, g)) + \
+            exact(change(spec), "input_grad", k=k, g=np.where(mask, g, 0))
+    return SimpleNamespace(forward=forward, filter_grad=filter_grad, input_grad=input_grad)
