@@ -195,6 +195,8 @@ def create(name: str | None = None, *, impl: str | None = None, variant: Variant
         from .guard import Guarded, construct
         backend = Guarded(name, construct(name, backend_class(name), variant=variant, grad_path=grad_path))
     require_framework(name)
+    if name in BUILTIN:
+        backend.execution.require()   # what the selected path needs beyond the backend's framework
     return backend
 
 

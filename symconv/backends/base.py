@@ -61,6 +61,19 @@ class UserCode:
             raise ImplementationRaised(err) from None
 
 
+@dataclass(frozen=True)
+class DocumentedLimit:
+    """A case a framework documents it does not support: ``applies(backend, spec, quantity)``
+    says where; ``text`` cites the documentation (or the warning the framework prints)."""
+
+    name: str
+    text: str
+    test: object   # (backend, spec, quantity) -> bool
+
+    def applies(self, backend, spec, quantity) -> bool:
+        return bool(self.test(backend, spec, quantity))
+
+
 @dataclass
 class Call:
     spec: ConvSpec
@@ -169,7 +182,11 @@ class Backend:
     ``framework_modules``: the top-level modules whose frames count as the framework when a
     call raises (the framework refusing a case, not a bug in the backend's own code).
     ``variant_options``: the VariantOptions it honours (with ``has_variant``, reports name
-    them).  ``child_environment``: constant environment variables for its child process."""
+    them).  ``child_environment``: constant environment variables for its child process.
+    ``execution_paths``: the roads a layer takes through the framework (``execution.ExecutionPath``),
+    each selected by variant options; ``execution`` is the one this backend's variant selects.
+    ``documented_limits``: cases the framework documents it does not support
+    (``DocumentedLimit``): a wrong answer there is reported apart from silent wrong answers."""
 
     name = "?"
     user_code = False    # whether it runs a user's own functions (see UserCode)
@@ -177,6 +194,8 @@ class Backend:
     framework_modules: tuple = ()
     variant_options: tuple = ()
     child_environment: dict = {}
+    execution_paths: tuple = ()
+    documented_limits: tuple = ()
 
     def __init__(self, variant=None, grad_path: str = "raw"):
         from . import Variant
@@ -185,6 +204,17 @@ class Backend:
             raise SymconvError(f"backend {self.name!r} has no device to choose (it runs where it runs), got device "
                                f"{self.variant.device!r}: leave out --device")
         self.grad_path = grad_path
+
+    @property
+    def execution(self):
+        """The execution path this backend's variant selects (``execution.ExecutionPath``)."""
+        from .execution import path_for
+        return path_for(type(self), self.name, self.variant)
+
+    def documented_limit(self, spec: ConvSpec, quantity: str) -> str | None:
+        """Where the framework documents that it does not support this case (or warns that it
+        does not): the citation, else None."""
+        return next((limit.text for limit in self.documented_limits if limit.applies(self, spec, quantity)), None)
 
     @property
     def label(self) -> str:
