@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -261,7 +262,10 @@ class Backend:
         that says what came back (never a coerced value).  An exception, ``sys.exit`` or
         KeyboardInterrupt raised by the backend becomes an error outcome too."""
         try:
-            with np.errstate(all="ignore"):  # the backend's own float warnings are not ours to print
+            with np.errstate(all="ignore"), warnings.catch_warnings(record=True) as warned:
+                # the backend's own float warnings are not ours to print; what the framework warns
+                # about the case (a limit it documents) is kept with the outcome
+                warnings.simplefilter("always")
                 value = self.run(call.spec, call.quantity, call.path, call.tensors)
         except Exception as err:  # a backend's failure is a finding, reported per call
             outcome = Outcome.from_exception(err, self)
@@ -272,7 +276,29 @@ class Backend:
                            message=f"the backend called sys.exit({shorten(repr(err.code), 60)})")
         except KeyboardInterrupt:
             return Outcome("error", error_type="KeyboardInterrupt", message="the backend raised KeyboardInterrupt")
-        return checked_output(call, value)
+        outcome = checked_output(call, value)
+        said = framework_warnings(warned, self.framework_modules)
+        if said:
+            outcome.meta["warnings"] = said
+        return outcome
+
+
+# Warnings about the API's future, not about the case.
+_NOT_ABOUT_THE_CASE = (DeprecationWarning, PendingDeprecationWarning, FutureWarning, ImportWarning, ResourceWarning)
+
+
+def framework_warnings(warned, modules) -> list:
+    """The first few distinct warnings given during a call (their first lines), leaving out
+    deprecations (a framework's warning names the caller's line, so where it was given does not
+    say whose it is)."""
+    out = []
+    for item in warned:
+        if issubclass(item.category, _NOT_ABOUT_THE_CASE):
+            continue
+        text = shorten((str(item.message).strip().splitlines() or [""])[0], MESSAGE_CHARS)
+        if text and text not in out:
+            out.append(text)
+    return out[:3]
 
 
 def _invalid(message: str) -> Outcome:
