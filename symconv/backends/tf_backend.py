@@ -359,7 +359,9 @@ class TFBackend(OnTensorFlow):
     def _convolution_api(self, spec, pad):
         """tf.nn.convolution (a depthwise kernel (H, W, C, M) as the grouped kernel (H, W, 1, C*M))
         and tf.nn.conv_transpose, which take every rank."""
-        tf, fmt = self.tf, spec.data_format
+        tf = self.tf
+        # data_format as a user writes it: left out for channels last (tf.nn.convolution's default).
+        fmt = None if spec.data_format == DATA_FORMATS[spec.ndim][0] else spec.data_format
         strides, dil = list(spec.strides), list(spec.dilations)
         if spec.transposed:
             out = list(spec.y_shape)
