@@ -271,19 +271,25 @@ def inconsistent_lines(matrix) -> list:
         return lines + ["None: every refusal is a case no other path of its framework computes.", ""]
     for number, ((framework, op, _), items) in enumerate(groups.items(), 1):
         first = items[0]
-        smallest = min(items, key=lambda c: (sum(c.spec.x_shape) + sum(c.spec.k_shape), c.other_spec is not None))
+        size = lambda c: (sum(c.spec.x_shape) + sum(c.spec.k_shape), c.case_id)  # noqa: E731
+        smallest = min(items, key=size)
         refusing = list(dict.fromkeys(f"{c.run} {c.quantity} ({c.route})" for c in items))
         computed_by = list(dict.fromkeys(f"{c.other_run} ({c.other_route})" + (f", {c.how}" if c.how else "")
                                          for c in items))
+        # The smallest case of each way it is computed (another path; the same path said otherwise).
+        ways = {}
+        for c in sorted(items, key=size):
+            ways.setdefault((c.other_run, c.other_route, c.how), c)
         lines += [f"### {number}. {framework} {op}: {first.run} refuses what {computed_by[0]} computes", "",
                   f"- refused: {_cell(refusal_text(first.message))}",
                   f"- refused by: {', '.join(refusing)}",
                   f"- computed exactly by: {'; '.join(computed_by)}",
                   f"- cases: {', '.join(dict.fromkeys(c.case_id for c in items))}",
-                  "- the refusal and the computation of the same convolution:", "", "  ```sh",
-                  f"  {_command(matrix, smallest.run, smallest.spec, smallest.route)}",
-                  f"  {_command(matrix, smallest.other_run, smallest.other_spec or smallest.spec, smallest.other_route)}",
-                  "  ```", ""]
+                  "- the refusal, then the same convolution computed:", "", "  ```sh",
+                  f"  {_command(matrix, smallest.run, smallest.spec, smallest.route)}"]
+        lines += [f"  {_command(matrix, c.other_run, c.other_spec or c.spec, c.other_route)}"
+                  for c in list(ways.values())[:3]]
+        lines += ["  ```", ""]
     return lines
 
 
