@@ -59,6 +59,19 @@ REPRODUCERS = [
 ]
 
 
+# Inconsistent refusals with a reproducer: (script, backend of the refusing run, ops, words of the refusal).
+REFUSAL_REPRODUCERS = [
+    ("docs/reproducers/tf_convolution_3d_tape_attribute_error.py", "tf", ("conv3d",), "AttributeError"),
+    ("docs/reproducers/tf_explicit_pads_dilation_gradients_refused.py", "tf", ("conv1d", "conv2d"),
+     "do not yet support dilation rates larger than 1"),
+]
+
+
+def refusal_reproducer(contrast, backend: str) -> str | None:
+    return next((path for path, owner, ops, words in REFUSAL_REPRODUCERS
+                 if owner == backend and contrast.spec.op in ops and words in contrast.message), None)
+
+
 def reproducer_for(run, spec, verdict) -> str | None:
     return next((r.path for r in REPRODUCERS if r.matches(run, spec, verdict)), None)
 
@@ -289,7 +302,10 @@ def inconsistent_lines(matrix) -> list:
                   f"  {_command(matrix, smallest.run, smallest.spec, smallest.route)}"]
         lines += [f"  {_command(matrix, c.other_run, c.other_spec or c.spec, c.other_route)}"
                   for c in list(ways.values())[:3]]
-        lines += ["  ```", ""]
+        backend = next(d.run.backend for d in matrix.runs if d.run.name == first.run)
+        script = next(filter(None, (refusal_reproducer(c, backend) for c in items)), None)
+        lines += ["  ```"] + ([f"- standalone reproducer: [{script}]({script.replace('docs/', '')})"] if script else [])
+        lines.append("")
     return lines
 
 
