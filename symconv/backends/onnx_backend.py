@@ -37,8 +37,10 @@ ONNX_FROM = VariantOption("onnx_from", "ONNX from", "where the ONNX graph comes 
                           "symconv, the default), torch (PyTorch's exporter) or tf (tf2onnx)", kind="choice",
                           choices=onnx_graphs.SOURCES, quiet_default=True)
 _ONNX = (Requirement("onnx", "onnx", "1.14", "onnx"), Requirement("onnxruntime", "onnxruntime", "1.16", "onnx"))
-FROM_TORCH = (Requirement("torch", "torch", "2.5", "torch"), Requirement("onnxscript", "onnxscript", "0.2", "torch-onnx"))
-FROM_TF = (Requirement("tensorflow", "tensorflow", "2.15", "tf-cpu"), Requirement("tf2onnx", "tf2onnx", "1.16", "tf2onnx"))
+FROM_TORCH = (Requirement("torch", "torch", "2.5", "torch"),
+              Requirement("onnxscript", "onnxscript", "0.2", "torch-onnx"))
+FROM_TF = (Requirement("tensorflow", "tensorflow", "2.15", "tf-cpu"),
+           Requirement("tf2onnx", "tf2onnx", "1.16", "tf2onnx"))
 RUNTIME = "none: a deployment runtime runs forward only"
 EXECUTION_PATHS = (
     ExecutionPath("onnxruntime-direct", "onnxruntime", "runtime", "ONNX Runtime",

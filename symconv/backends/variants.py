@@ -67,7 +67,8 @@ class VariantOption:
     """One setting a backend honours.
 
     ``kind`` is ``switch`` (on/off), ``count`` (a positive integer) or ``choice`` (one of
-    ``choices``, e.g. PyTorch's ``--compile inductor``); ``label`` is how reports name it; ``environment`` names the environment variable it sets in the backend's child
+    ``choices``, e.g. PyTorch's ``--compile inductor``); ``label`` is how reports name it;
+    ``environment`` names the environment variable it sets in the backend's child
     process (a switch as 1 or 0); ``at_start`` says the framework reads it when it starts (a
     variant that sets it runs in a child process of its own)."""
 

@@ -35,8 +35,8 @@ from ..backends import BACKENDS, BUILTIN, Variant, missing_framework
 from ..model.conventions import REGISTRY
 from ..model.spec import OPS, QUANTITIES, TENSOR_OF
 from .cases import PADDING_LABELS, padding_label
-from .report import refusal_text
 from .refusals import Contrast, spelled_otherwise  # noqa: F401  Contrast: from here too
+from .report import refusal_text
 from .run import Target, checked, sweep
 
 SYMBOL = {q: TENSOR_OF[q] for q in QUANTITIES}   # forward -> y, filter_grad -> dk, input_grad -> dx

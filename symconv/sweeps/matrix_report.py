@@ -246,7 +246,8 @@ def _group_lines(matrix, groups, start: int) -> list:
         if group.documented:
             lines.append(f"- documented unsupported: {group.documented}")
         sides = _sides(matrix, group)
-        lines.append(f"- agree with the model on these cases: {', '.join(sides['agree']) if sides['agree'] else 'none'}")
+        agree = ", ".join(sides["agree"]) if sides["agree"] else "none"
+        lines.append(f"- agree with the model on these cases: {agree}")
         lines.append(f"- wrong: {_named(matrix, sides['fail'])}; right: {_named(matrix, sides['agree'])}"
                      + (f"; refuse: {_named(matrix, sides['refuse'])}" if sides["refuse"] else ""))
         if first.confirmation:
