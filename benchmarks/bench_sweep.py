@@ -16,6 +16,11 @@ Prints a table and writes benchmarks/results/sweep.json.
   torch, jax and onnxruntime (CPU) as a whole process: target <= 10 minutes on 2 cores.
 * "false alarms": findings of the runs timed here that the loop reference (``symconv.reference``)
   does not confirm: target 0.
+* "paths" (``--paths``): for each execution path of the matrix, a warm case (each case's second
+  evaluation, its graph already compiled or converted) against its framework's eager run on the
+  same cases and quantities (forward only for a runtime), and the build (compile, export,
+  conversion) apart: the first evaluation less the warm one, per spec.  Target: warm within 2x the
+  eager case.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ from pathlib import Path
 
 from symconv.sweeps.cases import sweep_cases
 from symconv.sweeps.matrix import default_runs, run_one, versions
-from symconv.sweeps.run import evaluate_case
+from symconv.sweeps.run import checked, evaluate_case
 
 RESULTS = Path(__file__).resolve().parent / "results" / "sweep.json"
 TARGETS = {"torch": 0.025, "onnxruntime": 0.025, "jax": 0.100}
@@ -60,6 +65,50 @@ def one_case(run, cases, repeat_first: bool) -> dict:
     return {"run": run.name, "variant": run.variant.describe(), "grad_path": run.grad_path, "cases": len(cases),
             "median_seconds": statistics.median(times), "max_seconds": max(times), "findings": findings,
             "unconfirmed_findings": unconfirmed}
+
+
+# path run -> the eager run of its framework it is compared with
+PATH_BASELINES = {"torch-compile-inductor-1-thread": "torch-1-thread", "torch-channels-last-1-thread": "torch-1-thread",
+                  "jax-eager": "jax", "tf-convolution": "tf-onednn-on", "keras-jax": "keras",
+                  "keras-torch-1-thread": "keras", "litert-xnnpack-1-thread": "tf-onednn-on",
+                  "litert-builtin-1-thread": "tf-onednn-on", "onnxruntime-from-torch-1-thread": "onnxruntime-1-thread",
+                  "onnxruntime-from-tf-1-thread": "onnxruntime-1-thread",
+                  "openvino-from-onnx-1-thread": "onnxruntime-1-thread",
+                  "openvino-from-torch-1-thread": "onnxruntime-1-thread"}
+PATH_CASES = 24   # every sixth case of the quick sweep, no case without output
+
+
+def timed_cases(run, cases, quantities) -> dict:
+    """Per case: the first check (building the spec's graph) and the second (warm), in seconds."""
+    first, warm = [], []
+    with run.target.open_runner() as runner:
+        checked(runner, cases[0].spec, quantities)   # the framework loaded
+        for case in cases:
+            start = time.perf_counter()
+            checked(runner, case.spec, quantities)
+            middle = time.perf_counter()
+            checked(runner, case.spec, quantities)
+            first.append(middle - start)
+            warm.append(time.perf_counter() - middle)
+    return {"first": first, "warm": warm, "calls": sum(runner.calls.values())}
+
+
+def paths_table() -> dict:
+    cases = [c for c in sweep_cases("quick") if not c.spec.is_empty][::6][:PATH_CASES]
+    out, baselines = {}, {}
+    for name, base in PATH_BASELINES.items():
+        run, eager = _run(name), _run(base)
+        quantities = list(run.path.quantities)
+        key = (base, tuple(quantities))
+        if key not in baselines:
+            baselines[key] = timed_cases(eager, cases, quantities)
+        mine, theirs = timed_cases(run, cases, quantities), baselines[key]
+        warm, eager_warm = statistics.median(mine["warm"]), statistics.median(theirs["warm"])
+        build = statistics.median(f - w for f, w in zip(mine["first"], mine["warm"]))
+        out[name] = {"path": run.path.name, "kind": run.path.kind, "baseline": base, "quantities": quantities,
+                     "warm_median_seconds": warm, "baseline_warm_median_seconds": eager_warm,
+                     "ratio": warm / eager_warm, "build_median_seconds": build, "cases": len(cases)}
+    return out
 
 
 def ci_slice() -> dict:
@@ -90,7 +139,19 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backends", default="torch,onnxruntime,jax")
     parser.add_argument("--matrix", action="store_true", help="also time symconv matrix --size quick (minutes)")
+    parser.add_argument("--paths", action="store_true", help="only the execution paths against their eager runs")
     args = parser.parse_args(argv)
+    if args.paths:
+        table = paths_table()
+        path_results = RESULTS.with_name("paths.json")
+        path_results.write_text(json.dumps({"machine": f"{platform.machine()}, {os.cpu_count()} cores (shared)",
+                                            "versions": versions(), "paths": table}, indent=1) + "\n")
+        print(f"{'path':<34} {'kind':<10} {'warm':>9} {'eager':>9} {'ratio':>6} {'build/spec':>11}")
+        for name, row in table.items():
+            print(f"{name:<34} {row['kind']:<10} {row['warm_median_seconds'] * 1000:>6.1f} ms "
+                  f"{row['baseline_warm_median_seconds'] * 1000:>6.1f} ms {row['ratio']:>5.2f}x "
+                  f"{row['build_median_seconds']:>9.2f} s")
+        return
     cases = sweep_cases("quick")
     results = {"machine": f"{platform.machine()}, {os.cpu_count()} cores (shared)", "versions": versions(),
                "one_case": {}, "targets": TARGETS}

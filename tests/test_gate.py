@@ -275,7 +275,7 @@ def test_a_conformance_run_that_checked_nothing_exits_three(tmp_path):
     code, out = _suite("--symconv-impl", refuses, "--symconv-ops", "conv1d", cwd=str(tmp_path))
     assert code == 3 and "NOTHING WAS CHECKED" in out, out
     code, out = _suite("--symconv-impl", GOOD, "--symconv-ops", "conv1d", cwd=str(tmp_path))
-    assert code == 3 and "0 of 153 cases run" in out, out
+    assert code == 3 and "0 of 154 cases run" in out, out
     code, out = _suite("--symconv-impl", GOOD, "--symconv-ops", "conv9d", cwd=str(tmp_path))
     assert code == 4 and "ops must be among" in out, out
     code, out = _suite("--symconv-impl", GOOD, "--symconv-seed", "abc", cwd=str(tmp_path))

@@ -1,7 +1,9 @@
 """TensorFlow (seen with 2.21.0, CPU, oneDNN on and off): DepthwiseConv2dNativeBackpropFilter and
 DepthwiseConv2dNativeBackpropInput ignore `dilations` when the stride is above 1: they read the
-kernel taps one pixel apart instead of `dilation` pixels apart, silently.  (With stride 1 they
-refuse dilations; tf.nn.depthwise_conv2d itself computes the forward right.)
+kernel taps one pixel apart instead of `dilation` pixels apart, silently.  (tf.nn.depthwise_conv2d
+documents strides above 1 with dilations above 1 as unsupported and warns; the backprop ops say
+nothing.  At stride 1 they do not refuse either: they return wrong values there too.
+tf.nn.depthwise_conv2d itself computes the forward right.)
 
 Input x = [1, 2, 3] (height 3, width 1, one channel), a 2-tap kernel k = [1, 100] dilated by 2
 along the height (taps 2 pixels apart: an effective size of 3), stride 2, VALID: one output,

@@ -9,7 +9,7 @@ arrays) into one output array; a runner executes calls in this process or in a c
 (for settings a framework reads at import time, and so that a crash stays a reported error).
 
 >>> sorted(BACKENDS)
-['jax', 'keras', 'numpy', 'onnxruntime', 'tf', 'tf-xla', 'torch']
+['jax', 'keras', 'litert', 'numpy', 'onnxruntime', 'openvino', 'tf', 'tf-xla', 'torch']
 >>> Variant(onednn=False, threads=1).describe()
 'cpu, oneDNN off, 1 intra-op thread'
 
@@ -112,6 +112,10 @@ register_backend("torch", "symconv.backends.torch_backend:TorchBackend", "torch"
 register_backend("jax", "symconv.backends.jax_backend:JaxBackend", ("jax", "jaxlib"), "pip install 'symconv[jax]'")
 register_backend("onnxruntime", "symconv.backends.onnx_backend:OnnxRuntimeBackend", ("onnxruntime", "onnx"),
                  "pip install 'symconv[onnx]'")
+register_backend("litert", "symconv.backends.litert_backend:LiteRTBackend", ("tensorflow", "ai_edge_litert"),
+                 "pip install 'symconv[tf-cpu,litert]'")
+register_backend("openvino", "symconv.backends.openvino_backend:OpenVINOBackend", ("openvino", "onnx"),
+                 "pip install 'symconv[openvino,onnx]'")
 
 
 # The backends that ship with symconv: their failures are symconv's bugs, never wrapped.
@@ -195,6 +199,8 @@ def create(name: str | None = None, *, impl: str | None = None, variant: Variant
         from .guard import Guarded, construct
         backend = Guarded(name, construct(name, backend_class(name), variant=variant, grad_path=grad_path))
     require_framework(name)
+    if name in BUILTIN:
+        backend.execution.require()   # what the selected path needs beyond the backend's framework
     return backend
 
 

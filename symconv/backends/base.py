@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -59,6 +60,19 @@ class UserCode:
             return function(*args)
         except Exception as err:
             raise ImplementationRaised(err) from None
+
+
+@dataclass(frozen=True)
+class DocumentedLimit:
+    """A case a framework documents it does not support: ``applies(backend, spec, quantity)``
+    says where; ``text`` cites the documentation (or the warning the framework prints)."""
+
+    name: str
+    text: str
+    test: object   # (backend, spec, quantity) -> bool
+
+    def applies(self, backend, spec, quantity) -> bool:
+        return bool(self.test(backend, spec, quantity))
 
 
 @dataclass
@@ -169,7 +183,11 @@ class Backend:
     ``framework_modules``: the top-level modules whose frames count as the framework when a
     call raises (the framework refusing a case, not a bug in the backend's own code).
     ``variant_options``: the VariantOptions it honours (with ``has_variant``, reports name
-    them).  ``child_environment``: constant environment variables for its child process."""
+    them).  ``child_environment``: constant environment variables for its child process.
+    ``execution_paths``: the roads a layer takes through the framework (``execution.ExecutionPath``),
+    each selected by variant options; ``execution`` is the one this backend's variant selects.
+    ``documented_limits``: cases the framework documents it does not support
+    (``DocumentedLimit``): a wrong answer there is reported apart from silent wrong answers."""
 
     name = "?"
     user_code = False    # whether it runs a user's own functions (see UserCode)
@@ -177,6 +195,8 @@ class Backend:
     framework_modules: tuple = ()
     variant_options: tuple = ()
     child_environment: dict = {}
+    execution_paths: tuple = ()
+    documented_limits: tuple = ()
 
     def __init__(self, variant=None, grad_path: str = "raw"):
         from . import Variant
@@ -185,6 +205,17 @@ class Backend:
             raise SymconvError(f"backend {self.name!r} has no device to choose (it runs where it runs), got device "
                                f"{self.variant.device!r}: leave out --device")
         self.grad_path = grad_path
+
+    @property
+    def execution(self):
+        """The execution path this backend's variant selects (``execution.ExecutionPath``)."""
+        from .execution import path_for
+        return path_for(type(self), self.name, self.variant)
+
+    def documented_limit(self, spec: ConvSpec, quantity: str) -> str | None:
+        """Where the framework documents that it does not support this case (or warns that it
+        does not): the citation, else None."""
+        return next((limit.text for limit in self.documented_limits if limit.applies(self, spec, quantity)), None)
 
     @property
     def label(self) -> str:
@@ -231,7 +262,10 @@ class Backend:
         that says what came back (never a coerced value).  An exception, ``sys.exit`` or
         KeyboardInterrupt raised by the backend becomes an error outcome too."""
         try:
-            with np.errstate(all="ignore"):  # the backend's own float warnings are not ours to print
+            with np.errstate(all="ignore"), warnings.catch_warnings(record=True) as warned:
+                # the backend's own float warnings are not ours to print; what the framework warns
+                # about the case (a limit it documents) is kept with the outcome
+                warnings.simplefilter("always")
                 value = self.run(call.spec, call.quantity, call.path, call.tensors)
         except Exception as err:  # a backend's failure is a finding, reported per call
             outcome = Outcome.from_exception(err, self)
@@ -242,7 +276,29 @@ class Backend:
                            message=f"the backend called sys.exit({shorten(repr(err.code), 60)})")
         except KeyboardInterrupt:
             return Outcome("error", error_type="KeyboardInterrupt", message="the backend raised KeyboardInterrupt")
-        return checked_output(call, value)
+        outcome = checked_output(call, value)
+        said = framework_warnings(warned, self.framework_modules)
+        if said:
+            outcome.meta["warnings"] = said
+        return outcome
+
+
+# Warnings about the API's future, not about the case.
+_NOT_ABOUT_THE_CASE = (DeprecationWarning, PendingDeprecationWarning, FutureWarning, ImportWarning, ResourceWarning)
+
+
+def framework_warnings(warned, modules) -> list:
+    """The first few distinct warnings given during a call (their first lines), leaving out
+    deprecations (a framework's warning names the caller's line, so where it was given does not
+    say whose it is)."""
+    out = []
+    for item in warned:
+        if issubclass(item.category, _NOT_ABOUT_THE_CASE):
+            continue
+        text = shorten((str(item.message).strip().splitlines() or [""])[0], MESSAGE_CHARS)
+        if text and text not in out:
+            out.append(text)
+    return out[:3]
 
 
 def _invalid(message: str) -> Outcome:

@@ -26,8 +26,19 @@ from ..model import conventions, layout
 from ..model.conventions import effective_kernel
 from ..model.quantities import INPUTS, SHAPED_LIKE
 from .base import Backend, Unavailable
+from .execution import ALL_QUANTITIES, ExecutionPath, Requirement
+from .variants import VariantOption
 
 FUNCTIONS_KEPT = 256
+JIT = VariantOption("jit", "jax.jit", "compile JAX's calls with jax.jit (default on; off: op by op)",
+                    quiet_default=True)
+_JAX = Requirement("jax", "jax", "0.4", "jax")
+EXECUTION_PATHS = (
+    ExecutionPath("jax-jit", "jax", "compiled", "JAX", "jax.jit of lax.conv_general_dilated / lax.conv_transpose, "
+                  "compiled once per spec", ALL_QUANTITIES, "jax.vjp inside the compiled function", requires=(_JAX,)),
+    ExecutionPath("jax-eager", "jax", "eager op", "JAX", "the same lax calls op by op, without jax.jit",
+                  ALL_QUANTITIES, "jax.vjp, op by op", (("jit", False),), (_JAX,)),
+)
 
 
 @dataclass(frozen=True)
@@ -105,6 +116,8 @@ class JaxBackend(Backend):
     has_variant = True
     framework_modules = ("jax", "jaxlib")
     child_environment = {"XLA_PYTHON_CLIENT_PREALLOCATE": "false"}
+    variant_options = (JIT,)
+    execution_paths = EXECUTION_PATHS
 
     def __init__(self, variant=None, grad_path="raw"):
         super().__init__(variant, grad_path)
@@ -116,7 +129,8 @@ class JaxBackend(Backend):
         return ["op" if quantity == "forward" else "vjp"]
 
     def describe(self, spec, quantity, path):
-        return plan_for(spec, quantity).text
+        text = plan_for(spec, quantity).text
+        return text if self.variant.get("jit") is not False else "op by op (no jax.jit): " + text.split(": ", 1)[1]
 
     def load(self):
         import jax
@@ -139,7 +153,10 @@ class JaxBackend(Backend):
         if function is None:
             if len(self._functions) >= FUNCTIONS_KEPT:  # compiled code is large: keep the recent ones
                 self._functions.pop(next(iter(self._functions)))
-            function = self._functions[key] = jax.jit(self._build(spec, quantity))
+            function = self._build(spec, quantity)
+            if self.variant.get("jit") is not False:
+                function = jax.jit(function)
+            self._functions[key] = function
         args = [jax.device_put(np.asarray(layout.stored_view(spec, name, np.asarray(tensors[name])), dtype=np.float32),
                                self._device) for name in INPUTS[quantity]]
         with jax.default_matmul_precision("highest"):

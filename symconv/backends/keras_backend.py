@@ -1,5 +1,8 @@
 """The ``keras`` backend: keras.layers.Conv1D/2D/3D, DepthwiseConv2D and Conv1D/2D/3DTranspose
-(Keras 3 on TensorFlow) with the probe as their weights; gradients by tf.GradientTape.
+(Keras 3) with the probe as their weights.  Keras runs on the backend ``--keras-backend`` names
+(KERAS_BACKEND, read when Keras is imported, so each runs in a child process of its own):
+TensorFlow by default (gradients by tf.GradientTape), JAX (jax.vjp over the layer's
+``stateless_call``) or PyTorch (torch.autograd over the layer's call).
 
 Keras takes only 'same' and 'valid'; any other padding is run as 'valid' on the direct input
 padded by symconv, and a kernel in another layout than TensorFlow's is moved there by symconv;
@@ -21,7 +24,27 @@ import numpy as np
 from ..model.conventions import effective_kernel
 from ..model.spec import DATA_FORMATS
 from .base import PaddedRun, Relaid, Unavailable, native_padding
+from .execution import ALL_QUANTITIES, ExecutionPath, Requirement
 from .tf_backend import OnTensorFlow
+from .variants import VariantOption
+
+KERAS_BACKEND = VariantOption("keras_backend", "Keras backend", "the backend Keras runs on: tensorflow (the "
+                              "default), jax or torch (KERAS_BACKEND)", kind="choice",
+                              choices=("tensorflow", "jax", "torch"), at_start=True, environment="KERAS_BACKEND",
+                              quiet_default=True)
+_KERAS = Requirement("keras", "keras", "3.0", "tf-cpu")
+EXECUTION_PATHS = (
+    ExecutionPath("keras-tensorflow", "keras", "layer object", "Keras", "keras.layers.Conv*D on TensorFlow",
+                  ALL_QUANTITIES, "tf.GradientTape over the layer",
+                  requires=(_KERAS, Requirement("tensorflow", "tensorflow", "2.15", "tf-cpu"))),
+    ExecutionPath("keras-jax", "keras", "layer object", "Keras", "keras.layers.Conv*D on JAX (KERAS_BACKEND=jax)",
+                  ALL_QUANTITIES, "jax.vjp over the layer's stateless_call", (("keras_backend", "jax"),),
+                  (_KERAS, Requirement("jax", "jax", "0.4", "jax"))),
+    ExecutionPath("keras-torch", "keras", "layer object", "Keras",
+                  "keras.layers.Conv*D on PyTorch (KERAS_BACKEND=torch)", ALL_QUANTITIES,
+                  "torch.autograd over the layer", (("keras_backend", "torch"),),
+                  (_KERAS, Requirement("torch", "torch", "2.1", "torch"))),
+)
 
 LAYERS = {"conv1d": "Conv1D", "conv2d": "Conv2D", "conv3d": "Conv3D", "depthwise_conv2d": "DepthwiseConv2D",
           "conv1d_transpose": "Conv1DTranspose", "conv2d_transpose": "Conv2DTranspose",
@@ -57,12 +80,20 @@ def output_padding(spec, padding: str):
 
 class KerasBackend(OnTensorFlow):
     name = "keras"
-    framework_modules = ("keras", "tensorflow")
+    framework_modules = ("keras", "tensorflow", "jax", "jaxlib", "torch")
+    variant_options = OnTensorFlow.variant_options + (KERAS_BACKEND,)
+    child_environment = {**OnTensorFlow.child_environment, "KERAS_BACKEND": "tensorflow"}
+    execution_paths = EXECUTION_PATHS
 
     def __init__(self, variant=None, grad_path="tape"):
         super().__init__(variant, "tape")
         self.keras = None
         self._layers = {}
+
+    @property
+    def on(self) -> str:
+        """The backend Keras runs on."""
+        return self.variant.get("keras_backend") or "tensorflow"
 
     def paths(self, spec, quantity):
         return ["layer" if quantity == "forward" else "tape"]
@@ -75,6 +106,8 @@ class KerasBackend(OnTensorFlow):
         return padding, padded
 
     def takes_data_format(self, spec) -> bool:
+        if self.on != "tensorflow":
+            return True
         return spec.op not in CHANNELS_LAST_ONLY_WITHOUT_ONEDNN or super().takes_data_format(spec)
 
     def _relaid(self, spec):
@@ -89,29 +122,57 @@ class KerasBackend(OnTensorFlow):
             return f"{relaid.note(quantity)}: {self.describe(relaid.native, quantity, path)}"
         padding, padded = self._setup(spec)
         text = f"keras.layers.{LAYERS[spec.op]}(padding='{padding}')"
+        if self.on != "tensorflow":
+            text += f" on {self.on}"
         if quantity != "forward":
-            text = f"tf.GradientTape over {text}"
+            text = {"tensorflow": "tf.GradientTape", "jax": "jax.vjp of stateless_call",
+                    "torch": "torch.autograd.grad"}[self.on] + f" over {text}"
         return f"{padded.note()}: {text}" if padded is not None else text
 
     def load(self):
-        os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-        super().load()
+        os.environ.setdefault("KERAS_BACKEND", self.on)
+        if self.on == "tensorflow":
+            super().load()
         import keras
-        if keras.backend.backend() != "tensorflow":
-            raise RuntimeError(f"the keras backend runs Keras on TensorFlow, but KERAS_BACKEND is "
-                               f"{keras.backend.backend()!r}")
+        if keras.backend.backend() != self.on:
+            raise RuntimeError(f"Keras was asked to run on {self.on}, but it runs on {keras.backend.backend()!r} "
+                               f"(KERAS_BACKEND is read when Keras is first imported)")
         keras.config.disable_traceback_filtering()  # whole tracebacks, as for TensorFlow
         self.keras = keras
+        if self.on == "torch":
+            import torch
+            torch.backends.cuda.matmul.allow_tf32 = False   # probe values are exact in float32, not TF32
+            torch.backends.cudnn.allow_tf32 = False
+            if self.variant.threads is not None:
+                torch.set_num_threads(self.variant.threads)
 
     def run(self, spec, quantity, path, tensors):
         relaid = self._relaid(spec)
         if relaid is not None:
             return relaid(quantity, tensors, lambda native, t: self.run(native, quantity, path, t))
         padding, padded = self._setup(spec)
+        if self.on != "tensorflow":
+            if self.keras is None:
+                self.load()
+            if self.variant.device == "gpu" and not self._has_gpu():
+                raise Unavailable(f"no GPU visible to {self.on}")
+            if padded is not None:
+                return padded(quantity, tensors, lambda valid, t: self._call(valid, quantity, t, "valid"))
+            return self._call(spec, quantity, tensors, padding)
         with self.device():
             if padded is not None:
                 return padded(quantity, tensors, lambda valid, t: self._call(valid, quantity, t, "valid"))
             return self._call(spec, quantity, tensors, padding)
+
+    def _has_gpu(self) -> bool:
+        if self.on == "torch":
+            import torch
+            return torch.cuda.is_available()
+        import jax
+        try:
+            return bool(jax.devices("gpu"))
+        except RuntimeError:
+            return False
 
     def _layer(self, spec, padding):
         key = (spec, padding)
@@ -142,6 +203,10 @@ class KerasBackend(OnTensorFlow):
         return layer
 
     def _call(self, spec, quantity, tensors, padding):
+        if self.on == "jax":
+            return self._call_jax(spec, quantity, tensors, padding)
+        if self.on == "torch":
+            return self._call_torch(spec, quantity, tensors, padding)
         tf = self.tf
         layer = self._layer(spec, padding)
         t = {name: tf.constant(np.asarray(arr, dtype=np.float32)) for name, arr in tensors.items()}
@@ -158,3 +223,38 @@ class KerasBackend(OnTensorFlow):
             raise RuntimeError("the gradient is None: the output does not depend on the tensor")
         return grad.numpy()
 
+
+    def _call_jax(self, spec, quantity, tensors, padding):
+        import jax
+        import jax.numpy as jnp
+        layer = self._layer(spec, padding)
+        t = {name: jnp.asarray(np.asarray(arr, dtype=np.float32)) for name, arr in tensors.items()}
+        k = t.get("k", jnp.zeros(spec.k_shape, jnp.float32))
+        x = t.get("x", jnp.zeros(spec.x_shape, jnp.float32))
+
+        def apply(kernel, inputs):
+            return layer.stateless_call([kernel], [], inputs)[0]
+        with jax.default_matmul_precision("highest"):
+            if quantity == "forward":
+                return np.asarray(apply(k, x))
+            _, vjp = jax.vjp(apply, k, x)
+            dk, dx = vjp(t["g"])
+        return np.asarray(dk if quantity == "filter_grad" else dx)
+
+    def _call_torch(self, spec, quantity, tensors, padding):
+        import torch
+        layer = self._layer(spec, padding)
+        device = "cuda" if self.variant.device == "gpu" else "cpu"
+        t = {name: torch.tensor(np.asarray(arr, dtype=np.float32), device=device) for name, arr in tensors.items()}
+        layer.kernel.assign(t["k"] if "k" in t else torch.zeros(spec.k_shape, device=device))
+        if quantity == "forward":
+            with torch.no_grad():
+                return layer(t["x"]).detach().cpu().numpy()
+        x = t["x"] if "x" in t else torch.zeros(spec.x_shape, device=device)
+        kernel = layer.kernel.value
+        target = kernel if quantity == "filter_grad" else x.requires_grad_(True)
+        y = layer(x)
+        grad = torch.autograd.grad(y, target, grad_outputs=t["g"], allow_unused=True)[0]
+        if grad is None:
+            raise RuntimeError("the gradient is None: the output does not depend on the tensor")
+        return grad.detach().cpu().numpy()

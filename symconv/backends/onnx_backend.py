@@ -10,6 +10,11 @@ convention, SAME_LOWER ``same_lower``, VALID no padding, NOTSET with ``pads`` an
 non-negative pads; negative pads (which ONNX does not allow) run as VALID on the input padded
 or cropped by symconv.  ConvTranspose is given ``output_shape`` under SAME_UPPER/SAME_LOWER and
 ``output_padding`` otherwise.  ONNX Runtime is imported by ``load``, never at import.
+
+``--onnx-from`` picks where the graph comes from (``symconv.backends.onnx_graphs``): ``direct``,
+the node above (the default); ``torch``, PyTorch's exporter (torch.onnx.export) of the ``torch``
+backend's call; ``tf``, tf2onnx's conversion of the ``tf`` backend's tf.function.  Each graph is
+built once per spec and its session kept.
 """
 
 from __future__ import annotations
@@ -21,11 +26,33 @@ import numpy as np
 
 from ..model import conventions, layout
 from ..model.conventions import effective_kernel
+from . import onnx_graphs
 from .base import Backend, PaddedRun, Unavailable
+from .execution import BUILD_SECONDS, FORWARD_ONLY, ExecutionPath, Requirement
 from .variants import THREADS, VariantOption
 
 GRAPH_OPTIMIZATION = VariantOption("graph_optimization", "graph optimizations",
                                    "ONNX Runtime's graph optimizations (default: all)")
+ONNX_FROM = VariantOption("onnx_from", "ONNX from", "where the ONNX graph comes from: direct (a node built by "
+                          "symconv, the default), torch (PyTorch's exporter) or tf (tf2onnx)", kind="choice",
+                          choices=onnx_graphs.SOURCES, quiet_default=True)
+_ONNX = (Requirement("onnx", "onnx", "1.14", "onnx"), Requirement("onnxruntime", "onnxruntime", "1.16", "onnx"))
+FROM_TORCH = (Requirement("torch", "torch", "2.5", "torch"),
+              Requirement("onnxscript", "onnxscript", "0.2", "torch-onnx"))
+FROM_TF = (Requirement("tensorflow", "tensorflow", "2.15", "tf-cpu"),
+           Requirement("tf2onnx", "tf2onnx", "1.16", "tf2onnx"))
+RUNTIME = "none: a deployment runtime runs forward only"
+EXECUTION_PATHS = (
+    ExecutionPath("onnxruntime-direct", "onnxruntime", "runtime", "ONNX Runtime",
+                  "one ONNX Conv/ConvTranspose node built by symconv, run by ONNX Runtime", FORWARD_ONLY, RUNTIME,
+                  requires=_ONNX),
+    ExecutionPath("onnxruntime-from-torch", "onnxruntime", "exported", "ONNX Runtime",
+                  "torch.onnx.export (dynamo exporter, onnxscript) of torch.nn.functional.conv*d, run by ONNX Runtime",
+                  FORWARD_ONLY, RUNTIME, (("onnx_from", "torch"),), _ONNX + FROM_TORCH, BUILD_SECONDS),
+    ExecutionPath("onnxruntime-from-tf", "onnxruntime", "converted", "ONNX Runtime",
+                  "tf2onnx.convert.from_function of tf.nn.conv*d, run by ONNX Runtime", FORWARD_ONLY, RUNTIME,
+                  (("onnx_from", "tf"),), _ONNX + FROM_TF, BUILD_SECONDS),
+)
 OPSET = 17
 SESSIONS_KEPT = 64
 INFERENCE_ONLY = "ONNX Runtime runs inference only: it has no gradient to check"
@@ -91,7 +118,8 @@ class OnnxRuntimeBackend(Backend):
     name = "onnxruntime"
     has_variant = True
     framework_modules = ("onnxruntime", "onnx")
-    variant_options = (GRAPH_OPTIMIZATION, THREADS)
+    variant_options = (GRAPH_OPTIMIZATION, ONNX_FROM, THREADS)
+    execution_paths = EXECUTION_PATHS
 
     def __init__(self, variant=None, grad_path="raw"):
         super().__init__(variant, grad_path)
@@ -99,6 +127,8 @@ class OnnxRuntimeBackend(Backend):
         self.onnx = None
         self._providers = None
         self._sessions = collections.OrderedDict()
+        # An exception of the exporter's is the exporter refusing the case.
+        self.framework_modules = type(self).framework_modules + self.source_modules
 
     def paths(self, spec, quantity):
         return ["inference" if quantity == "forward" else "none"]
@@ -107,22 +137,57 @@ class OnnxRuntimeBackend(Backend):
         return None if quantity == "forward" else INFERENCE_ONLY
 
     def plan(self, spec) -> Plan:
-        attrs = node_attributes(spec)
-        padded = None
-        if attrs is None:
-            padded = PaddedRun(spec)
-            attrs = node_attributes(padded.valid) if padded.valid is not None else {}
-        op = "ConvTranspose" if spec.transposed else "Conv"
-        text = f"onnxruntime {op}({_attribute_text(attrs)})"
-        if padded is not None:
-            text = f"{padded.note()}: {text}"
-        return Plan(tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in attrs.items())),
-                    padded, text)
+        return direct_plan(spec)
+
+    @property
+    def source(self) -> str:
+        return self.variant.get("onnx_from") or "direct"
+
+    @property
+    def source_modules(self) -> tuple:
+        """The exporter's modules: an exception of theirs is the exporter refusing the case."""
+        return {"direct": (), "torch": ("torch", "onnxscript", "onnx_ir"), "tf": ("tensorflow", "tf2onnx")}[self.source]
 
     def describe(self, spec, quantity, path):
         if quantity != "forward":
             return f"no {quantity} in ONNX Runtime"
+        if self.source != "direct":
+            return self.exported_text(spec, "onnxruntime")
         return self.plan(spec).text
+
+    def exported_text(self, spec, runtime: str) -> str:
+        padded = onnx_graphs.padded_for(self.source, spec)
+        if self.source == "tf":
+            relaid = onnx_graphs.tf_relaid(spec)
+            if relaid is not None:
+                return f"{relaid.note('forward')}: {self.exported_text(relaid.native, runtime)}"
+        if padded is not None:
+            inner = self.exported_text(padded.valid, runtime) if padded.valid is not None else "nothing"
+            return f"{padded.note()}: {inner}"
+        return f"{runtime} of {onnx_graphs.source_text(self.source, spec)}"
+
+    def exported(self, spec, tensors, call):
+        """Run ``call(graph, tensors)`` on the graph the source makes for ``spec``: the kernel
+        moved to TensorFlow's layout for tf2onnx, the input padded by symconv where the exporter
+        cannot say the padding."""
+        if self.source == "tf":
+            relaid = onnx_graphs.tf_relaid(spec)
+            if relaid is not None:
+                return relaid("forward", tensors, lambda native, t: self.exported(native, t, call))
+        padded = onnx_graphs.padded_for(self.source, spec)
+        if padded is not None:
+            return padded("forward", tensors, lambda valid, t: self.exported(valid, t, call))
+        return call(self.graph(spec), tensors)
+
+    def graph(self, spec):
+        """The source's ONNX graph for a spec, built once and kept."""
+        key = ("graph", spec)
+        if key not in self._sessions:
+            build = onnx_graphs.from_torch if self.source == "torch" else onnx_graphs.from_tf
+            self._sessions[key] = build(spec)
+            if len(self._sessions) > SESSIONS_KEPT:
+                self._sessions.popitem(last=False)
+        return self._sessions[key]
 
     def load(self):
         import onnx
@@ -139,37 +204,42 @@ class OnnxRuntimeBackend(Backend):
             raise Unavailable(INFERENCE_ONLY)
         if self._providers is None:
             raise Unavailable("this ONNX Runtime build has no CUDAExecutionProvider")
+        if self.source != "direct":
+            return self.exported(spec, tensors, self._run_graph)
         plan = self.plan(spec)
         if plan.padded is not None:
             return plan.padded(quantity, tensors, lambda valid, t: self._call(valid, t))
         return self._call(spec, tensors)
+
+    def _run_graph(self, graph, tensors):
+        key = ("session", graph.model)
+        session = self._sessions.get(key)
+        if session is None:
+            session = self._sessions[key] = self.ort.InferenceSession(graph.model, self._options(),
+                                                                      providers=self._providers)
+        feed = graph.inputs(tensors)
+        names = [i.name for i in session.get_inputs()]
+        (out,) = session.run(None, {name: feed[name] for name in names})[:1]
+        return graph.output(out)
+
+    def _options(self):
+        options = self.ort.SessionOptions()
+        options.log_severity_level = 3
+        if self.variant.threads is not None:
+            options.intra_op_num_threads = self.variant.threads
+        optimize = self.variant.get("graph_optimization")
+        if optimize is not None:
+            level = self.ort.GraphOptimizationLevel
+            options.graph_optimization_level = level.ORT_ENABLE_ALL if optimize else level.ORT_DISABLE_ALL
+        return options
 
     def _session(self, spec):
         key = spec
         if key in self._sessions:
             self._sessions.move_to_end(key)
             return self._sessions[key]
-        onnx, ort = self.onnx, self.ort
-        helper, FLOAT = onnx.helper, onnx.TensorProto.FLOAT
-        attrs = node_attributes(spec)
-        op = "ConvTranspose" if spec.transposed else "Conv"
-        x_shape = layout.array_to_canonical(spec, "x", np.zeros(spec.x_shape, np.int8)).shape
-        k_shape = layout.array_to_canonical(spec, "k", np.zeros(spec.k_shape, np.int8)).shape
-        graph = helper.make_graph(
-            [helper.make_node(op, ["x", "k"], ["y"], **attrs)], "symconv",
-            [helper.make_tensor_value_info("x", FLOAT, list(x_shape)),
-             helper.make_tensor_value_info("k", FLOAT, list(k_shape))],
-            [helper.make_tensor_value_info("y", FLOAT, None)])
-        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], ir_version=8)
-        options = ort.SessionOptions()
-        options.log_severity_level = 3
-        if self.variant.threads is not None:
-            options.intra_op_num_threads = self.variant.threads
-        optimize = self.variant.get("graph_optimization")
-        if optimize is not None:
-            level = ort.GraphOptimizationLevel
-            options.graph_optimization_level = level.ORT_ENABLE_ALL if optimize else level.ORT_DISABLE_ALL
-        session = ort.InferenceSession(model.SerializeToString(), options, providers=self._providers)
+        model = direct_model(self.onnx, spec)
+        session = self.ort.InferenceSession(model, self._options(), providers=self._providers)
         self._sessions[key] = session
         if len(self._sessions) > SESSIONS_KEPT:
             self._sessions.popitem(last=False)
@@ -181,3 +251,34 @@ class OnnxRuntimeBackend(Backend):
                 for name in ("x", "k")}
         (out,) = session.run(["y"], feed)
         return layout.array_from_canonical(spec, "y", out)
+
+
+def direct_plan(spec) -> Plan:
+    """How the direct node runs a spec: its attributes, or symconv's padding first."""
+    attrs = node_attributes(spec)
+    padded = None
+    if attrs is None:
+        padded = PaddedRun(spec)
+        attrs = node_attributes(padded.valid) if padded.valid is not None else {}
+    op = "ConvTranspose" if spec.transposed else "Conv"
+    text = f"onnxruntime {op}({_attribute_text(attrs)})"
+    if padded is not None:
+        text = f"{padded.note()}: {text}"
+    return Plan(tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in attrs.items())),
+                padded, text)
+
+
+def direct_model(onnx, spec) -> bytes:
+    """The spec as one ONNX Conv or ConvTranspose node (inputs x and k in the canonical layouts),
+    serialized."""
+    helper, FLOAT = onnx.helper, onnx.TensorProto.FLOAT
+    attrs = node_attributes(spec)
+    op = "ConvTranspose" if spec.transposed else "Conv"
+    x_shape = layout.array_to_canonical(spec, "x", np.zeros(spec.x_shape, np.int8)).shape
+    k_shape = layout.array_to_canonical(spec, "k", np.zeros(spec.k_shape, np.int8)).shape
+    graph = helper.make_graph(
+        [helper.make_node(op, ["x", "k"], ["y"], **attrs)], "symconv",
+        [helper.make_tensor_value_info("x", FLOAT, list(x_shape)),
+         helper.make_tensor_value_info("k", FLOAT, list(k_shape))],
+        [helper.make_tensor_value_info("y", FLOAT, None)])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], ir_version=8).SerializeToString()

@@ -71,6 +71,15 @@ def default_timeout(spec) -> float:
     return round(min(seconds, MAX_DEFAULT_TIMEOUT), 1)
 
 
+def build_seconds(backend) -> float:
+    """More seconds a call may take on a path that compiles or converts its graph the first
+    time it meets a spec (``ExecutionPath.build_seconds``)."""
+    try:
+        return float(backend.execution.build_seconds)
+    except Exception:  # noqa: BLE001 - a third party's backend without the attribute
+        return 0.0
+
+
 def require_runner(runner, timeout=None) -> None:
     """Refuse, in one line, a ``runner=`` argument that is not a runner (``open_runner``), or one
     given with a ``timeout`` it would not honour (a runner's timeout is fixed when it opens)."""
@@ -387,7 +396,7 @@ class Worker:
             return Outcome("skipped", error_type="CouldNotRun", message=failure)
         if failure:
             return Outcome("error", error_type="LoadError", message=f"backend failed to load: {failure}")
-        seconds = self.timeout if self.timeout is not None else default_timeout(call.spec)
+        seconds = self.timeout if self.timeout is not None else default_timeout(call.spec) + build_seconds(backend)
         reply, died = self._exchange(("call", (key, call)), seconds, f"during {call.quantity}")
         return reply if died is None else Outcome("crash", message=died)
 

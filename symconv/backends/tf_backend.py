@@ -32,7 +32,8 @@ import numpy as np
 from ..model.layout import spatial_letters
 from ..model.quantities import INPUTS
 from ..model.spec import DATA_FORMATS, format_padding
-from .base import Backend, PaddedRun, Relaid, Unavailable, native_padding
+from .base import Backend, DocumentedLimit, PaddedRun, Relaid, Unavailable, native_padding
+from .execution import ALL_QUANTITIES, BUILD_SECONDS, ExecutionPath, Requirement
 from .variants import THREADS, VariantOption
 
 # TF_ENABLE_ONEDNN_OPTS is read when TensorFlow is imported: a variant that sets it runs in a
@@ -56,6 +57,40 @@ else:
 print(int(port.IsMklEnabled()))
 """
 _ASKED: dict = {}   # TF_ENABLE_ONEDNN_OPTS (None: unset) -> TensorFlow's answer
+
+API = VariantOption("api", "API", "which TensorFlow API the tf backends call: nn, the per-rank ops tf.nn.conv2d etc. "
+                    "(the default), or convolution, tf.nn.convolution and tf.nn.conv_transpose",
+                    kind="choice", choices=("nn", "convolution"), quiet_default=True)
+TENSORFLOW = Requirement("tensorflow", "tensorflow", "2.15", "tf-cpu")
+EAGER_PATHS = (
+    ExecutionPath("tf-eager", "tf", "eager op", "TensorFlow", "tf.nn.conv1d/2d/3d, depthwise_conv2d and "
+                  "conv*_transpose called eagerly", ALL_QUANTITIES,
+                  "the raw backprop ops (raw) or tf.GradientTape (tape)", requires=(TENSORFLOW,)),
+    ExecutionPath("tf-convolution", "tf", "eager op", "TensorFlow", "tf.nn.convolution (depthwise as a grouped "
+                  "convolution) and tf.nn.conv_transpose called eagerly", ALL_QUANTITIES,
+                  "tf.GradientTape (tf.nn.convolution has no raw backward ops of its own)", (("api", "convolution"),),
+                  (TENSORFLOW,)),
+)
+XLA_PATHS = (
+    ExecutionPath("tf-xla", "tf-xla", "compiled", "TensorFlow", "tf.function(jit_compile=True) of the tf.nn ops, "
+                  "compiled by XLA once per spec", ALL_QUANTITIES, "the raw backprop ops or tf.GradientTape, compiled",
+                  requires=(TENSORFLOW,), build_seconds=BUILD_SECONDS),
+    ExecutionPath("tf-xla-convolution", "tf-xla", "compiled", "TensorFlow", "tf.function(jit_compile=True) of "
+                  "tf.nn.convolution and tf.nn.conv_transpose", ALL_QUANTITIES, "tf.GradientTape, compiled",
+                  (("api", "convolution"),), (TENSORFLOW,), BUILD_SECONDS),
+)
+
+
+def _depthwise_strided_and_dilated(backend, spec, quantity) -> bool:
+    return spec.kind == "depthwise" and max(spec.strides) > 1 and max(spec.dilations) > 1
+
+
+# tf.nn.depthwise_conv2d's docstring: "If any value of rate is greater than 1, then all values of
+# strides must be 1" (and it warns so, tensorflow/python/ops/nn_impl.py, with_space_to_batch).
+DEPTHWISE_LIMIT = DocumentedLimit(
+    "depthwise stride and dilation", "tf.nn.depthwise_conv2d documents that when any dilation rate is above 1 every "
+    "stride must be 1, and warns \"When dilation rate is greater than 1, then all values of strides must be 1\"",
+    _depthwise_strided_and_dilated)
 
 
 def onednn_default() -> bool | None:
@@ -117,6 +152,7 @@ class OnTensorFlow(Backend):
     framework_modules = ("tensorflow",)
     variant_options = (ONEDNN, THREADS)
     child_environment = {"TF_CPP_MIN_LOG_LEVEL": "2"}
+    documented_limits = (DEPTHWISE_LIMIT,)
 
     def __init__(self, variant=None, grad_path="raw"):
         super().__init__(variant, grad_path)
@@ -197,6 +233,8 @@ class OnTensorFlow(Backend):
 class TFBackend(OnTensorFlow):
     name = "tf"
     jit = False
+    variant_options = (ONEDNN, API, THREADS)
+    execution_paths = EAGER_PATHS
 
     def __init__(self, variant=None, grad_path="raw"):
         super().__init__(variant, grad_path)
@@ -204,12 +242,21 @@ class TFBackend(OnTensorFlow):
         self._constants = []
 
     # ---- framework-free: which ops, which padding ----------------------------------------
+    @property
+    def convolution_api(self) -> bool:
+        """Whether the calls go through tf.nn.convolution / tf.nn.conv_transpose."""
+        return self.variant.get("api") == "convolution"
+
     def paths(self, spec, quantity):
         if quantity == "forward":
             return ["op"]
+        if self.convolution_api:
+            return ["tape"]
         return {"raw": ["raw"], "tape": ["tape"], "both": ["raw", "tape"]}[self.grad_path]
 
     def op_name(self, spec, quantity, path) -> str:
+        if self.convolution_api and (quantity == "forward" or path == "tape"):
+            return "tf.nn.conv_transpose" if spec.transposed else "tf.nn.convolution"
         if quantity == "forward" or path == "tape":
             return FORWARD_OPS[spec.op]
         name = RAW_OPS[spec.op][0 if quantity == "filter_grad" else 1]
@@ -224,7 +271,8 @@ class TFBackend(OnTensorFlow):
         if relaid is not None:
             inner = self.plan(relaid.native, quantity, path)
             return Plan(inner.padding, inner.padded, f"{relaid.note(quantity)}: {inner.text}", relaid)
-        padding = native_padding(spec, explicit_ok=spec.ndim == 2)
+        # tf.nn.convolution takes only 'SAME' and 'VALID' ("Expected string for argument 'padding'").
+        padding = native_padding(spec, explicit_ok=spec.ndim == 2 and not self.convolution_api)
         padded = None if padding is not None else PaddedRun(spec)
         op = self.op_name(spec, quantity, path)
         call = f"{op}(padding={padding_text(padding if padding is not None else 'VALID')})"
@@ -295,6 +343,8 @@ class TFBackend(OnTensorFlow):
         tf, nd, fmt = self.tf, spec.ndim, spec.data_format
         _, _, pad = self._padding_args(padding, fmt)
         strides, dil = list(spec.strides), list(spec.dilations)
+        if self.convolution_api:
+            return self._convolution_api(spec, pad)
         if spec.kind == "depthwise":
             return lambda x, k: tf.nn.depthwise_conv2d(x, k, strides=self._full(strides, fmt), padding=pad,
                                                        data_format=fmt, dilations=dil)
@@ -305,6 +355,23 @@ class TFBackend(OnTensorFlow):
                                    padding=pad, data_format=fmt,
                                    dilations=dil if nd < 3 else self._full(dil, fmt))
         return self._direct(spec, pad)
+
+    def _convolution_api(self, spec, pad):
+        """tf.nn.convolution (a depthwise kernel (H, W, C, M) as the grouped kernel (H, W, 1, C*M))
+        and tf.nn.conv_transpose, which take every rank."""
+        tf = self.tf
+        # data_format as a user writes it: left out for channels last (tf.nn.convolution's default).
+        fmt = None if spec.data_format == DATA_FORMATS[spec.ndim][0] else spec.data_format
+        strides, dil = list(spec.strides), list(spec.dilations)
+        if spec.transposed:
+            out = list(spec.y_shape)
+            return lambda x, k: tf.nn.conv_transpose(x, k, output_shape=out, strides=strides, padding=pad,
+                                                     data_format=fmt, dilations=dil)
+        if spec.kind == "depthwise":
+            grouped = [*spec.kernel_spatial, 1, spec.k_shape[-2] * spec.k_shape[-1]]
+            return lambda x, k: tf.nn.convolution(x, tf.reshape(k, grouped), strides=strides, padding=pad,
+                                                  data_format=fmt, dilations=dil)
+        return lambda x, k: tf.nn.convolution(x, k, strides=strides, padding=pad, data_format=fmt, dilations=dil)
 
     def _direct(self, spec, pad):
         """The direct convolution (forward of conv, dx of a transposed conv): f(direct input, k)."""
@@ -397,3 +464,4 @@ class XLABackend(TFBackend):
 
     name = "tf-xla"
     jit = True
+    execution_paths = XLA_PATHS

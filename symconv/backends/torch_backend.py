@@ -17,6 +17,13 @@ Padding, as PyTorch can say it (the README's table):
 * anything else (negative pads, an output_padding PyTorch refuses): VALID on the direct input
   padded or cropped by symconv.
 
+Execution paths (``symconv.backends.execution``): the ops called eagerly (``torch-eager``);
+``--compile inductor`` (or ``aot_eager``) runs the same function through ``torch.compile``
+(``fullgraph=True``, static shapes), the gradients by autograd through the compiled graph (or
+``convolution_backward`` compiled), one compiled function per spec, kept and reused by every
+probe; ``--memory-format channels_last`` (or ``contiguous``) hands every tensor over in that
+memory format, whatever the spec's layout.
+
 The operators are called as ``torch.ops.aten.conv2d`` etc., which torch.nn.functional.conv2d
 etc. bind to (see ``_forward``).  Gradients along two paths: ``autograd``
 (torch.autograd.grad over the forward call, F.pad included) and ``raw``
@@ -37,6 +44,7 @@ from ..model import conventions, layout
 from ..model.conventions import effective_kernel
 from ..model.quantities import INPUTS, SHAPED_LIKE
 from .base import Backend, PaddedRun, Unavailable
+from .execution import ALL_QUANTITIES, BUILD_SECONDS, ExecutionPath, Requirement
 from .variants import THREADS, VariantOption
 
 MKLDNN = VariantOption("mkldnn", "mkldnn", "torch.backends.mkldnn for PyTorch (default: on where available)")
@@ -45,7 +53,36 @@ DETERMINISTIC = VariantOption("deterministic", "deterministic algorithms",
 CUDNN_BENCHMARK = VariantOption("cudnn_benchmark", "cuDNN benchmark",
                                 "torch.backends.cudnn.benchmark for PyTorch on a GPU (default off)")
 
+COMPILE = VariantOption("compile", "torch.compile", "run PyTorch's calls through torch.compile with this backend "
+                        "(default: eager)", kind="choice", choices=("inductor", "aot_eager"), quiet_default=True)
+MEMORY_FORMAT = VariantOption("memory_format", "memory format", "hand PyTorch every tensor in this memory format "
+                              "(default: the spec's own layout)", kind="choice",
+                              choices=("channels_last", "contiguous"), quiet_default=True)
+
 PLANS_KEPT = 4096
+COMPILED_KEPT = 512
+_TORCH = Requirement("torch", "torch", "2.1", "torch")
+EXECUTION_PATHS = (
+    ExecutionPath("torch-eager", "torch", "eager op", "PyTorch",
+                  "torch.nn.functional.conv*d / conv_transpose*d called eagerly",
+                  ALL_QUANTITIES, "torch.ops.aten.convolution_backward (raw) or torch.autograd (tape)",
+                  requires=(_TORCH,)),
+    ExecutionPath("torch-compile-inductor", "torch", "compiled", "PyTorch",
+                  "torch.compile(backend='inductor', fullgraph=True, dynamic=False), compiled once per spec "
+                  "(needs a C compiler)", ALL_QUANTITIES,
+                  "autograd through the compiled graph (tape), or convolution_backward compiled (raw)",
+                  (("compile", "inductor"),), (Requirement("torch", "torch", "2.1", "torch"),), BUILD_SECONDS),
+    ExecutionPath("torch-compile-aot-eager", "torch", "compiled", "PyTorch",
+                  "torch.compile(backend='aot_eager', fullgraph=True, dynamic=False): Dynamo and AOTAutograd "
+                  "without code generation", ALL_QUANTITIES, "autograd through the traced graph",
+                  (("compile", "aot_eager"),), (_TORCH,), BUILD_SECONDS),
+    ExecutionPath("torch-channels-last", "torch", "eager op", "PyTorch",
+                  "every tensor handed over as channels_last (channels_last_3d for 3-D convolutions)",
+                  ALL_QUANTITIES, "as torch-eager", (("memory_format", "channels_last"),), (_TORCH,)),
+    ExecutionPath("torch-contiguous", "torch", "eager op", "PyTorch",
+                  "every tensor handed over contiguous (channels first in memory)",
+                  ALL_QUANTITIES, "as torch-eager", (("memory_format", "contiguous"),), (_TORCH,)),
+)
 
 
 @dataclass(frozen=True)
@@ -108,14 +145,16 @@ class TorchBackend(Backend):
     name = "torch"
     has_variant = True
     framework_modules = ("torch",)
-    variant_options = (MKLDNN, DETERMINISTIC, CUDNN_BENCHMARK, THREADS)
+    variant_options = (MKLDNN, DETERMINISTIC, CUDNN_BENCHMARK, COMPILE, MEMORY_FORMAT, THREADS)
     child_environment = {"TORCH_CPP_LOG_LEVEL": "ERROR"}
+    execution_paths = EXECUTION_PATHS
 
     def __init__(self, variant=None, grad_path="raw"):
         super().__init__(variant, grad_path)
         self.torch = None
         self._device = None
         self._plans = {}
+        self._compiled = {}
 
     # ---- framework-free: which call, which padding -------------------------------------
     def paths(self, spec, quantity):
@@ -161,7 +200,11 @@ class TorchBackend(Backend):
             call = f"torch.ops.aten.convolution_backward of {call}"
         elif quantity != "forward":
             call = f"torch.autograd.grad over {call}"
-        call += f" on {layout.letters(spec, 'x')}-strided tensors"
+        memory = self.variant.get("memory_format")
+        call += f" on {memory or layout.letters(spec, 'x') + '-strided'} tensors"
+        backend = self.variant.get("compile")
+        if backend is not None:
+            call = f"torch.compile(backend='{backend}'): {call}"
         if padded is not None:
             call = f"{padded.note()}: {call}"
         return Plan(padding, output_padding, frame, padded, call)
@@ -183,6 +226,13 @@ class TorchBackend(Backend):
         self._device = "cpu"
         if self.variant.device == "gpu":
             self._device = "cuda" if torch.cuda.is_available() else None
+        if self.variant.get("compile") is not None:
+            import torch._dynamo
+            # Every spec gets a function of its own (``_compiled``): no cache of Dynamo's should
+            # fill up, and one that did must fail rather than fall back to eager in silence.
+            torch._dynamo.config.recompile_limit = 64
+            torch._dynamo.config.fail_on_recompile_limit_hit = True
+            torch._dynamo.config.suppress_errors = False
 
     @contextmanager
     def _settings(self):
@@ -221,13 +271,41 @@ class TorchBackend(Backend):
             return self._call(spec, quantity, path, tensors, plan)
 
     def _tensor(self, spec, name, array, requires_grad=False):
-        """The spec's array as a logical canonical tensor that keeps the spec's memory layout."""
+        """The spec's array as a logical canonical tensor that keeps the spec's memory layout (or
+        the variant's memory format)."""
         stored = np.array(layout.stored_view(spec, name, np.asarray(array)), dtype=np.float32, order="C")
         tensor = self.torch.from_numpy(stored)
         if self._device != "cpu":
             tensor = tensor.to(self._device)
-        tensor.requires_grad_(requires_grad)
-        return tensor.permute(layout.inverse(layout.permutation(spec, name)))
+        tensor = tensor.permute(layout.inverse(layout.permutation(spec, name)))
+        memory = self.variant.get("memory_format")
+        if memory is not None:
+            tensor = tensor.contiguous(memory_format=self._memory_format(tensor.ndim, memory))
+        return tensor.requires_grad_(requires_grad) if requires_grad else tensor
+
+    def _memory_format(self, ndim, memory):
+        torch = self.torch
+        if memory == "contiguous":
+            return torch.contiguous_format
+        formats = {4: torch.channels_last, 5: torch.channels_last_3d}
+        if ndim not in formats:
+            raise Unavailable(f"PyTorch has no channels-last memory format for {ndim}-D tensors (1-D convolutions)")
+        return formats[ndim]
+
+    def _compile(self, key, function):
+        """``function`` through torch.compile, once per key (a spec's call): a function object and
+        code object of its own, so that Dynamo keeps its compiled graph apart from other specs'."""
+        compiled = self._compiled.get(key)
+        if compiled is None:
+            import types
+            if len(self._compiled) >= COMPILED_KEPT:
+                self._compiled.clear()
+            code = function.__code__.replace(co_name=f"symconv_conv_{len(self._compiled)}_{abs(hash(key)) % 10**8}")
+            fresh = types.FunctionType(code, function.__globals__, code.co_name, function.__defaults__,
+                                       function.__closure__)
+            compiled = self._compiled[key] = self.torch.compile(
+                fresh, backend=self.variant.get("compile"), fullgraph=True, dynamic=False)
+        return compiled
 
     def _zeros(self, spec, name, requires_grad=False):
         return self._tensor(spec, name, np.zeros(spec.shape_of(name), dtype=np.float32), requires_grad)
@@ -260,10 +338,13 @@ class TorchBackend(Backend):
         torch = self.torch
         given = {name: self._tensor(spec, name, tensors[name]) for name in INPUTS[quantity]}
         forward = self._forward(spec, plan)
+        compiled = self.variant.get("compile") is not None
+        if compiled:
+            forward = self._compile((spec, plan, "forward"), forward)
         if quantity == "forward":
             out = forward(given["x"], given["k"])
         elif path == "raw":
-            out = self._raw(spec, quantity, plan, given)
+            out = self._raw(spec, quantity, plan, given, compiled)
         else:
             # The tensor differentiated for is the probe (filter_grad: x, input_grad: k); the
             # other factor is a zero tensor that requires the gradient.
@@ -274,17 +355,23 @@ class TorchBackend(Backend):
             out = torch.autograd.grad(y, source, grad_outputs=given["g"])[0]
         return self._array(spec, SHAPED_LIKE[quantity], out)
 
-    def _raw(self, spec, quantity, plan, given):
+    def _raw(self, spec, quantity, plan, given, compiled=False):
         torch = self.torch
         nd = spec.ndim
         x = given.get("x", self._zeros(spec, "x"))
         w = given.get("k", self._zeros(spec, "k"))
         transposed = spec.transposed
         mask = [quantity == "input_grad", quantity == "filter_grad", False]
-        grads = torch.ops.aten.convolution_backward(
-            given["g"], x, w, None, list(spec.strides), list(plan.padding), list(spec.dilations), transposed,
-            list(plan.output_padding if transposed else (0,) * nd), spec.conv_groups, mask)
-        return grads[0] if quantity == "input_grad" else grads[1]
+        strides, padding, dilations = list(spec.strides), list(plan.padding), list(spec.dilations)
+        extra, groups = list(plan.output_padding if transposed else (0,) * nd), spec.conv_groups
+        pick = 0 if quantity == "input_grad" else 1
+
+        def backward(g, x, w):
+            return torch.ops.aten.convolution_backward(g, x, w, None, strides, padding, dilations, transposed, extra,
+                                                       groups, mask)[pick]
+        if compiled:
+            backward = self._compile((spec, plan, quantity, "raw"), backward)
+        return backward(given["g"], x, w)
 
 
 def layout_pairs(frame) -> str:

@@ -50,12 +50,25 @@ def parse_count(value, name: str) -> int | None:
     return value
 
 
+def parse_choice(value, name: str, choices: tuple) -> str | None:
+    """One of ``choices`` (case and surrounding spaces aside), or None for ``'default'``."""
+    if value is None:
+        return None
+    text = str(value).strip().lower() if isinstance(value, str) else value
+    if text in ("default", ""):
+        return None
+    if text not in choices:
+        raise SymconvError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return text
+
+
 @dataclass(frozen=True)
 class VariantOption:
     """One setting a backend honours.
 
-    ``kind`` is ``switch`` (on/off) or ``count`` (a positive integer); ``label`` is how reports
-    name it; ``environment`` names the environment variable it sets in the backend's child
+    ``kind`` is ``switch`` (on/off), ``count`` (a positive integer) or ``choice`` (one of
+    ``choices``, e.g. PyTorch's ``--compile inductor``); ``label`` is how reports name it;
+    ``environment`` names the environment variable it sets in the backend's child
     process (a switch as 1 or 0); ``at_start`` says the framework reads it when it starts (a
     variant that sets it runs in a child process of its own)."""
 
@@ -66,21 +79,33 @@ class VariantOption:
     at_start: bool = False
     environment: str | None = None
     default_text: str | None = None   # how reports name the framework's default (else "<label> default")
+    choices: tuple = ()               # a choice's values
+    quiet_default: bool = False       # reports leave it out while it has the framework's default
 
     def parse(self, value):
-        return parse_switch(value, self.name) if self.kind == "switch" else parse_count(value, self.name)
+        if self.kind == "switch":
+            return parse_switch(value, self.name)
+        if self.kind == "choice":
+            return parse_choice(value, self.name, self.choices)
+        return parse_count(value, self.name)
 
     def describe(self, value) -> str:
         if value is None:
             return self.default_text or f"{self.label} default"
         if self.kind == "switch":
             return f"{self.label} {'on' if value else 'off'}"
+        if self.kind == "choice":
+            return f"{self.label} {value}"
         return f"{value} {self.label}{'s' if value != 1 else ''}"
 
     def as_json(self, value):
         if value is None:
             return "default"
         return ("on" if value else "off") if self.kind == "switch" else value
+
+    def as_text(self, value) -> str:
+        """The value as its flag takes it (on/off, a count, a choice)."""
+        return ("on" if value else "off") if self.kind == "switch" else str(value)
 
     @property
     def flag(self) -> str:
@@ -201,7 +226,8 @@ class Variant:
 
     def _shown(self):
         if self.declared is not None:
-            return [(o, self.options.get(o.name)) for o in self.declared]
+            return [(o, self.options.get(o.name)) for o in self.declared
+                    if o.name in self.options or not o.quiet_default]
         known = known_options() if self.options else {}
         return [(o, self.options[name]) for name, o in known.items() if name in self.options]
 
@@ -250,6 +276,9 @@ def add_variant_arguments(group) -> None:
         if option.kind == "switch":
             group.add_argument(option.flag, dest=f"variant_{option.name}", default=None, choices=("on", "off"),
                                metavar="on|off", help=option.help)
+        elif option.kind == "choice":
+            group.add_argument(option.flag, dest=f"variant_{option.name}", default=None, choices=option.choices,
+                               metavar="|".join(option.choices), help=option.help)
         else:
             group.add_argument(option.flag, dest=f"variant_{option.name}", default=None, metavar="N",
                                help=option.help)

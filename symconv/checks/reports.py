@@ -302,10 +302,17 @@ class CheckReport(Rendered):
     def exit_status(self) -> int:
         return EXIT_STATUS[self.status]
 
+    @property
+    def execution(self):
+        """The execution path the backend took (``symconv.backends.execution``), None for an impl."""
+        from ..backends.execution import execution_of
+        return execution_of(self.backend, self.variant)
+
     def to_json(self) -> dict:
+        path = self.execution
         return {"ok": self.ok, "status": self.status, "backend": self.backend,
                 "variant": None if self.variant is None else self.variant.as_json(),
-                "spec": self.spec.describe(), "pads": [list(p) for p in self.spec.pads],
+                "path": None if path is None else path.as_json(), "spec": self.spec.describe(), "pads": [list(p) for p in self.spec.pads],
                 "results": [r.as_json() for r in self.results]}
 
     def text(self) -> str:
@@ -331,7 +338,9 @@ class CheckReport(Rendered):
             verdict = "every checked quantity agrees exactly"
         else:
             verdict = "nothing was checked: every quantity was skipped"
-        lines = [render.spec_header(self.spec), f"backend {self.backend}{variant}: {verdict}"]
+        path = self.execution
+        via = "" if path is None or not path.selects else f" via {path.text()}"
+        lines = [render.spec_header(self.spec), f"backend {self.backend}{variant}{via}: {verdict}"]
         width = max([9] + [len(LABELS[r.status]) + 1 for r in self.results if len(LABELS[r.status]) > 9])
         for result in self.results:
             lines.extend(result.lines(self.spec, width))

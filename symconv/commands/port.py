@@ -11,8 +11,10 @@ EPILOG = """examples:
 
 The layer's options are in the --from framework's terms: its data format and kernel layout are the
 defaults (tf, jax: channels last, HWIO; torch, onnx: channels first, OIHW).
+  symconv port conv2d --input 1x8x8x3 --kernel 3x3x3x4 --padding SAME --from tf --to torch --deploy
 exit status: 0 written (and, where both frameworks are installed, verified); 1 the two frameworks
-differ; 3 the source framework failed on the case; 2 bad usage"""
+differ, or a deployment path (--deploy) differs from the model; 3 the source framework failed on the case;
+2 bad usage"""
 DEFAULT_LAYOUTS = {"tf": (0, "tf"), "jax": (0, "tf"), "torch": (1, "torch"), "onnx": (1, "torch")}
 
 
@@ -29,6 +31,10 @@ def configure(parser):
                         help="run both frameworks on exact integer probes and compare every output entry "
                              "(default: when both are installed)")
     verify.add_argument("--no-verify", dest="verify", action="store_false", help="print the code alone")
+    group.add_argument("--deploy", action="store_true",
+                       help="also run the layer through the target's export and conversion paths (tf: LiteRT, "
+                            "tf2onnx; torch: torch.compile, its ONNX exporter, OpenVINO; onnx: OpenVINO; jax: jit) "
+                            "and check each exactly against the model")
     parser.add_argument("--seed", type=int, default=0, help="seed of the probes (default 0)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.epilog = EPILOG
@@ -58,6 +64,6 @@ def run(args) -> int:
             raise SymconvError(f"{err} (shapes are read in --from {source.name}'s layouts: input {data_format}, "
                                f"kernel {letters}; --data-format and --kernel-layout say otherwise)") from None
         raise
-    ported = port(spec, to=args.target, source=source.name, verify=args.verify, seed=args.seed)
+    ported = port(spec, to=args.target, source=source.name, verify=args.verify, seed=args.seed, deploy=args.deploy)
     print(json.dumps(ported.to_json()) if args.json else ported.text())
     return ported.exit_status

@@ -29,7 +29,7 @@ def configure(parser):
                        help="probes each case calls again on the same inputs: an output that changes is a finding "
                             "(default 1)")
     group.add_argument("--size", choices=("quick", "full"), default="quick",
-                       help="quick: every op x layout x padding once, degenerate shapes in turn, channel cases (153 cases); "
+                       help="quick: every op x layout x padding once, degenerate shapes in turn, channel cases (154 cases); "
                             "full: every geometry with batch, channel and group counts (about 3,800)")
     group.add_argument("--workers", metavar="N", default=None,
                        help="processes running cases in parallel, each with its own backend worker (default one "

@@ -109,11 +109,15 @@ class Port:
     verified: bool | None = None
     verification: str = ""
     details: dict = field(default_factory=dict)
+    deployed: list = field(default_factory=list)   # deployment.Deployed: the target's export/convert paths
 
     def text(self) -> str:
         lines = [self.code.rstrip()]
         if self.verification:
             lines += ["", *(f"# {line}" for line in self.verification.splitlines())]
+        if self.deployed:
+            from .deployment import deployment_lines
+            lines += ["", *(f"# {line}" for line in deployment_lines(self.deployed))]
         return "\n".join(lines)
 
     def __repr__(self):
@@ -121,20 +125,27 @@ class Port:
 
     def to_json(self) -> dict:
         return {"spec": self.spec.describe(), "from": self.source, "to": self.target, "code": self.code,
-                "verified": self.verified, "verification": self.verification or None, **self.details}
+                "verified": self.verified, "verification": self.verification or None, **self.details,
+                **({"deployments": [d.as_json() for d in self.deployed]} if self.deployed else {})}
 
     @property
     def exit_status(self) -> int:
         """0 verified (or not asked to verify), 1 the frameworks differ, 3 asked but could not verify."""
         if self.verified is None and self.verification.startswith("not verified:") and "failed" in self.verification:
             return 3
+        if any(d.status in ("mismatch", "error") for d in self.deployed):
+            return 1
         return 1 if self.verified is False else 0
 
 
-def port(spec: ConvSpec, to: str, source: str = "tf", *, verify: bool | None = None, seed: int = 0) -> Port:
+def port(spec: ConvSpec, to: str, source: str = "tf", *, verify: bool | None = None, seed: int = 0,
+         deploy: bool = False) -> Port:
     """The layer ``spec`` (in the ``source`` framework's terms) as code for framework ``to``
     (tf, torch, jax or onnx); verified by running both on exact integer probes when ``verify``
-    is True, or by default when both frameworks are installed."""
+    is True, or by default when both frameworks are installed.  ``deploy``: also run the layer
+    through the target's export and conversion paths (``deployment.DEPLOYMENTS``: LiteRT and
+    tf2onnx for tf; torch.compile, PyTorch's ONNX exporter and OpenVINO for torch; ...) and check
+    each exactly against the model."""
     import importlib
     require_spec(spec)
     src, dst = framework(source, "from"), framework(to, "to")
@@ -144,9 +155,14 @@ def port(spec: ConvSpec, to: str, source: str = "tf", *, verify: bool | None = N
         raise SymconvError(f"verify must be True, False or None, got {shown(verify)}")
     if spec.is_empty:
         raise SymconvError(f"the output of this {spec.op} is empty (shape {spec.y_shape}): nothing to port")
+    if not isinstance(deploy, bool):
+        raise SymconvError(f"deploy must be True or False, got {shown(deploy)}")
     writer = importlib.import_module(TARGET_MODULES[dst.name], __name__)
     code = writer.write(spec, target_spec(spec, dst), src)
     result = Port(spec, src.name, dst.name, code)
+    if deploy:
+        from .deployment import verify_deployments
+        result.deployed = verify_deployments(target_spec(spec, dst), dst.name, seed)
     missing = [fw.words for fw in (src, dst) if not installed(fw)]
     asked = verify
     if verify is None:

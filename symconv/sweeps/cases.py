@@ -17,7 +17,7 @@ without multiplying its length.  The lists are the same on every run.
 
 >>> cases = sweep_cases("quick")
 >>> len(cases), cases[0].case_id
-(153, 'conv1d-NWC-SAME-tf-founding_geometry')
+(154, 'conv1d-NWC-SAME-tf-founding_geometry')
 >>> len(sweep_cases("quick", ops=["conv2d"]))
 25
 """
@@ -84,7 +84,8 @@ FULL_SHAPES = SHAPES + [
 # Aimed at frameworks' own padding modes: SAME whose total (out-1)*s + k - in is negative (a
 # rule that does not clamp it starts the window inside the input), PyTorch's padding='same' on
 # an even dilated kernel, output_padding at or above the stride (allowed below the dilation),
-# transposed convolutions with groups (JAX's vjp route), negative pads on a transposed 3-D one.
+# transposed convolutions with groups (JAX's vjp route), a dilated depthwise kernel at stride 1, negative
+# pads on a transposed 3-D one.
 AIMED = [
     ("conv1d-NWC-SAME-tf-padding_total_-3", dict(op="conv1d", input_shape="1x10x1", kernel_shape="1x1x1", strides=6,
                                                  padding="SAME")),
@@ -117,6 +118,8 @@ AIMED = [
     ("conv1d_transpose-NWC-explicit-output_padding", dict(op="conv1d_transpose", input_shape="1x3x1",
                                                           kernel_shape="2x1x1", strides=2, padding="1:0",
                                                           output_shape_request="1x6x1")),
+    ("depthwise_conv2d-NHWC-SAME-tf-dilated_at_stride_1",
+     dict(op="depthwise_conv2d", input_shape="1x5x4x1", kernel_shape="2x1x1x1", dilations=(2, 1), padding="SAME")),
     ("conv3d_transpose-NCDHW-explicit-negative_pads_and_strides",
      dict(op="conv3d_transpose", input_shape="1x2x2x3x2", kernel_shape="2x1x2x1x2", strides=(2, 1, 3),
           padding="-1:0,1:-1,0:2", data_format="NCDHW")),

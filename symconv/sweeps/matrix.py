@@ -31,10 +31,11 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
-from ..backends import BACKENDS, Variant, missing_framework
+from ..backends import BACKENDS, BUILTIN, Variant, missing_framework
 from ..model.conventions import REGISTRY
 from ..model.spec import OPS, QUANTITIES, TENSOR_OF
 from .cases import PADDING_LABELS, padding_label
+from .refusals import Contrast, spelled_otherwise  # noqa: F401  Contrast: from here too
 from .report import refusal_text
 from .run import Target, checked, sweep
 
@@ -64,6 +65,16 @@ class MatrixRun:
     def target(self) -> Target:
         return Target(self.backend, variant=self.variant, grad_path=self.grad_path)
 
+    @property
+    def path(self):
+        """The execution path this run takes (``symconv.backends.execution``)."""
+        from ..backends.execution import execution_of, reference_path
+        return execution_of(self.backend, self.variant) or reference_path(self.backend)
+
+    @property
+    def framework(self) -> str:
+        return self.path.framework
+
 
 def default_runs() -> dict:
     """backend -> its runs: the variants worth comparing, CPU then GPU.  PyTorch and ONNX
@@ -73,37 +84,58 @@ def default_runs() -> dict:
     return {
         "numpy": [MatrixRun("numpy", "numpy", Variant())],
         "tf": [MatrixRun("tf-onednn-on", "tf", Variant(onednn=True), "both"),
-               MatrixRun("tf-onednn-off", "tf", Variant(onednn=False), "both")],
+               MatrixRun("tf-onednn-off", "tf", Variant(onednn=False), "both"),
+               MatrixRun("tf-convolution", "tf", Variant(onednn=True, api="convolution"), "tape"),
+               MatrixRun("tf-gpu", "tf", Variant("gpu"), "both")],
         "tf-xla": [MatrixRun("tf-xla", "tf-xla", Variant(onednn=True), "both")],
-        "keras": [MatrixRun("keras", "keras", Variant(onednn=True), "raw")],
+        "keras": [MatrixRun("keras", "keras", Variant(onednn=True), "raw"),
+                  MatrixRun("keras-jax", "keras", Variant(keras_backend="jax"), "raw"),
+                  MatrixRun("keras-torch-1-thread", "keras", Variant(keras_backend="torch", **one), "raw")],
         "torch": [MatrixRun("torch-1-thread", "torch", Variant(**one), "both"),
                   MatrixRun("torch-mkldnn-off-1-thread", "torch", Variant(mkldnn=False, **one), "both"),
                   MatrixRun("torch-deterministic-1-thread", "torch", Variant(deterministic=True, **one), "both"),
+                  MatrixRun("torch-channels-last-1-thread", "torch", Variant(memory_format="channels_last", **one),
+                            "both"),
+                  MatrixRun("torch-compile-inductor-1-thread", "torch", Variant(compile="inductor", **one), "tape"),
                   MatrixRun("torch-gpu", "torch", Variant("gpu"), "both"),
-                  MatrixRun("torch-gpu-cudnn-benchmark", "torch", Variant("gpu", cudnn_benchmark=True), "both")],
-        "jax": [MatrixRun("jax", "jax", Variant()), MatrixRun("jax-gpu", "jax", Variant("gpu"))],
+                  MatrixRun("torch-gpu-cudnn-benchmark", "torch", Variant("gpu", cudnn_benchmark=True), "both"),
+                  MatrixRun("torch-compile-inductor-gpu", "torch", Variant("gpu", compile="inductor"), "tape")],
+        "jax": [MatrixRun("jax", "jax", Variant()), MatrixRun("jax-eager", "jax", Variant(jit=False)),
+                MatrixRun("jax-gpu", "jax", Variant("gpu"))],
         "onnxruntime": [MatrixRun("onnxruntime-1-thread", "onnxruntime", Variant(**one)),
                         MatrixRun("onnxruntime-no-graph-optimization-1-thread", "onnxruntime",
-                                  Variant(graph_optimization=False, **one))],
+                                  Variant(graph_optimization=False, **one)),
+                        MatrixRun("onnxruntime-from-torch-1-thread", "onnxruntime", Variant(onnx_from="torch", **one)),
+                        MatrixRun("onnxruntime-from-tf-1-thread", "onnxruntime", Variant(onnx_from="tf", **one))],
+        "litert": [MatrixRun("litert-xnnpack-1-thread", "litert", Variant(**one)),
+                   MatrixRun("litert-builtin-1-thread", "litert", Variant(xnnpack=False, **one))],
+        "openvino": [MatrixRun("openvino-from-onnx-1-thread", "openvino", Variant(**one)),
+                     MatrixRun("openvino-from-torch-1-thread", "openvino", Variant(openvino_from="torch", **one))],
     }
 
 
 def matrix_runs(backends=None) -> list:
     """The runs for ``backends`` (default: every registered backend whose framework is
-    installed); a backend registered by a third party runs its default variant."""
+    installed, each run whose execution path's requirements are met); a backend registered by a
+    third party runs its default variant.  A name may also be one run's (``keras-jax``)."""
     from ..errors import SymconvError, shown
     known = default_runs()
+    by_name = {run.name: run for runs in known.values() for run in runs}
     if backends is None:
         names = [name for name in BACKENDS if missing_framework(name) is None]
-    else:
-        try:
-            names = [b.strip() for b in backends.split(",")] if isinstance(backends, str) else list(backends)
-        except TypeError:
-            names = [backends]
-        unknown = [n for n in names if not isinstance(n, str) or n not in BACKENDS]
-        if unknown or not names:
-            raise SymconvError(f"backends must be among {', '.join(BACKENDS)}, got {shown(names)}")
-    return [run for name in names for run in known.get(name, [MatrixRun(name, name, Variant())])]
+        return [run for name in names for run in known.get(name, [MatrixRun(name, name, Variant())])
+                if run.backend not in BUILTIN or not run.path.problems()]
+    try:
+        names = [b.strip() for b in backends.split(",")] if isinstance(backends, str) else list(backends)
+    except TypeError:
+        names = [backends]
+    unknown = [n for n in names if not isinstance(n, str) or (n not in BACKENDS and n not in by_name)]
+    if unknown or not names:
+        raise SymconvError(f"backends must be among {', '.join(BACKENDS)} (or a run's name, such as keras-jax), "
+                           f"got {shown(names)}")
+    return [run for name in names
+            for run in ([by_name[name]] if name in by_name and name not in BACKENDS else
+                        known.get(name, [MatrixRun(name, name, Variant())]))]
 
 
 # ---- the machine ------------------------------------------------------------------------------
@@ -171,7 +203,7 @@ def versions() -> dict:
     from .. import __version__
     out = {"python": platform.python_version(), "symconv": __version__}
     for package in ("numpy", "sympy", "tensorflow", "tensorflow-cpu", "keras", "torch", "jax", "jaxlib",
-                    "onnxruntime", "onnx"):
+                    "onnxruntime", "onnx", "ai-edge-litert", "openvino", "tf2onnx", "onnxscript"):
         try:
             out[package] = version(package)
         except PackageNotFoundError:
@@ -355,6 +387,7 @@ class RunResult:
     not_run: str = ""        # why it did not run
     facts: dict = field(default_factory=dict)     # what the framework said about itself where it ran
     rechecks: dict = field(default_factory=dict)   # finding_key -> Recheck
+    contrasts: list = field(default_factory=list)  # refusals of cases the run computes said another way
 
     def recheck_of(self, result, finding):
         return self.rechecks.get(finding_key(result, finding))
@@ -382,15 +415,20 @@ def run_one(run: MatrixRun, size: str = "quick", ops=None, workers: int | None =
             return RunResult(run, "", not_run="no GPU on this machine")
     report = sweep(run.backend, variant=run.variant, grad_path=run.grad_path, size=size, ops=ops, workers=workers,
                    scheduler=scheduler, progress=progress)
-    inferred, facts = {}, {}
+    inferred, facts, contrasts = {}, {}, []
     has_facts = backend_class(run.backend).facts is not Backend.facts
+    refused = any(v.verdict == "refused" for r in report.results for v in r.verdicts)
     if has_facts or any(r.findings for r in report.results):   # a backend started again
         path = "raw" if run.grad_path == "both" else run.grad_path
         with open_runner(run.backend, variant=run.variant, grad_path=path, isolate=True) as runner:
             facts = runner.facts() if has_facts else {}
             inferred = infer_findings(runner, report.results)
+    if refused:
+        with open_runner(run.backend, variant=run.variant, grad_path=run.grad_path, isolate=True) as runner:
+            contrasts = spelled_otherwise(run, runner, report.results)
     rechecks = recheck_findings(run, report.results, recheck)
-    return RunResult(run, card, report.results, inferred, time.perf_counter() - start, facts=facts, rechecks=rechecks)
+    return RunResult(run, card, report.results, inferred, time.perf_counter() - start, facts=facts, rechecks=rechecks,
+                     contrasts=contrasts)
 
 
 def recheck_findings(run: MatrixRun, results, times: int = RECHECK) -> dict:

@@ -11,7 +11,9 @@ from dataclasses import dataclass
 
 from .cases import padding_label
 from .matrix import NOT_RUN, ROW_HEAD, refusal_key, row_line
+from .refusals import inconsistent_refusals
 from .report import refusal_text
+from .shrink import command_line
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,19 @@ REPRODUCERS = [
 ]
 
 
+# Inconsistent refusals with a reproducer: (script, backend of the refusing run, ops, words of the refusal).
+REFUSAL_REPRODUCERS = [
+    ("docs/reproducers/tf_convolution_3d_tape_attribute_error.py", "tf", ("conv3d",), "AttributeError"),
+    ("docs/reproducers/tf_explicit_pads_dilation_gradients_refused.py", "tf", ("conv1d", "conv2d"),
+     "do not yet support dilation rates larger than 1"),
+]
+
+
+def refusal_reproducer(contrast, backend: str) -> str | None:
+    return next((path for path, owner, ops, words in REFUSAL_REPRODUCERS
+                 if owner == backend and contrast.spec.op in ops and words in contrast.message), None)
+
+
 def reproducer_for(run, spec, verdict) -> str | None:
     return next((r.path for r in REPRODUCERS if r.matches(run, spec, verdict)), None)
 
@@ -76,6 +91,7 @@ class Group:
     first_run: object
     reproducer: str | None
     by_run: dict = None    # run name -> (CaseResult, Finding): that run's first in the group
+    documented: str = ""   # where the framework documents (or warned) that it does not support the case
 
 
 def finding_groups(matrix) -> list:
@@ -90,7 +106,7 @@ def finding_groups(matrix) -> list:
                 if group is None:
                     group = groups[key] = Group(done.run.backend, result.spec.op, padding_label(result.spec),
                                                 v.quantity, v.kind, [], [], finding, done.run,
-                                                reproducer_for(done.run, result.spec, v), {})
+                                                reproducer_for(done.run, result.spec, v), {}, v.limit)
                 if done.run.name not in group.runs:
                     group.runs.append(done.run.name)
                     group.by_run[done.run.name] = (result, finding)
@@ -101,14 +117,30 @@ def finding_groups(matrix) -> list:
 
 def _agreeing(matrix, group) -> list:
     """Runs whose every verdict on the group's quantity, on each of its cases, is ok."""
-    out = []
+    return _sides(matrix, group)["agree"]
+
+
+def _sides(matrix, group) -> dict:
+    """Every run that ran the group's cases, by what it did on the group's quantity there:
+    agree (every verdict ok), fail (a finding), refuse (the framework's exception), skip."""
+    out = {"agree": [], "fail": [], "refuse": [], "skip": []}
     for done in matrix.runs:
         by_case = {r.case_id: r for r in done.results}
         verdicts = [v for case in group.cases if case in by_case for v in by_case[case].verdicts
                     if v.quantity == group.quantity]
-        if verdicts and all(v.verdict == "ok" for v in verdicts):
-            out.append(done.run.name)
+        if not verdicts:
+            continue
+        kinds = {v.verdict for v in verdicts}
+        side = "fail" if "finding" in kinds else "refuse" if "refused" in kinds else \
+            "agree" if kinds == {"ok"} else "skip" if kinds == {"skipped"} else "agree"
+        out[side].append(done.run.name)
     return out
+
+
+def _named(matrix, names) -> str:
+    """Run names with their execution paths' kinds: 'litert-xnnpack-1-thread (converted)'."""
+    kinds = {d.run.name: d.run.path.kind for d in matrix.runs}
+    return ", ".join(f"{n} ({kinds[n]})" for n in names) if names else "none"
 
 
 def _cell(text: str) -> str:
@@ -155,18 +187,19 @@ def markdown(matrix) -> str:
                   f"oneDNN on by default only on CPUs with AVX512_VNNI, AVX512_BF16, AVX_VNNI or AMX; the TensorFlow "
                   f"runs below set it explicitly, and \"in effect\" is what TensorFlow said where each ran).", ""]
     lines += ["## Runs", "",
-              "| run | backend | variant | in effect | gradients | device | card | cases | ok | refused | findings "
-              "| seconds |",
-              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+              "| run | backend | path | kind | variant | in effect | gradients | device | card | cases | ok | refused "
+              "| findings | seconds |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for done in matrix.runs:
         run = done.run
         variant = run.variant.describe()
         if done.not_run:
-            lines.append(f"| {run.name} | {run.backend} | {variant} | - | {run.grad_path} | {run.device} | - | "
-                         f"{NOT_RUN}: {done.not_run} | | | | |")
+            lines.append(f"| {run.name} | {run.backend} | {run.path.name} | {run.path.kind} | {variant} | - | "
+                         f"{run.grad_path} | {run.device} | - | {NOT_RUN}: {done.not_run} | | | | |")
             continue
         counts = Counter(r.verdict for r in done.results)
-        lines.append(f"| {run.name} | {run.backend} | {variant} | {_facts(done)} | {run.grad_path} | {run.device} | "
+        lines.append(f"| {run.name} | {run.backend} | {run.path.name} | {run.path.kind} | {variant} | {_facts(done)} | "
+                     f"{run.grad_path} | {run.device} | "
                      f"{done.card} | {len(done.results)} | {counts['ok']} | {counts['refused']} | "
                      f"{counts['finding']} | {done.seconds:.0f} |")
     lines += ["", "## Conventions observed", "",
@@ -180,18 +213,43 @@ def markdown(matrix) -> str:
     for key, cells in matrix.rows().items():
         lines.append(row_line(key, cells))
     groups = finding_groups(matrix)
-    lines += ["", "## Disagreements", ""]
-    if not groups:
+    silent = [g for g in groups if not g.documented]
+    documented = [g for g in groups if g.documented]
+    lines += ["", "## Disagreements", "",
+              "Silent wrong answers: a run computed something the model says is wrong (wrong pixels, a wrong shape, "
+              "garbage) or crashed, on a case its framework neither documents as unsupported nor warns about. Each "
+              "lists every run that agrees with the model on its cases and every run that fails or refuses them, "
+              "with its execution path's kind.", ""]
+    if not silent:
         lines.append("None: every run agrees with the model wherever it computes.")
-    for number, group in enumerate(groups, 1):
+    lines += _group_lines(matrix, silent, 1)
+    lines += ["## Documented unsupported", "",
+              "Wrong answers on cases the framework documents it does not support, or warned about when it computed "
+              "them: kept apart from the silent ones above (the framework said so; it computed anyway).", ""]
+    if not documented:
+        lines += ["None.", ""]
+    lines += _group_lines(matrix, documented, len(silent) + 1)
+    lines += inconsistent_lines(matrix)
+    lines += failure_modes(matrix)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _group_lines(matrix, groups, start: int) -> list:
+    lines = []
+    for number, group in enumerate(groups, start):
         first = group.first
         lines += [f"### {number}. {group.backend} {group.op} {group.quantity} ({group.padding}): {first.verdict.kind}",
                   "",
                   f"- found by: {', '.join(group.runs)}, on {len(group.cases)} case"
                   f"{'s' if len(group.cases) != 1 else ''}: {', '.join(group.cases)}",
                   f"- what: {first.verdict.text()}"]
-        agreeing = _agreeing(matrix, group)
-        lines.append(f"- agree with the model on these cases: {', '.join(agreeing) if agreeing else 'none'}")
+        if group.documented:
+            lines.append(f"- documented unsupported: {group.documented}")
+        sides = _sides(matrix, group)
+        agree = ", ".join(sides["agree"]) if sides["agree"] else "none"
+        lines.append(f"- agree with the model on these cases: {agree}")
+        lines.append(f"- wrong: {_named(matrix, sides['fail'])}; right: {_named(matrix, sides['agree'])}"
+                     + (f"; refuse: {_named(matrix, sides['refuse'])}" if sides["refuse"] else ""))
         if first.confirmation:
             lines.append(f"- {first.confirmation}")
         lines += recheck_lines(matrix, group)
@@ -200,8 +258,56 @@ def markdown(matrix) -> str:
         lines.append(f"- standalone reproducer: [{group.reproducer}]({group.reproducer.replace('docs/', '')})"
                      if group.reproducer else "- standalone reproducer: none yet")
         lines.append("")
-    lines += failure_modes(matrix)
-    return "\n".join(lines).rstrip() + "\n"
+    return lines
+
+
+def _command(matrix, run_name, spec, route) -> str:
+    run = next(d.run for d in matrix.runs if d.run.name == run_name)
+    options = run.target.options
+    if route in ("raw", "tape") and run.grad_path == "both":
+        options = options[:options.index("--grad-path")] + ["--grad-path", route] if "--grad-path" in options \
+            else options + ["--grad-path", route]
+    return command_line(spec, options)
+
+
+def inconsistent_lines(matrix) -> list:
+    """The inconsistent refusals, grouped by framework, op, quantity and the refusal's words."""
+    lines = ["## Inconsistent refusals", "",
+             "A path refuses a case (raises its framework's exception) that another path of the same framework "
+             "computes exactly, or that the same path computes said another way (the same pads through SAME): "
+             "the refusal is not the framework's limit but a defect of the refusing path. Both commands are given.",
+             ""]
+    groups = {}
+    for contrast in inconsistent_refusals(matrix):
+        key = (contrast.framework, contrast.spec.op, refusal_key(contrast.message))
+        groups.setdefault(key, []).append(contrast)
+    if not groups:
+        return lines + ["None: every refusal is a case no other path of its framework computes.", ""]
+    for number, ((framework, op, _), items) in enumerate(groups.items(), 1):
+        first = items[0]
+        size = lambda c: (sum(c.spec.x_shape) + sum(c.spec.k_shape), c.case_id)  # noqa: E731
+        smallest = min(items, key=size)
+        refusing = list(dict.fromkeys(f"{c.run} {c.quantity} ({c.route})" for c in items))
+        computed_by = list(dict.fromkeys(f"{c.other_run} ({c.other_route})" + (f", {c.how}" if c.how else "")
+                                         for c in items))
+        # The smallest case of each way it is computed (another path; the same path said otherwise).
+        ways = {}
+        for c in sorted(items, key=size):
+            ways.setdefault((c.other_run, c.other_route, c.how), c)
+        lines += [f"### {number}. {framework} {op}: {first.run} refuses what {computed_by[0]} computes", "",
+                  f"- refused: {_cell(refusal_text(first.message))}",
+                  f"- refused by: {', '.join(refusing)}",
+                  f"- computed exactly by: {'; '.join(computed_by)}",
+                  f"- cases: {', '.join(dict.fromkeys(c.case_id for c in items))}",
+                  "- the refusal, then the same convolution computed:", "", "  ```sh",
+                  f"  {_command(matrix, smallest.run, smallest.spec, smallest.route)}"]
+        lines += [f"  {_command(matrix, c.other_run, c.other_spec or c.spec, c.other_route)}"
+                  for c in list(ways.values())[:3]]
+        backend = next(d.run.backend for d in matrix.runs if d.run.name == first.run)
+        script = next(filter(None, (refusal_reproducer(c, backend) for c in items)), None)
+        lines += ["  ```"] + ([f"- standalone reproducer: [{script}]({script.replace('docs/', '')})"] if script else [])
+        lines.append("")
+    return lines
 
 
 def failure_modes(matrix) -> list:

@@ -43,6 +43,7 @@ class Verdict:
     message: str = ""
     detail: str = ""       # the first wrong entry in words, or where the exception came from
     compared: bool = False  # ok after comparing values (not a right refusal of a case with no output)
+    limit: str = ""        # a finding where the framework documents (or warned) that it does not support the case
 
     def fails_like(self, other: "Verdict") -> bool:
         """The same quantity and path failing the same way: the same status and kind (for a
@@ -63,7 +64,7 @@ class Verdict:
         return {"quantity": self.quantity, "route": self.route, "path": self.path, "status": self.status,
                 "verdict": self.verdict, "compared": self.compared,
                 "kind": self.kind, "hypotheses": list(self.hypotheses), "message": self.message,
-                "detail": self.detail}
+                "detail": self.detail, "documented_unsupported": self.limit}
 
 
 @dataclass

@@ -113,12 +113,17 @@ class _WatchedRunner:
     def __init__(self, runner):
         self._runner = runner
         self.errors = {}
+        self.warnings = {}   # (quantity, path) -> what the framework warned during those calls
 
     def run(self, calls):
         outcomes = self._runner.run(calls)
         for call, outcome in zip(calls, outcomes):
             if outcome.status in ("error", "unsupported"):
                 self.errors.setdefault((call.quantity, call.path), []).append(outcome)
+            for text in outcome.meta.get("warnings", ()):
+                said = self.warnings.setdefault((call.quantity, call.path), [])
+                if text not in said:
+                    said.append(text)
         return outcomes
 
     def __getattr__(self, name):
@@ -167,10 +172,23 @@ def _kind(result, spec) -> tuple:
     return (f"exception {head}" if head and " " not in head else "error"), ()
 
 
-def verdicts_of(report, errors: dict, backend) -> list:
-    """The verdict on each quantity of a CheckReport (``errors``: the watched runner's)."""
+def documented(backend, spec, quantity, route, warned: dict) -> str:
+    """Where the framework documents (or warned during the calls) that it does not support the
+    case: its words, else ''."""
+    limit = getattr(backend, "documented_limit", None)
+    text = limit(spec, quantity) if callable(limit) else None
+    if text:
+        return text
+    said = warned.get((quantity, route), [])
+    return f"the framework warned: {'; '.join(said)}" if said else ""
+
+
+def verdicts_of(report, errors: dict, backend, warned: dict | None = None) -> list:
+    """The verdict on each quantity of a CheckReport (``errors`` and ``warned``: the watched
+    runner's)."""
     out = []
     spec = report.spec
+    warned = warned or {}
     for r in report.results:
         route = _route(backend, spec, r.quantity, r.path)
         outcomes = errors.get((r.quantity, route), [])
@@ -188,7 +206,8 @@ def verdicts_of(report, errors: dict, backend) -> list:
             r.mismatches[0].sentence() if r.mismatches else "" if r.exception else "; ".join(sorted(
             {f"{o.meta.get('error_class')} raised in {o.meta.get('raised_in')}" for o in outcomes
              if o.meta}))
-        out.append(Verdict(r.quantity, route, r.path, r.status, "finding", kind, hypotheses, r.message, detail))
+        out.append(Verdict(r.quantity, route, r.path, r.status, "finding", kind, hypotheses, r.message, detail,
+                           limit=documented(backend, spec, r.quantity, route, warned)))
     return out
 
 
@@ -199,7 +218,7 @@ def checked(runner, spec: ConvSpec, quantities=None, seed: int = 0, options=None
     watched = _WatchedRunner(runner)
     report = check(spec, runner=watched, quantities=quantities or QUANTITIES, seed=seed, progress=False,
                    **(CHECK_OPTIONS if options is None else options))
-    return report, verdicts_of(report, watched.errors, runner.backend)
+    return report, verdicts_of(report, watched.errors, runner.backend, watched.warnings)
 
 
 def covered_cases(cases, cover, declared=None) -> tuple:

@@ -44,9 +44,9 @@ def test_importing_symconv_and_its_checker_imports_no_framework():
 
 
 def test_registry_names_every_backend_and_refuses_unknown_ones():
-    assert set(BACKENDS) == {"numpy", "tf", "tf-xla", "keras", "torch", "jax", "onnxruntime"}
-    with pytest.raises(SymconvError, match="backend must be one of jax, keras, numpy, onnxruntime, tf, tf-xla, "
-                                           "torch, got 'torchx'"):
+    assert set(BACKENDS) == {"numpy", "tf", "tf-xla", "keras", "torch", "jax", "onnxruntime", "litert", "openvino"}
+    with pytest.raises(SymconvError, match="backend must be one of jax, keras, litert, numpy, onnxruntime, openvino, "
+                                           "tf, tf-xla, torch, got 'torchx'"):
         create("torchx")
     with pytest.raises(SymconvError, match="exactly one of a backend"):
         create("numpy", impl="x.py")
@@ -85,7 +85,7 @@ def test_variants_validate_and_describe_themselves():
 
 
 def test_a_backend_refuses_a_variant_option_it_does_not_honour():
-    with pytest.raises(SymconvError, match=r"backend 'tf' has no variant option 'mkldnn' \(its options: onednn, "
+    with pytest.raises(SymconvError, match=r"backend 'tf' has no variant option 'mkldnn' \(its options: api, onednn, "
                                            r"threads\)"):
         create("tf", variant=Variant(mkldnn=False))  # refused before TensorFlow is looked for
     with pytest.raises(SymconvError, match=r"backend 'numpy' has no variant option 'threads' \(it has none\)"):

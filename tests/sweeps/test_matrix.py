@@ -236,7 +236,8 @@ def test_a_run_records_what_its_framework_said_where_it_ran(registered, monkeypa
     from symconv.sweeps.matrix import Matrix
     text = markdown(Matrix("quick", [done], "2000-01-01", {"numpy": "2"}, machine="a CPU, 2 cores (avx2)"))
     assert "Machine: a CPU, 2 cores (avx2)." in text
-    assert re.search(r"^\| facts \| facts-numpy \| cpu \| oneDNN off, pid child \| raw \| cpu \| .+ cores \(", text,
+    assert re.search(r"^\| facts \| facts-numpy \| facts-numpy \| eager op \| cpu \| oneDNN off, pid child \| raw \| "
+                     r"cpu \| .+ cores \(", text,
                      re.M), text
 
 

@@ -19,10 +19,14 @@ from ..paths import DOCS
 
 FOLDER = DOCS / "reproducers"
 REPRODUCERS = sorted(p.name for p in FOLDER.glob("*.py"))
-# Top-level modules a reproducer may import: the framework it reports on, NumPy, the standard library.
+# Top-level modules a reproducer may import: the framework it reports on (with the framework and
+# converter a deployment runtime takes its model from), NumPy, the standard library.
 BACKEND_OF = {"tensorflow": "tf", "onnxruntime": "onnxruntime", "onnx": "onnxruntime", "torch": "torch",
-              "jax": "jax", "jaxlib": "jax"}
-ALLOWED = {"os", "sys", "warnings", "numpy"}
+              "jax": "jax", "jaxlib": "jax", "keras": "keras", "ai_edge_litert": "litert", "openvino": "openvino"}
+ALLOWED = {"os", "sys", "warnings", "numpy", "tf2onnx"}
+# A deployment runtime reported on, and the frameworks its model may come from.
+SOURCES_OF = {"litert": {"tf"}, "onnxruntime": {"tf", "torch"}, "openvino": {"torch", "onnxruntime"},
+              "keras": {"tf", "torch", "jax"}}
 SETTING = "TF_ENABLE_ONEDNN_OPTS"
 
 RUNNER = r"""
@@ -63,8 +67,10 @@ def _setting(name: str) -> str:
 
 def _backend(name: str) -> str:
     backends = {BACKEND_OF[m] for m in _imports(name) if m in BACKEND_OF}
-    assert len(backends) == 1, f"{name} must use exactly one framework, uses {backends}"
-    return backends.pop()
+    reported = [b for b in backends if backends - {b} <= SOURCES_OF.get(b, set())]
+    assert len(reported) == 1, f"{name} must use exactly one framework (and the ones its model comes from), uses " \
+                               f"{backends}"
+    return reported[0]
 
 
 def _group(name: str) -> tuple:

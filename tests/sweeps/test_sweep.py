@@ -26,7 +26,7 @@ LEGACY = str(IMPLS / "legacy_same.py")
 
 def test_the_quick_sweep_meets_every_op_layout_padding_and_degenerate_shape():
     cases = sweep_cases("quick")
-    assert len(cases) == 153 and len({c.case_id for c in cases}) == 153
+    assert len(cases) == 154 and len({c.case_id for c in cases}) == 154
     assert {(c.spec.op, c.spec.data_format, c.padding_label) for c in cases if c.group == "grid"} == \
         {(op, fmt, label) for op in OPS for fmt in DATA_FORMATS[OPS[op].ndim] for label in PADDING_LABELS}
     shapes = {c.case_id.split("-", 4)[-1] for c in cases if c.group == "grid"}
