@@ -88,8 +88,9 @@ def _matplotlib():
     return FigureCanvasAgg, ListedColormap, Figure, Patch, Rectangle
 
 
-def draw(panels: list, title: str, rows: int = 1, path=None) -> Picture:
-    """A picture of (title, Panel) pairs in ``rows`` rows, side by side."""
+def draw(panels: list, title: str, rows: int = 1, path=None, names: dict | None = None) -> Picture:
+    """A picture of (title, Panel) pairs in ``rows`` rows, side by side; ``names``: legend
+    words for cell codes other than ``window.CODE_NAMES``."""
     FigureCanvasAgg, ListedColormap, Figure, Patch, Rectangle = _matplotlib()
     from matplotlib.ticker import MaxNLocator
     panels = panels[:MAX_PANELS * rows]
@@ -112,8 +113,11 @@ def draw(panels: list, title: str, rows: int = 1, path=None) -> Picture:
             ax.add_patch(Rectangle((c - 0.5, r - 0.5), 1, 1, fill=False, hatch="///", linewidth=0, color="#777777"))
         present.update(int(code) for code in np.unique(panel.cells))
         _cell_values(ax, panel)
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=min(c1 - c0 + 1, 12)))
-        ax.yaxis.set_major_locator(MaxNLocator(integer=True, nbins=min(r1 - r0 + 1, 12)))
+        for axis, (first, last) in ((ax.xaxis, (c0, c1)), (ax.yaxis, (r0, r1))):
+            if last - first < 12:   # every position named
+                axis.set_ticks(np.arange(first, last + 1))
+            else:
+                axis.set_major_locator(MaxNLocator(integer=True, nbins=12))
         ax.set_xticks(np.arange(c0, c1 + 2) - 0.5, minor=True)
         ax.set_yticks(np.arange(r0, r1 + 2) - 0.5, minor=True)
         ax.grid(which="minor", color="white", linewidth=1)
@@ -123,8 +127,10 @@ def draw(panels: list, title: str, rows: int = 1, path=None) -> Picture:
         ax.set_xlabel("position" if panel.flat else "column", fontsize=7)
         if panel.flat:
             ax.set_yticks([])
+        else:
+            ax.set_ylabel("row", fontsize=7)
     legend = [Patch(facecolor=COLOURS[code], edgecolor="#777777", hatch="///" if code in (PADDING, PADDING_TAP) else None,
-                    label=window.CODE_NAMES[code]) for code in sorted(present)]
+                    label=(names or {}).get(code, window.CODE_NAMES[code])) for code in sorted(present)]
     if legend:
         figure.legend(handles=legend, loc="outside lower center", ncol=min(len(legend), 3 if columns < 3 else 6),
                       fontsize=7, frameon=False)
@@ -277,7 +283,7 @@ def readers_picture(readers, path=None) -> Picture:
             continue
         for panel in window.panels(spec, feed.grid_tensor, {READ: _fed_rows(feed)},
                                    name=feed.tensor)[:PANELS_PER_ANSWER]:
-            panels.append((f"{feed.count} entries of {feed.tensor} it feeds", panel))
+            panels.append((f"{feed.count} entr{'y' if feed.count == 1 else 'ies'} of {feed.tensor} it feeds", panel))
     return draw(panels, _spec_title(spec), path=path)
 
 
@@ -291,33 +297,128 @@ def _fed_rows(feed) -> np.ndarray:
     return terms.first if feed.factor == one else terms.second
 
 
-def check_picture(report, path=None) -> Picture:
-    """Per quantity: each wrong entry listed (at most two) with the cells the model reads and the
-    cells the backend was seen to read; an agreeing quantity's first entry as the model reads it."""
-    spec = report.spec
+# The other factor of each quantity's products, drawn beside the drawn tensor in a check.
+OTHER_FACTOR = {"forward": "k", "filter_grad": "g", "input_grad": "k"}
+# Mismatches looked at per quantity, and distinct patterns drawn (two panels each).
+MISMATCHES_LOOKED_AT = 16
+PATTERNS_DRAWN = 2
+CHECK_NAMES = {READ: "read by both", MODEL_ONLY: "the model's term only", BACKEND_ONLY: "the implementation's only"}
+
+
+def _factor_rows(terms, tensor: str) -> np.ndarray:
+    one, two = terms.factors
+    return terms.first if one == tensor else terms.second
+
+
+def _compare_marks(model: np.ndarray, seen: np.ndarray) -> dict:
+    model_set = {tuple(r) for r in model.tolist()}
+    seen_set = {tuple(r) for r in seen.tolist()}
+    marks = {READ: sorted(model_set & seen_set), MODEL_ONLY: sorted(model_set - seen_set),
+             BACKEND_ONLY: sorted(seen_set - model_set)}
+    return {code: rows for code, rows in marks.items() if len(rows)}
+
+
+def _cells_said(model: np.ndarray, seen: np.ndarray, tensor: str) -> str:
+    """'the model x[0,0,0,0], the backend x[0,1,0,0]' (one cell each), or counts."""
+    model_set = {tuple(r) for r in model.tolist()}
+    seen_set = {tuple(r) for r in seen.tolist()}
+    if model_set == seen_set:
+        one = next(iter(model_set)) if len(model_set) == 1 else None
+        return f"both read {render_index(tensor, one)}" if one else f"both read the same {len(model_set)} cells"
+    if len(model_set) == 1 and len(seen_set) == 1:
+        return (f"model {render_index(tensor, next(iter(model_set)))}, "
+                f"backend {render_index(tensor, next(iter(seen_set)))}")
+    return (f"{len(model_set & seen_set)} cells both, {len(model_set - seen_set)} model only, "
+            f"{len(seen_set - model_set)} backend only")
+
+
+def mismatch_marks(spec, quantity: str, mismatch) -> list | None:
+    """(tensor, marks, pads) for each factor of the wrong entry's products: the drawn tensor
+    (x, or g for dx) and the other factor (k, or g for dk), each with the cells the model's terms
+    read, the cells the implementation's read, and the cells both read; None where the terms were
+    not recovered."""
+    if mismatch.expected is None or mismatch.observed is None:
+        return None
+    expected = _only_slot(mismatch.expected, mismatch.only_slot)
+    out = []
+    for tensor in (drawn_tensor(quantity), OTHER_FACTOR[quantity]):
+        model, seen = _factor_rows(expected, tensor), _factor_rows(mismatch.observed, tensor)
+        marks = _compare_marks(model, seen)
+        pads = None
+        if tensor == drawn_tensor(quantity):
+            taps = padding_taps(spec, quantity, mismatch.index, model)
+            if taps is not None:
+                marks = {PADDING_TAP: taps, **marks}
+            pads = _pads_drawn(spec, quantity)
+        out.append((tensor, marks, pads, _cells_said(model, seen, tensor)))
+    return out
+
+
+def _pattern(spec, factors) -> tuple:
+    """What a wrong entry's panels look like, whatever their slice (batch, channels): entries
+    with the same pattern are drawn as one pair of panels."""
+    key = []
+    for tensor, marks, pads, _ in factors:
+        found = window.panels(spec, tensor, marks, pads)
+        key.append(tuple((p.rows, p.cols, p.cells.tobytes()) for p in found[:1]))
+    return tuple(key)
+
+
+def _entries_said(entries: list) -> str:
+    if len(entries) <= 2:
+        return " and ".join(entries)
+    return f"{entries[0]} and {len(entries) - 1} more alike"
+
+
+def mismatch_panels(spec, result) -> list:
+    """(title, Panel) pairs for a quantity's wrong entries: per distinct pattern (at most
+    ``PATTERNS_DRAWN``), the drawn tensor's panel and the other factor's, the model's cells in one
+    colour and the implementation's in another."""
+    groups: dict = {}
+    for mismatch in result.mismatches[:MISMATCHES_LOOKED_AT]:
+        factors = mismatch_marks(spec, result.quantity, mismatch)
+        if factors is None:
+            continue
+        groups.setdefault(_pattern(spec, factors), []).append((mismatch, factors))
     panels = []
+    for members in list(groups.values())[:PATTERNS_DRAWN]:
+        first, factors = members[0]
+        lit = "" if first.only_slot is None else f"\nwith {render_index(*first.only_slot)} alone lit"
+        head = f"{result.quantity} {_entries_said([m.entry for m, _ in members])}: {result.status.upper()}{lit}"
+        for i, (tensor, marks, pads, said) in enumerate(factors):
+            merged: dict = {}
+            for _, member in members:
+                for code, rows in member[i][1].items():
+                    merged.setdefault(code, []).append(np.asarray(rows, dtype=np.int64).reshape(-1, len(
+                        spec.shape_of(tensor))))
+            merged = {code: np.concatenate(rows) for code, rows in merged.items()}
+            for panel in window.panels(spec, tensor, merged, pads)[:1]:
+                panels.append((f"{head}\n{tensor}: {said}" if i == 0 else f"{tensor}: {said}", panel))
+    return panels
+
+
+def check_picture(report, path=None) -> Picture:
+    """One row per quantity.  A wrong quantity: for each distinct pattern of its wrong entries
+    (at most two), the input pixels (x; g for dx) and the other factor's cells (the kernel tap;
+    g for dk) that the model's terms and the implementation's read; an agreeing quantity's
+    first entry as the model reads it; otherwise what happened."""
+    spec = report.spec
+    rows = []
     for result in report.results:
         head = f"{result.quantity}: {result.status}"
-        shown_any = False
-        for mismatch in result.mismatches[:2]:
-            if mismatch.expected is None or mismatch.observed is None:
-                continue
-            expected = _only_slot(mismatch.expected, mismatch.only_slot)
-            lit = "" if mismatch.only_slot is None else f"\nwith {render_index(*mismatch.only_slot)} alone lit"
-            for panel in entry_panels(spec, result.quantity, mismatch.index, expected, compare=mismatch.observed)[:1]:
-                panels.append((f"{result.quantity} {mismatch.entry}: {result.status.upper()}{lit}", panel))
-                shown_any = True
-        if shown_any:
-            continue
-        if result.status == "ok":
+        row = mismatch_panels(spec, result)
+        if not row and result.status == "ok":
             index, terms = _first_entry_with_terms(spec, result.quantity)
             from ..model.spec import entry_name
             for panel in entry_panels(spec, result.quantity, index, terms)[:1]:
-                panels.append((f"{head}: {entry_name(result.quantity, index)} {_reads(terms, result.quantity)}",
-                               panel))
-        else:
-            panels.append((f"{head}\n{result.message}", None))
-    return draw(panels, f"check {report.backend}: {report.status}\n{_spec_title(spec)}", path=path)
+                row.append((f"{head}: {entry_name(result.quantity, index)} {_reads(terms, result.quantity)}", panel))
+        if not row:
+            row.append((f"{head}\n{result.message}", None))
+        rows.append(row)
+    columns = max(len(row) for row in rows)
+    panels = [cell for row in rows for cell in row + [("", None)] * (columns - len(row))]
+    return draw(panels, f"check {report.backend}: {report.status}\n{_spec_title(spec)}", rows=len(rows), path=path,
+                names=CHECK_NAMES)
 
 
 def render_index(tensor: str, index) -> str:
@@ -351,24 +452,55 @@ def _first_entry_with_terms(spec, quantity, tries: int = 64):
     return first
 
 
+def _whole_case(story) -> bool:
+    """Whether the explanation lists every entry of every quantity (no entries were asked)."""
+    import math
+
+    from ..model.spec import TENSOR_OF
+    return all(len(section) == math.prod(story.spec.shape_of(TENSOR_OF[q])) for q, section in story.sections.items())
+
+
+def explained_entries(story) -> tuple:
+    """(the (quantity, entry) pairs a picture of ``story`` draws, a note on what it leaves out):
+    the entries asked, in their order, at most ``MAX_PANELS``; for a whole small case, the first
+    entry of y and of dk (of each quantity explained, where those are not)."""
+    asked = [(q, row["entry"]) for q, section in story.sections.items() for row in section]
+    if _whole_case(story):
+        wanted = [q for q in ("forward", "filter_grad") if story.sections.get(q)] or \
+            [q for q in story.sections if story.sections[q]]
+        return [(q, story.sections[q][0]["entry"]) for q in wanted[:3]], ""
+    if len(asked) <= MAX_PANELS:
+        return asked, ""
+    return asked[:MAX_PANELS], f"the first {MAX_PANELS} of the {len(asked)} entries asked are drawn"
+
+
 def explanation_picture(story, path=None) -> Picture:
-    """The first entry of y and of dk (or of each quantity explained), under the spec's
-    convention and, beside it, under tf: the x values in the cells."""
+    """The entries explained (``explained_entries``), under the spec's convention and, beside it,
+    under tf: the values of the tensor drawn in its cells (x for y and dk, g for dx)."""
     from ..model.spec import parse_entry
     readings = [story.model] + ([story.default_reading] if story.default_reading is not None else [])
-    wanted = [q for q in ("forward", "filter_grad") if story.sections.get(q)] or \
-        [q for q in story.sections if story.sections[q]]
+    drawn, note = explained_entries(story)
     panels = []
     for reading in readings:
         spec = reading.spec
-        for quantity in wanted[:3]:
-            row = reading.sections[quantity][0]
+        for quantity, entry in drawn:
+            row = next((r for r in reading.sections.get(quantity, []) if r["entry"] == entry), None)
+            if row is None:
+                panels.append((f"{entry} under {spec.convention}:\nnot an entry of this reading "
+                               f"(output shape {'x'.join(map(str, spec.y_shape))})", None))
+                continue
             _, index = parse_entry(spec, row["entry"])
             terms = _entry_terms(spec, quantity, index)
-            values = story.tensors["x"] if drawn_tensor(quantity) == "x" else None
-            for panel in entry_panels(spec, quantity, index, terms, values=values)[:1]:
+            tensor = drawn_tensor(quantity)
+            values = story.tensors.get(tensor)
+            found = entry_panels(spec, quantity, index, terms, values=values)[:1]
+            if not found:
+                panels.append((f"{row['entry']} under {spec.convention}: {row['value']}\nreads no entry of {tensor}",
+                               None))
+            for panel in found:
                 panels.append((f"{row['entry']} under {spec.convention}: {row['value']}", panel))
-    return draw(panels, _spec_title(story.spec), rows=len(readings), path=path)
+    title = _spec_title(story.spec) + (f"\n{note}" if note else "")
+    return draw(panels, title, rows=len(readings), path=path)
 
 
 # ---- the founding bug ------------------------------------------------------------------------------
