@@ -16,7 +16,7 @@ import importlib
 
 RENDERING_MODULES = {"text": ("symconv.show.proof_text",), "latex": ("symconv.latex", "symconv.show.notebook"),
                      "html": ("symconv.show.notebook", "symconv.network.notebook"),
-                     "picture": ("symconv.show.plot", "symconv.network.picture")}
+                     "picture": ("symconv.show.plot", "symconv.show.report_pictures", "symconv.network.picture")}
 
 _RENDERERS: dict = {}
 _loaded: set = set()

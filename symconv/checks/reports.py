@@ -332,10 +332,6 @@ class Inferred:
 EXPECTATIONS = ("model",)
 
 
-def _names(names: list) -> str:
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
-
-
 @dataclass
 class InferReport(Rendered):
     """The padding each quantity was read to use.  ``expect``: None (the exit status says

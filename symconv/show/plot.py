@@ -1,7 +1,7 @@
 """Pictures: the input grid with the pixels each chosen entry reads, padding drawn as padding.
 
-``answer.plot()``, ``readers.plot()``, ``report.plot()`` (check) and ``story.plot()`` (explain)
-(registered renderings: ``symconv.display``) return a ``Picture``: a matplotlib figure (drawn on the Agg canvas directly, so no global backend
+``answer.plot()``, ``readers.plot()`` and ``story.plot()`` (explain) (registered renderings:
+``symconv.display``; a check's and an infer's in ``symconv.show.report_pictures``) return a ``Picture``: a matplotlib figure (drawn on the Agg canvas directly, so no global backend
 is changed and no display is needed) that a notebook shows through ``_repr_png_`` and
 ``save(path)`` writes in the format the path's suffix names (.png, .svg or .pdf; see
 ``symconv.outputs``); ``--png FILE`` on ``which``, ``explain`` and ``check`` does the same.  Panels come from ``symconv.window``: real sizes are cropped to the window that matters
@@ -26,7 +26,6 @@ import textwrap
 import numpy as np
 
 from ..checks.explanation import Explanation
-from ..checks.reports import CheckReport
 from ..display import renders
 from ..errors import SymconvError
 from ..model import layout, window
@@ -297,130 +296,6 @@ def _fed_rows(feed) -> np.ndarray:
     return terms.first if feed.factor == one else terms.second
 
 
-# The other factor of each quantity's products, drawn beside the drawn tensor in a check.
-OTHER_FACTOR = {"forward": "k", "filter_grad": "g", "input_grad": "k"}
-# Mismatches looked at per quantity, and distinct patterns drawn (two panels each).
-MISMATCHES_LOOKED_AT = 16
-PATTERNS_DRAWN = 2
-CHECK_NAMES = {READ: "read by both", MODEL_ONLY: "the model's term only", BACKEND_ONLY: "the implementation's only"}
-
-
-def _factor_rows(terms, tensor: str) -> np.ndarray:
-    one, two = terms.factors
-    return terms.first if one == tensor else terms.second
-
-
-def _compare_marks(model: np.ndarray, seen: np.ndarray) -> dict:
-    model_set = {tuple(r) for r in model.tolist()}
-    seen_set = {tuple(r) for r in seen.tolist()}
-    marks = {READ: sorted(model_set & seen_set), MODEL_ONLY: sorted(model_set - seen_set),
-             BACKEND_ONLY: sorted(seen_set - model_set)}
-    return {code: rows for code, rows in marks.items() if len(rows)}
-
-
-def _cells_said(model: np.ndarray, seen: np.ndarray, tensor: str) -> str:
-    """'the model x[0,0,0,0], the backend x[0,1,0,0]' (one cell each), or counts."""
-    model_set = {tuple(r) for r in model.tolist()}
-    seen_set = {tuple(r) for r in seen.tolist()}
-    if model_set == seen_set:
-        one = next(iter(model_set)) if len(model_set) == 1 else None
-        return f"both read {render_index(tensor, one)}" if one else f"both read the same {len(model_set)} cells"
-    if len(model_set) == 1 and len(seen_set) == 1:
-        return (f"model {render_index(tensor, next(iter(model_set)))}, "
-                f"backend {render_index(tensor, next(iter(seen_set)))}")
-    return (f"{len(model_set & seen_set)} cells both, {len(model_set - seen_set)} model only, "
-            f"{len(seen_set - model_set)} backend only")
-
-
-def mismatch_marks(spec, quantity: str, mismatch) -> list | None:
-    """(tensor, marks, pads) for each factor of the wrong entry's products: the drawn tensor
-    (x, or g for dx) and the other factor (k, or g for dk), each with the cells the model's terms
-    read, the cells the implementation's read, and the cells both read; None where the terms were
-    not recovered."""
-    if mismatch.expected is None or mismatch.observed is None:
-        return None
-    expected = _only_slot(mismatch.expected, mismatch.only_slot)
-    out = []
-    for tensor in (drawn_tensor(quantity), OTHER_FACTOR[quantity]):
-        model, seen = _factor_rows(expected, tensor), _factor_rows(mismatch.observed, tensor)
-        marks = _compare_marks(model, seen)
-        pads = None
-        if tensor == drawn_tensor(quantity):
-            taps = padding_taps(spec, quantity, mismatch.index, model)
-            if taps is not None:
-                marks = {PADDING_TAP: taps, **marks}
-            pads = _pads_drawn(spec, quantity)
-        out.append((tensor, marks, pads, _cells_said(model, seen, tensor)))
-    return out
-
-
-def _pattern(spec, factors) -> tuple:
-    """What a wrong entry's panels look like, whatever their slice (batch, channels): entries
-    with the same pattern are drawn as one pair of panels."""
-    key = []
-    for tensor, marks, pads, _ in factors:
-        found = window.panels(spec, tensor, marks, pads)
-        key.append(tuple((p.rows, p.cols, p.cells.tobytes()) for p in found[:1]))
-    return tuple(key)
-
-
-def _entries_said(entries: list) -> str:
-    if len(entries) <= 2:
-        return " and ".join(entries)
-    return f"{entries[0]} and {len(entries) - 1} more alike"
-
-
-def mismatch_panels(spec, result) -> list:
-    """(title, Panel) pairs for a quantity's wrong entries: per distinct pattern (at most
-    ``PATTERNS_DRAWN``), the drawn tensor's panel and the other factor's, the model's cells in one
-    colour and the implementation's in another."""
-    groups: dict = {}
-    for mismatch in result.mismatches[:MISMATCHES_LOOKED_AT]:
-        factors = mismatch_marks(spec, result.quantity, mismatch)
-        if factors is None:
-            continue
-        groups.setdefault(_pattern(spec, factors), []).append((mismatch, factors))
-    panels = []
-    for members in list(groups.values())[:PATTERNS_DRAWN]:
-        first, factors = members[0]
-        lit = "" if first.only_slot is None else f"\nwith {render_index(*first.only_slot)} alone lit"
-        head = f"{result.quantity} {_entries_said([m.entry for m, _ in members])}: {result.status.upper()}{lit}"
-        for i, (tensor, marks, pads, said) in enumerate(factors):
-            merged: dict = {}
-            for _, member in members:
-                for code, rows in member[i][1].items():
-                    merged.setdefault(code, []).append(np.asarray(rows, dtype=np.int64).reshape(-1, len(
-                        spec.shape_of(tensor))))
-            merged = {code: np.concatenate(rows) for code, rows in merged.items()}
-            for panel in window.panels(spec, tensor, merged, pads)[:1]:
-                panels.append((f"{head}\n{tensor}: {said}" if i == 0 else f"{tensor}: {said}", panel))
-    return panels
-
-
-def check_picture(report, path=None) -> Picture:
-    """One row per quantity.  A wrong quantity: for each distinct pattern of its wrong entries
-    (at most two), the input pixels (x; g for dx) and the other factor's cells (the kernel tap;
-    g for dk) that the model's terms and the implementation's read; an agreeing quantity's
-    first entry as the model reads it; otherwise what happened."""
-    spec = report.spec
-    rows = []
-    for result in report.results:
-        head = f"{result.quantity}: {result.status}"
-        row = mismatch_panels(spec, result)
-        if not row and result.status == "ok":
-            index, terms = _first_entry_with_terms(spec, result.quantity)
-            from ..model.spec import entry_name
-            for panel in entry_panels(spec, result.quantity, index, terms)[:1]:
-                row.append((f"{head}: {entry_name(result.quantity, index)} {_reads(terms, result.quantity)}", panel))
-        if not row:
-            row.append((f"{head}\n{result.message}", None))
-        rows.append(row)
-    columns = max(len(row) for row in rows)
-    panels = [cell for row in rows for cell in row + [("", None)] * (columns - len(row))]
-    return draw(panels, f"check {report.backend}: {report.status}\n{_spec_title(spec)}", rows=len(rows), path=path,
-                names=CHECK_NAMES)
-
-
 def render_index(tensor: str, index) -> str:
     return f"{tensor}[{','.join(map(str, index))}]"
 
@@ -549,7 +424,7 @@ def main(argv=None) -> int:
 
 # Each picture is the registered rendering of its result type (``display.Rendered.plot``).
 for _cls, _function in ((Answer, answer_picture), (TensorAnswer, tensor_picture), (Readers, readers_picture),
-                        (CheckReport, check_picture), (Explanation, explanation_picture)):
+                        (Explanation, explanation_picture)):
     renders("picture", _cls)(_function)
 
 if __name__ == "__main__":

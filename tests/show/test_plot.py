@@ -182,3 +182,13 @@ def test_explain_draws_every_quantity_asked_or_says_why_not():
     many = explain(ConvSpec("conv2d", "1x4x4x1", "1x1x1x1"), entries=[f"dx[0,0,{c},0]" for c in range(4)]
                    + [f"y[0,1,{c},0]" for c in range(4)])
     assert "the first 6 of the 8 entries asked are drawn" in many.plot().title
+
+
+def test_an_infer_report_draws_the_pads_read_against_the_models():
+    report = symconv.infer(FOUNDING, impl=str(EXAMPLES / "founding_bug.py"))
+    picture = report.plot()
+    forward, filter_grad, input_grad = picture.figure.axes[:3]
+    assert cells(forward)[MODEL_ONLY] == [(0, 0)] and cells(forward)[BACKEND_ONLY] == [(1, 1)]
+    assert forward.get_title().startswith("forward y[0,0,0,0]: pads -1:-1,-1:-1\n(legacy_eigen); the model's 0:0,0:0")
+    assert cells(filter_grad)[READ] == [(0, 0)] and MODEL_ONLY not in cells(filter_grad)
+    assert picture.title.startswith("infer impl") and "inconsistent" in picture.title
