@@ -98,7 +98,9 @@ def resnet_trace() -> str:
     if "check_process_s" in k:
         line += (f"; the whole command, `{k['check_process_command']}` in a fresh process (TensorFlow's import and "
                  f"the model's load included), {s(k['check_process_s'])}")
-    return line + f" ({where('trace', t)}, under other jobs' load):\n"
+    load = t.get("load_average_before")
+    busy = f"load average {load[0]:.1f} when it started" if load else "under other jobs' load"
+    return line + f" ({where('trace', t)}, {busy}):\n"
 
 
 FIGURES = {"speed": speed, "resnet-trace": resnet_trace}
