@@ -62,7 +62,8 @@ def bench(framework: str, threads: int) -> dict:
     summary_s, table = timed(summaries, net)
     check_s, report = timed(check, model, layer, first, input_shape=shape)
     inp = report.input_comparison
-    return {
+    whole = whole_process(model, layer, first) if framework == "keras" else {}
+    return {**whole,
         "model": net.describe(), "layer": answer.layer, "entry": list(first), "tensors": len(net.nodes),
         "build_model_s": build_s, "import_network_s": import_s,
         "provenance_first_s": cold_s, "provenance_median_s": statistics.median(warm),
@@ -78,8 +79,40 @@ def bench(framework: str, threads: int) -> dict:
     }
 
 
+def whole_process(model, layer, entry) -> dict:
+    """``symconv trace --model FILE.keras --entry ... --check`` as a fresh process: TensorFlow's
+    import, loading the saved model, the trace and the check, as a user meets it."""
+    import subprocess
+    import tempfile
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "resnet50.keras")
+        model.save(path)
+        argv = [sys.executable, "-m", "symconv", "trace", "--model", path, "--entry",
+                f"{layer}[{','.join(map(str, entry))}]", "--check"]
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+        start = time.perf_counter()
+        done = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=ROOT)
+        seconds = time.perf_counter() - start
+    return {"check_process_s": seconds, "check_process_exit": done.returncode,
+            "check_process_command": "symconv trace --model resnet50.keras --entry "
+                                     f"{layer}[{','.join(map(str, entry))}] --check"}
+
+
+def cpu_model() -> str:
+    """The CPU's model name (Linux /proc/cpuinfo), or the machine type."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.machine()
+
+
 def rows_of(name: str, r: dict) -> list:
-    return [
+    whole = [(f"{name}: the whole command, a fresh process ({r['check_process_command']}; TensorFlow's import "
+              f"and the model's load included)", r["check_process_s"], None)] if "check_process_s" in r else []
+    return whole + [
         (f"{name}: build the model (weights=None)", r["build_model_s"], None),
         (f"{name}: read the graph into symconv ({r['tensors']} tensors)", r["import_network_s"], None),
         (f"{name}: exact provenance of {r['layer']}{r['entry']}, first call "
@@ -99,7 +132,8 @@ def main():
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     results = {"machine": f"{platform.processor() or platform.machine()}, python {platform.python_version()}",
-               "processor_count": os.cpu_count(), "threads": args.threads}
+               "processor_count": os.cpu_count(), "threads": args.threads, "cpu": cpu_model(),
+               "load_average_before": list(os.getloadavg())}
     rows = []
     for framework in args.only or sorted(CASES):
         r = bench(framework, args.threads)

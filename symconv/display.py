@@ -15,7 +15,8 @@ from __future__ import annotations
 import importlib
 
 RENDERING_MODULES = {"text": ("symconv.show.proof_text",), "latex": ("symconv.latex", "symconv.show.notebook"),
-                     "html": ("symconv.show.notebook",), "picture": ("symconv.show.plot",)}
+                     "html": ("symconv.show.notebook", "symconv.network.notebook"),
+                     "picture": ("symconv.show.plot", "symconv.show.report_pictures", "symconv.network.picture")}
 
 _RENDERERS: dict = {}
 _loaded: set = set()
@@ -31,15 +32,26 @@ def renders(kind: str, *types):
     return wrap
 
 
-def _registered(kind: str, obj):
-    if kind not in _loaded:
-        _loaded.add(kind)
-        for name in RENDERING_MODULES.get(kind, ()):
-            importlib.import_module(name)
+def _lookup(kind: str, obj):
     for cls in type(obj).__mro__:
         if (kind, cls) in _RENDERERS:
             return _RENDERERS[(kind, cls)]
     return None
+
+
+def _registered(kind: str, obj):
+    """The rendering registered for ``obj``: the modules named for ``kind`` are imported in their
+    order, each only when the ones before it render nothing for ``obj`` (a network's answer loads
+    the network's renderings; a layer's answer does not)."""
+    found = _lookup(kind, obj)
+    for name in RENDERING_MODULES.get(kind, ()):
+        if found is not None:
+            break
+        if name not in _loaded:
+            _loaded.add(name)
+            importlib.import_module(name)
+            found = _lookup(kind, obj)
+    return found
 
 
 def renderer(kind: str, obj):

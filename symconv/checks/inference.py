@@ -11,27 +11,36 @@ import numpy as np
 from ..backends import Variant
 from ..backends.runner import runner_for
 from ..diagnose.diagnosis import with_geometry
-from ..errors import SymconvError
+from ..errors import SymconvError, shown
 from ..model.indexmap import maps_for
 from ..model.spec import QUANTITIES, TENSOR_OF, ConvSpec, entry_name, format_padding
 from ..model.values import random_generator
 from ..probing import taps as tap_probes
 from ..probing.budget import require_memory
-from .reports import Inferred, InferReport, backend_label, number_text, pads_text, variant_of
+from .reports import EXPECTATIONS, Inferred, InferReport, backend_label, number_text, pads_text, variant_of
 
 
 def infer(spec: ConvSpec, backend: str | None = None, *, impl: str | None = None, variant: Variant | None = None,
           grad_path: str = "raw", seed: int = 0, isolate: bool = False, timeout: float | None = None,
-          runner=None) -> InferReport:
+          runner=None, expect: str | None = None) -> InferReport:
     """The padding each quantity of a backend actually used, from observations alone.
+
+    ``expect='model'`` makes the report's exit status 1 when any quantity was read with pads
+    other than the model's (a CI gate on the padding), beside its usual 1 when the quantities
+    disagree with each other.
 
     >>> from symconv import ConvSpec
     >>> spec = ConvSpec("conv2d", "1x3x3x1", "1x1x1x1", strides=3, padding="SAME", convention="legacy_eigen")
     >>> infer(spec, "numpy").to_json()["forward"]["pads"]
     [[-1, -1], [-1, -1]]
+    >>> impl = infer(ConvSpec("conv2d", "1x3x3x1", "1x1x1x1", strides=3, padding="SAME"), "numpy", expect="model")
+    >>> impl.exit_status, impl.expectation()
+    (0, "expected the model's padding: every quantity read uses it (0:0,0:0)")
     """
     if not isinstance(spec, ConvSpec):
         raise SymconvError(f"spec must be a ConvSpec, got {type(spec).__name__}")
+    if expect is not None and expect not in EXPECTATIONS:
+        raise SymconvError(f"expect must be None or {' or '.join(map(repr, EXPECTATIONS))}, got {shown(expect)}")
     if grad_path == "both":
         raise SymconvError("infer reads one path per quantity: grad path must be raw or tape, got 'both'")
     rng = random_generator(seed)
@@ -39,7 +48,7 @@ def infer(spec: ConvSpec, backend: str | None = None, *, impl: str | None = None
     with runner_for(runner, backend, impl=impl, variant=variant, grad_path=grad_path, isolate=isolate,
                     timeout=timeout) as runner:
         quantities = {q: _infer_quantity(runner, spec, q, runner.backend.paths(spec, q)[0], rng) for q in QUANTITIES}
-    return InferReport(spec, backend_label(runner), variant_of(runner), quantities)
+    return InferReport(spec, backend_label(runner), variant_of(runner), quantities, expect)
 
 
 def _infer_quantity(runner, spec, quantity, path, rng) -> Inferred:

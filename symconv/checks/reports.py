@@ -399,12 +399,20 @@ class Inferred:
         return self.unread or "not every axis could be observed"
 
 
+EXPECTATIONS = ("model",)
+
+
 @dataclass
 class InferReport(Rendered):
+    """The padding each quantity was read to use.  ``expect``: None (the exit status says
+    whether the quantities agree with each other) or 'model' (it also says whether they agree
+    with the model's padding: any quantity read with other pads exits 1)."""
+
     spec: ConvSpec
     backend: str
     variant: Variant | None
     quantities: dict
+    expect: str | None = None
 
     def _read(self) -> dict:
         """Quantities whose pads were read on every axis (from all their outputs or some)."""
@@ -433,8 +441,40 @@ class InferReport(Rendered):
         return "consistent" if self.consistent else "incomplete"
 
     @property
+    def differs_from_model(self) -> dict:
+        """Quantity -> pads read, for each quantity read with pads other than the model's (an
+        axis that could not be read is not compared)."""
+        out = {}
+        for name, q in self._read().items():
+            for read, (before, after) in zip(q.pads, self.spec.pads):
+                if read[0] != before or (read[1] is not None and read[1] != after):
+                    out[name] = q.pads
+                    break
+        return out
+
+    @property
     def exit_status(self) -> int:
+        """0 consistent, 1 inconsistent or an error, 3 incomplete; with ``expect='model'``, 1 as
+        well when any quantity was read with pads other than the model's."""
+        if self.expect == "model" and self.differs_from_model:
+            return 1
         return {"consistent": 0, "inconsistent": 1, "error": 1, "incomplete": 3}[self.status]
+
+    def expectation(self) -> str:
+        """The line that says whether the pads read are the model's ('' without ``expect``)."""
+        if self.expect != "model":
+            return ""
+        differs = self.differs_from_model
+        if not differs:
+            if not self._read():
+                return "expected the model's padding: no quantity's padding could be read to compare"
+            return f"expected the model's padding: every quantity read uses it ({pads_text(self.spec.pads)})"
+        groups: dict = {}
+        for name, pads in differs.items():
+            groups.setdefault(pads_text(pads), []).append(name)
+        said = "; ".join(f"{_names(names)} read{'s' if len(names) == 1 else ''} pads {pads}"
+                         for pads, names in groups.items())
+        return f"NOT THE MODEL'S PADDING: {said}; the model pads {pads_text(self.spec.pads)}"
 
     def summary(self) -> str:
         read = self._read()
@@ -467,6 +507,9 @@ class InferReport(Rendered):
         out.update({"consistent": self.consistent, "status": self.status, "summary": self.summary(),
                     "backend": self.backend, "variant": None if self.variant is None else self.variant.as_json(),
                     "model_pads": [list(p) for p in self.spec.pads]})
+        if self.expect is not None:
+            out.update({"expect": self.expect, "differs_from_model": sorted(self.differs_from_model),
+                        "expectation": self.expectation()})
         return out
 
     def text(self) -> str:
@@ -481,6 +524,8 @@ class InferReport(Rendered):
             lines.append(f"  {name:<12} {head}pads {pads_text(q.pads)}  ({conv})  via {q.path}")
             lines.extend(f"  {'':<12} {note}" for note in q.notes)
         lines.append(self.summary())
+        if self.expect is not None:
+            lines.append(self.expectation())
         return "\n".join(lines)
 
     def __repr__(self):

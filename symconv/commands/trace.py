@@ -106,7 +106,7 @@ def run(args) -> int:
             report = check_model(model, answer.layer, answer.index, net=net)
         status = 0 if report.ok else 1
     if args.png is not None:
-        answer.picture(args.png)
+        answer.plot(args.png)
     if args.latex is not None:
         from ..network.derivation import document
         write_text(args.latex, document(answer), "--latex")

@@ -1,5 +1,9 @@
 """Answers: the provenance of one entry (``Trace``) and the readers of one input entry
-(``Readers``), as text, JSON, a picture and a LaTeX derivation."""
+(``Readers``), with the face of every symconv answer: a text ``repr``, ``_repr_html_`` (a table),
+``_repr_png_`` and ``plot(path=None)`` (a ``symconv.show.plot.Picture``), ``to_json()`` and
+``save(path)`` (by the path's suffix).  The HTML and the picture are renderings registered for
+these types (``symconv.network.notebook``, ``symconv.network.picture``), as ``display.Rendered``
+finds them."""
 
 from __future__ import annotations
 
@@ -9,6 +13,8 @@ from functools import cached_property
 
 import numpy as np
 
+from ..display import Rendered
+from ..errors import SymconvError
 from . import affine as affine_mod
 from . import compose
 from .graph import DATA, Network
@@ -21,6 +27,9 @@ JSON_PIXELS = 20_000
 JSON_DIGITS = 2_000_000
 # Entries near the top compared exactly at a time.
 CANDIDATE_CHUNK = 1 << 16
+# What ``save`` writes, by the path's suffix.
+SAVED = {".json": "JSON", ".txt": "text", ".png": "picture", ".svg": "picture", ".pdf": "picture",
+         ".tex": "LaTeX derivation"}
 
 
 def ranges_text(positions) -> str:
@@ -151,11 +160,12 @@ def compare_axis(positions: np.ndarray, size: int, summary, o: int | None) -> tu
     return window, diffs
 
 
-class _Answer:
+class _Answer(Rendered):
     """What Trace and Readers share: terms over one tensor and how to show them."""
 
     network: Network
     terms: list
+    layer: str
 
     @property
     def at(self):
@@ -253,10 +263,70 @@ class _Answer:
             shown = [str(self.batch), channel, *spatial]
         return f"{self.at.name}[{', '.join(shown)}]"
 
+    @property
+    def data_dependent(self) -> list:
+        """The layers on the way whose gradient the data decides (max pooling): there the answer
+        counts every candidate, and the gradient reaches one of them."""
+        return [n for n in self.network.ancestors(self.layer) if self.network.nodes[n].check == DATA]
+
+    @cached_property
+    def notes(self) -> list:
+        """What each layer on the way adds to the answer (the data-dependent ones, fractions)."""
+        out = []
+        for name in self.network.ancestors(self.layer):
+            for note in self.network.nodes[name].notes:
+                out.append(f"{name}: {note}")
+        return out
+
+    def __repr__(self):
+        return self.text()
+
+    def json(self) -> str:
+        return dumps(self.to_json())
+
+    def plot(self, path=None, *, image=None, title=None):
+        """A ``symconv.show.plot.Picture`` of the window read, shaded by path count, the
+        data-dependent layers named (written to ``path`` when given, in the format its suffix
+        names); ``image``: the input's values drawn underneath in grey."""
+        from ..display import renderer
+        return renderer("picture", self)(self, path=path, image=image, title=title)
+
     def picture(self, path, image=None, title=None):
-        """Write a PNG of the window read, shaded by path count (matplotlib, Agg)."""
-        from .picture import draw
-        return draw(self, path, image=image, title=title)
+        """Write the picture to ``path`` (``plot(path)``) and return the path."""
+        self.plot(path, image=image, title=title)
+        return path
+
+    def _repr_png_(self) -> bytes | None:
+        """The picture as PNG bytes for a notebook (None without matplotlib or nothing to draw)."""
+        try:
+            return self.plot().png()
+        except SymconvError:
+            return None
+
+    def save(self, path) -> str:
+        """Write the answer in the form the path's suffix names: ``.json`` (``to_json``), ``.txt``
+        (the text), ``.png``/``.svg``/``.pdf`` (the picture) or ``.tex`` (a trace's LaTeX
+        derivation); any other suffix is one SymconvError naming it."""
+        import os
+
+        from ..show import outputs
+        field = "save path"
+        path = outputs.check_path(path, field, "answer.json")
+        suffix = os.path.splitext(os.fspath(path))[1].lower()
+        if suffix not in SAVED or (suffix == ".tex" and not isinstance(self, Trace)):
+            kinds = [s for s in SAVED if s != ".tex" or isinstance(self, Trace)]
+            got = repr(suffix) if suffix else "no suffix"
+            raise SymconvError(f"{field} {outputs.shown(path)}: an answer is saved as {', '.join(kinds)}, chosen by "
+                               f"the file's suffix; got {got}")
+        if SAVED[suffix] == "picture":
+            self.plot(path)
+        elif suffix == ".json":
+            outputs.write_text(path, self.json() + "\n", field)
+        elif suffix == ".txt":
+            outputs.write_text(path, self.text() + "\n", field)
+        else:
+            outputs.write_text(path, self.latex(), field)
+        return str(path)
 
     def grid_lines(self) -> list:
         """The window drawn with '#' for positions read (any channel), when small and 1-D/2-D."""
@@ -273,7 +343,7 @@ class _Answer:
         return [head] + ["    " + " ".join("#" if v else "." for v in row) for row in spatial]
 
 
-@dataclass
+@dataclass(repr=False)
 class Trace(_Answer):
     """The exact provenance of one entry of a layer: which input entries it reads, by how
     many paths each, with the affine summary beside it.  Built by ``symconv.trace``."""
@@ -317,20 +387,6 @@ class Trace(_Answer):
                                   self.at.shape.spatial[i], summ, window, diffs))
         return out
 
-    @cached_property
-    def notes(self) -> list:
-        seen = set(self.network.ancestors(self.layer))
-        out = []
-        for name in self.network.nodes:
-            if name in seen:
-                for note in self.network.nodes[name].notes:
-                    out.append(f"{name}: {note}")
-        return out
-
-    @property
-    def data_dependent(self) -> list:
-        return [n for n in self.network.ancestors(self.layer) if self.network.nodes[n].check == DATA]
-
     def pixels(self):
         """(index in the framework's layout, path count) for every input entry read."""
         out = []
@@ -368,9 +424,6 @@ class Trace(_Answer):
             lines.append(f"  note: {note}")
         return "\n".join(lines)
 
-    def __repr__(self):
-        return self.text()
-
     def to_json(self) -> dict:
         out = {"layer": self.layer, "entry": list(self.index), "network": self.network.describe(),
                "input": self.at.name, "input_shape": list(self.network.user_shape(self.at)),
@@ -380,13 +433,10 @@ class Trace(_Answer):
                "axes": [a.as_json() for a in self.axes],
                "channels": ranges_json(self.channel_positions),
                "terms": [_term_json(t) for t in self.terms],
-               "notes": self.notes}
+               "notes": self.notes, "data_dependent": self.data_dependent}
         if self.listable():
             out["pixels"] = [{"index": list(i), "paths": c} for i, c in self.pixels()]
         return out
-
-    def json(self) -> str:
-        return dumps(self.to_json())
 
     def latex(self) -> str:
         """A standalone LaTeX derivation of the composed index map (short chains)."""
@@ -407,7 +457,7 @@ def _plain(x):
     return int(x)
 
 
-@dataclass
+@dataclass(repr=False)
 class Readers(_Answer):
     """The entries of one layer that read one input entry, with the number of paths."""
 
@@ -454,17 +504,17 @@ class Readers(_Answer):
         ch = self.channel_positions
         lines.append(f"  channels: {ranges_text(ch)} ({len(ch)} of {node.shape.channels})")
         lines.extend(self.grid_lines())
+        for note in self.notes:
+            lines.append(f"  note: {note}")
         return "\n".join(lines)
-
-    def __repr__(self):
-        return self.text()
 
     def to_json(self) -> dict:
         out = {"pixel": list(self.pixel), "layer": self.layer, "entries_read_by": self.entry_count,
                "paths": self.paths, "box": [[lo, hi] for lo, hi in self.box],
                "axes": [{"positions": ranges_json(p)} for p in self.axis_positions],
                "channels": ranges_json(self.channel_positions),
-               "terms": [_term_json(t) for t in self.terms]}
+               "terms": [_term_json(t) for t in self.terms], "notes": self.notes,
+               "data_dependent": self.data_dependent}
         if self.listable():
             out["entries"] = [{"index": list(i), "paths": c} for i, c in self.entries()]
         return out

@@ -1,7 +1,10 @@
-"""A picture of an answer: the window of the tensor that matters, shaded by path count.
+"""A picture of a network's answer: the window of the tensor that matters, shaded by path count,
+with the layers whose gradient the data decides (max pooling) named under the title.
 
-matplotlib is imported here, on first use (``pip install 'symconv[plot]'``), and drawn
-through the Agg canvas directly, so no global backend is changed.
+``draw`` is the registered picture of ``Trace`` and ``Readers`` (``display.Rendered``: their
+``plot()``); it returns a ``symconv.show.plot.Picture`` (``_repr_png_`` in a notebook, ``save``
+by the path's suffix).  matplotlib is imported on first use (``pip install 'symconv[plot]'``)
+and drawn through the Agg canvas directly, so no global backend is changed.
 """
 
 from __future__ import annotations
@@ -10,10 +13,15 @@ import math
 
 import numpy as np
 
+from ..display import renders
 from ..errors import SymconvError
+from ..show.plot import Picture
 from . import compose
+from .answer import Readers, Trace
 
 MARGIN = 2
+# Data-dependent layers named one by one under the title, at most.
+NAMED_LAYERS = 4
 
 
 def _log_counts(answer, box) -> np.ndarray:
@@ -26,9 +34,22 @@ def _log_counts(answer, box) -> np.ndarray:
         return np.where(values > 0, np.log10(np.maximum(values, 1e-300)) + exponent * math.log10(2), -np.inf)
 
 
-def draw(answer, path, image=None, title=None):
-    """Write a PNG of ``answer`` (a Trace or Readers) to ``path``; ``image``: the input's values
-    (same layout as the tensor, batch optional) drawn underneath in grey."""
+def data_dependent_line(answer) -> str:
+    """'data-dependent: l2 (maxpool 3x3 s2 ...): ...' for the layers whose gradient the data
+    decides ('' when there are none)."""
+    names = answer.data_dependent
+    if not names:
+        return ""
+    nodes = [answer.network.nodes[n] for n in names]
+    shown = ", ".join(f"{n.name} ({n.detail or n.kind})" for n in nodes[:NAMED_LAYERS])
+    more = f" and {len(nodes) - NAMED_LAYERS} more" if len(nodes) > NAMED_LAYERS else ""
+    return (f"data-dependent: {shown}{more}: every candidate of a window is counted; "
+            f"the gradient reaches the one the data picks")
+
+
+def draw(answer, path=None, image=None, title=None) -> Picture:
+    """The picture of ``answer`` (a Trace or Readers), written to ``path`` when given; ``image``:
+    the input's values (same layout as the tensor, batch optional) drawn underneath in grey."""
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
@@ -43,14 +64,17 @@ def draw(answer, path, image=None, title=None):
     shade = _log_counts(answer, box)
     if nd == 3:
         shade = np.max(shade, axis=0)
-    fig = Figure(figsize=(6, 5) if nd > 1 else (7, 3))
+    dependent = data_dependent_line(answer)
+    fig = Figure(figsize=(6, 5.4) if nd > 1 else (7, 3.4))
     FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)
     finite = shade[np.isfinite(shade)]
     span = float(finite.max() - finite.min()) if finite.size else 0.0
     logarithmic = span > 3 or (finite.size and finite.max() > 300)   # 10**300: near float64's end
     label = "log10(paths), channels summed" if logarithmic else "paths, channels summed"
-    values = shade if logarithmic else np.where(np.isfinite(shade), 10.0 ** shade, 0.0)
+    if dependent:
+        label += "\n(candidates through data-dependent layers)"
+    values = shade if logarithmic else np.where(np.isfinite(shade), 10.0 ** np.where(np.isfinite(shade), shade, 0), np.nan)
     lo_row = box[-3][0] if nd > 1 else 0
     lo_col = box[-2][0]
     if nd == 1:
@@ -69,23 +93,20 @@ def draw(answer, path, image=None, title=None):
         fig.colorbar(shown, ax=ax, label=label)
         ax.set_xlabel("column")
         ax.set_ylabel("row" if nd == 2 else "row (max over depth)")
-    verb = "read by" if hasattr(answer, "pixel") else "reads"
-    ax.set_title(title or f"{answer.entry} {verb} {answer.entry_count:,} entries of {node.name}", fontsize=9)
+    if isinstance(answer, Readers):
+        head = f"{answer.entry} is read by {answer.entry_count:,} entries of {node.name}"
+    else:
+        head = f"{answer.entry} reads {answer.entry_count:,} entries of {node.name}"
+    head = title or head
+    if dependent:
+        import textwrap
+        head += "\n" + textwrap.fill(dependent, 72 if nd > 1 else 90)
+    ax.set_title(head, fontsize=9 if not dependent else 8, color="black")
     fig.tight_layout()
-    save(fig, path)
-    return path
-
-
-def save(fig, path, field: str = "--png") -> None:
-    """Write the figure by the rule of every output option (``symconv.outputs``: the format
-    its suffix names, ``-`` for standard output); any problem is one SymconvError line."""
-    import io
-
-    from ..show.outputs import check_picture_path, picture_format, write_bytes
-    path = check_picture_path(path, field)
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format=picture_format(path, field), dpi=100)
-    write_bytes(path, buffer.getvalue(), field)
+    picture = Picture(fig, [(head, None)], head)
+    if path is not None:
+        picture.save(path, "--png")
+    return picture
 
 
 def _image_window(answer, image, box) -> np.ndarray:
@@ -102,3 +123,10 @@ def _image_window(answer, image, box) -> np.ndarray:
     if window.ndim == 4:
         window = window.max(axis=0)
     return window.mean(axis=-1)
+
+
+def _draw(answer, path=None, image=None, title=None) -> Picture:
+    return draw(answer, path, image=image, title=title)
+
+
+renders("picture", Trace, Readers)(_draw)

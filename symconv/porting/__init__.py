@@ -7,10 +7,15 @@ A layer is a ConvSpec in the source framework's terms (its data format, kernel l
 and SAME convention).  ``port`` writes runnable code for the target framework: the kernel moved
 to the target's layout, the padding said as the target can say it (an explicit asymmetric pad
 where the target pads symmetrically, a crop for negative pads, a transposed convolution's
-output padding), and functions that move the source's arrays in and the output back.  Where
-both frameworks are installed it runs both on exact integer probes (float32 integers whose
-every sum stays within 2**24, as ``check`` draws them) and compares every output entry
-exactly: the source through symconv's backend for it, the target through the code printed.
+output padding), and functions that move the source's arrays in and the output back.  The
+layer is a function (``form='function'``: ``layer(x, weight)``) or a module
+(``form='module'``: ``module_from_<source>(k)``, a ``torch.nn.Module``, a Keras layer with an
+explicit ``ZeroPadding`` layer, a Flax module and its variables).  Where the target's usual
+padding argument (PyTorch's ``padding=k//2``, everyone else's ``'same'``) would give other pads,
+the code says what it would do wrong.  Where both frameworks are installed it runs both on
+exact integer probes (float32 integers whose every sum stays within 2**24, as ``check`` draws
+them) and compares every output entry exactly: the source through symconv's backend for it,
+the target through the code printed.
 
 >>> import symconv
 >>> stem = symconv.ConvSpec("conv2d", "1x224x224x3", "7x7x3x64", strides=2, padding="SAME")
@@ -31,7 +36,9 @@ import numpy as np
 from ..errors import SymconvError, shown
 from ..model.spec import DATA_FORMATS, ConvSpec, require_spec
 
-TARGET_MODULES = {"torch": ".to_torch", "jax": ".to_jax", "onnx": ".to_onnx", "tf": ".to_tf"}
+TARGET_MODULES = {"torch": ".to_torch", "jax": ".to_jax", "onnx": ".to_onnx", "tf": ".to_tf", "keras": ".to_keras"}
+# The forms a layer is written in, and the targets that have each.
+FORMS = {"function": ("tf", "torch", "jax", "onnx"), "module": ("tf", "keras", "torch", "jax")}
 
 
 class Framework(NamedTuple):
@@ -48,7 +55,10 @@ FRAMEWORKS = {f.name: f for f in (
     Framework("torch", "PyTorch", "torch", True, "torch", ("torch",)),
     Framework("jax", "JAX", None, None, "jax", ("jax",)),
     Framework("onnx", "ONNX Runtime", "onnx", True, "onnxruntime", ("onnx", "onnxruntime")),
+    Framework("keras", "Keras", "tf", False, "keras", ("keras", "tensorflow")),
 )}
+# What a module form needs beyond the target framework itself.
+MODULE_MODULES = {"jax": ("flax",), "tf": ("keras",)}
 
 
 def framework(name, field_name: str) -> Framework:
@@ -57,14 +67,36 @@ def framework(name, field_name: str) -> Framework:
     return FRAMEWORKS[name.strip().lower()]
 
 
-def installed(fw: Framework) -> bool:
-    return all(importlib.util.find_spec(m) is not None for m in fw.modules)
+def installed(fw: Framework, form: str = "function") -> bool:
+    needed = fw.modules + (MODULE_MODULES.get(fw.name, ()) if form == "module" else ())
+    return all(importlib.util.find_spec(m) is not None for m in needed)
 
 
-def target_spec(spec: ConvSpec, target: Framework) -> ConvSpec:
-    """The same convolution in the target framework's layouts."""
-    data_format = None if target.channels_first is None else DATA_FORMATS[spec.ndim][int(target.channels_first)]
-    return spec.with_layouts(data_format=data_format, kernel_layout=target.kernel_layout)
+def default_form(target: str) -> str:
+    """A target's form when none is asked: a function, but Keras, whose form is its layers."""
+    return "module" if target == "keras" else "function"
+
+
+def check_form(form, target: Framework) -> str:
+    if not isinstance(form, str) or form.strip().lower() not in FORMS:
+        raise SymconvError(f"as must be one of {', '.join(FORMS)}, got {shown(form)}")
+    form = form.strip().lower()
+    if target.name not in FORMS[form]:
+        other = "module" if form == "function" else "function"
+        hint = {"keras": "Keras writes layers: leave out --as, or --to tf for tf.nn functions",
+                "onnx": "ONNX Runtime runs a graph: leave out --as"}[target.name]
+        raise SymconvError(f"as {form!r} is not written for {target.words} (its form is a {other}): {hint}")
+    return form
+
+
+def target_spec(spec: ConvSpec, target: Framework, form: str = "function") -> ConvSpec:
+    """The same convolution in the target framework's layouts (a Flax module: channels last,
+    HWIO, as flax.linen takes them)."""
+    channels_first, kernel_layout = target.channels_first, target.kernel_layout
+    if target.name == "jax" and form == "module":
+        channels_first, kernel_layout = False, "tf"
+    data_format = None if channels_first is None else DATA_FORMATS[spec.ndim][int(channels_first)]
+    return spec.with_layouts(data_format=data_format, kernel_layout=kernel_layout)
 
 
 # ---- moving arrays between layouts, as code ------------------------------------------------------
@@ -110,6 +142,8 @@ class Port:
     verification: str = ""
     details: dict = field(default_factory=dict)
     deployed: list = field(default_factory=list)   # deployment.Deployed: the target's export/convert paths
+    form: str = "function"
+    usual_padding: str = ""        # what the target's usual padding argument would do wrong ('' if right)
 
     def text(self) -> str:
         lines = [self.code.rstrip()]
@@ -124,7 +158,8 @@ class Port:
         return self.text()
 
     def to_json(self) -> dict:
-        return {"spec": self.spec.describe(), "from": self.source, "to": self.target, "code": self.code,
+        return {"spec": self.spec.describe(), "from": self.source, "to": self.target, "as": self.form,
+                "code": self.code, "usual_padding": self.usual_padding or None,
                 "verified": self.verified, "verification": self.verification or None, **self.details,
                 **({"deployments": [d.as_json() for d in self.deployed]} if self.deployed else {})}
 
@@ -139,18 +174,20 @@ class Port:
 
 
 def port(spec: ConvSpec, to: str, source: str = "tf", *, verify: bool | None = None, seed: int = 0,
-         deploy: bool = False) -> Port:
-    """The layer ``spec`` (in the ``source`` framework's terms) as code for framework ``to``
-    (tf, torch, jax or onnx); verified by running both on exact integer probes when ``verify``
-    is True, or by default when both frameworks are installed.  ``deploy``: also run the layer
+         form: str | None = None, deploy: bool = False) -> Port:
+    """The layer ``spec`` (in the ``source`` framework's terms: tf, keras, torch, jax or onnx) as
+    code for framework ``to``, as a ``function`` or a ``module`` (``form``; by default a function,
+    Keras layers for keras); verified by running both on exact integer probes when ``verify`` is
+    True, or by default when both frameworks are installed.  ``deploy``: also run the layer
     through the target's export and conversion paths (``deployment.DEPLOYMENTS``: LiteRT and
-    tf2onnx for tf; torch.compile, PyTorch's ONNX exporter and OpenVINO for torch; ...) and check
-    each exactly against the model."""
+    tf2onnx for tf and keras; torch.compile, PyTorch's ONNX exporter and OpenVINO for torch; ...)
+    and check each exactly against the model."""
     import importlib
     require_spec(spec)
     src, dst = framework(source, "from"), framework(to, "to")
     if src is dst:
         raise SymconvError(f"from and to must be two frameworks, got {src.name} twice")
+    form = check_form(form if form is not None else default_form(dst.name), dst)
     if verify is not None and not isinstance(verify, bool):
         raise SymconvError(f"verify must be True, False or None, got {shown(verify)}")
     if spec.is_empty:
@@ -158,12 +195,15 @@ def port(spec: ConvSpec, to: str, source: str = "tf", *, verify: bool | None = N
     if not isinstance(deploy, bool):
         raise SymconvError(f"deploy must be True or False, got {shown(deploy)}")
     writer = importlib.import_module(TARGET_MODULES[dst.name], __name__)
-    code = writer.write(spec, target_spec(spec, dst), src)
-    result = Port(spec, src.name, dst.name, code)
+    from .usual import usual_padding
+    usual = usual_padding(spec, dst)
+    code = writer.write(spec, target_spec(spec, dst, form), src, form, usual)
+    result = Port(spec, src.name, dst.name, code, form=form, usual_padding=usual)
     if deploy:
         from .deployment import verify_deployments
         result.deployed = verify_deployments(target_spec(spec, dst), dst.name, seed)
-    missing = [fw.words for fw in (src, dst) if not installed(fw)]
+    missing = [fw.words for fw in (src,) if not installed(fw)] + \
+        ([] if installed(dst, form) else [dst.words + (" (Flax)" if dst.name == "jax" and form == "module" else "")])
     asked = verify
     if verify is None:
         verify = not missing

@@ -48,6 +48,8 @@ def padding_comment(spec: ConvSpec, source_words: str) -> str:
         odd = {(b < a) for b, a in spec.pads if b != a}
         side = ", the odd pixel after" if odd == {True} else ", the odd pixel before" if odd == {False} else ""
         rule = "" if spec.convention == conventions.DEFAULT else f" ({spec.convention})"
+        if source_words == "Keras" and spec.convention == conventions.DEFAULT:
+            rule = " (Keras's 'same' is TensorFlow's rule)"
         return f"SAME as {source_words} resolves it{rule}: pads {pads} (before:after){side}"
     if spec.padding == "VALID":
         return "VALID: no padding"
@@ -55,5 +57,17 @@ def padding_comment(spec: ConvSpec, source_words: str) -> str:
     return f"explicit pads {pads} (before:after){crop}"
 
 
-def header(spec: ConvSpec, source_words: str, target_words: str) -> list:
-    return [f"# {spec.describe()}", f"# as {source_words} computes it, written for {target_words}.", ""]
+def header(spec: ConvSpec, source_words: str, target_words: str, usual: str = "") -> list:
+    """The code's first lines: the layer, where it comes from, and what the target's usual
+    padding argument would do wrong (``usual``, from ``porting.usual``)."""
+    lines = [f"# {spec.describe()}", f"# as {source_words} computes it, written for {target_words}."]
+    if usual:
+        import textwrap
+        lines += ["#", *textwrap.wrap(f"note: {usual}.", 100, initial_indent="# ", subsequent_indent="#   ")]
+    return lines + [""]
+
+
+def module_doc(target: ConvSpec, what: str, source_name: str) -> str:
+    """The docstring of module_from_<source>."""
+    return (f'    """{what}, its weights the {source_name} kernel k:\n    x {"x".join(map(str, target.x_shape))} '
+            f'({target.data_format}) -> y {"x".join(map(str, target.y_shape))} ({target.data_format})."""')

@@ -21,6 +21,9 @@ DEPLOYMENTS = {
     "onnx": [("openvino-from-onnx", "openvino", {})],
     "jax": [("jax-jit", "jax", {})],
 }
+# A Keras layer travels TensorFlow's roads, and runs on Keras's other backends as it is.
+DEPLOYMENTS["keras"] = DEPLOYMENTS["tf"] + [("keras-on-jax", "keras", {"keras_backend": "jax"}),
+                                            ("keras-on-torch", "keras", {"keras_backend": "torch"})]
 
 
 @dataclass

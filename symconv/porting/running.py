@@ -23,9 +23,18 @@ def run_both(result, source, target, seed: int = 0) -> None:
     writer = importlib.import_module(TARGET_MODULES[target.name], __package__)
     namespace = {"__name__": "symconv_port"}
     exec(compile(result.code, f"<symconv port to {target.name}>", "exec"), namespace)  # the code printed, as it is
-    ported = [namespace[f"{what}_{source.name}"] for what in ("kernel_from", "input_from", "output_to")]
-    kernel_from, input_from, output_to = ported
-    layer = namespace["layer"]
+    kernel_from, input_from, output_to = (namespace[f"{what}_{source.name}"]
+                                          for what in ("kernel_from", "input_from", "output_to"))
+    if result.form == "module":   # the module built from the source's kernel, called on the input
+        build = namespace[f"module_from_{source.name}"]
+
+        def forward(x, k):
+            return writer.apply_module(build(k), input_from(x))
+    else:
+        layer = namespace["layer"]
+
+        def forward(x, k):
+            return layer(input_from(x), kernel_from(k))
     rng = random_generator(seed)
     probes = ProbePlan.for_quantity(spec, "forward").probes
     sizes = magnitudes(spec)
@@ -43,7 +52,7 @@ def run_both(result, source, target, seed: int = 0) -> None:
                 what = f"{outcome.error_type}: {outcome.message}" if outcome.error_type else outcome.message
                 result.verification = f"not verified: {source.words} ({how}) failed: {what}"
                 return
-            mine = np.asarray(writer.to_numpy(output_to(layer(input_from(x), kernel_from(k)))), dtype=np.float64)
+            mine = np.asarray(writer.to_numpy(output_to(forward(x, k))), dtype=np.float64)
             theirs = np.asarray(outcome.value, dtype=np.float64)
             model = maps.evaluate("forward", x=x.astype(np.int64), k=k.astype(np.int64))
             if mine.shape != spec.y_shape or theirs.shape != spec.y_shape:
@@ -61,9 +70,13 @@ def run_both(result, source, target, seed: int = 0) -> None:
     if result.verified:
         model = "both equal symconv's model" if differs["model"] == 0 else \
             f"both differ from symconv's model on {differs['model']} entries"
-        result.verification = (f"verified: {source.words} ({how}) and the {target.words} code above agree\n"
+        result.verification = (f"verified: {source.words} ({how}) and the {target.words} {_what(result)} above agree\n"
                                f"exactly on all {entries} entries of y {on};\n{model}")
     else:
-        result.verification = (f"NOT verified: {source.words} ({how}) and the {target.words} code above differ\n"
+        result.verification = (f"NOT verified: {source.words} ({how}) and the {target.words} {_what(result)} above differ\n"
                                f"on {differs['target']} entries of y over {probes} probes; {source.words} differs "
                                f"from symconv's model\non {differs['source']}, the code on {differs['model']}")
+
+
+def _what(result) -> str:
+    return "module" if result.form == "module" else "code"

@@ -24,10 +24,10 @@ def _slices(pairs, nd) -> str:
     return "[:, :, " + ", ".join(cuts) + "]"
 
 
-def write(spec: ConvSpec, target: ConvSpec, source) -> str:
+def write(spec: ConvSpec, target: ConvSpec, source, form: str = "function", usual: str = "") -> str:
     """ONNX Runtime code for the layer (``target``: the spec in ONNX's layouts)."""
     nd = target.ndim
-    lines = header(spec, source.words, "ONNX Runtime") + [
+    lines = header(spec, source.words, "ONNX Runtime", usual) + [
         "import numpy as np", "import onnx", "import onnxruntime", "from onnx import helper", "", ""]
     lines += movers(spec, target, source.words, "ONNX Runtime", source.name,
                     lambda name: f"np.asarray({name}, dtype=np.float32)", _render)

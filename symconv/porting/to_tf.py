@@ -36,10 +36,14 @@ def _pad_or_crop(name: str, spec: ConvSpec, pairs) -> list:
     return lines
 
 
-def write(spec: ConvSpec, target: ConvSpec, source) -> str:
-    """TensorFlow code for the layer (``target``: the spec in TensorFlow's layouts)."""
+def write(spec: ConvSpec, target: ConvSpec, source, form: str = "function", usual: str = "") -> str:
+    """TensorFlow code for the layer (``target``: the spec in TensorFlow's layouts): tf.nn ops, or
+    (``form='module'``) Keras layers (``to_keras``)."""
+    if form == "module":
+        from . import to_keras
+        return to_keras.write(spec, target, source, form, usual, "TensorFlow (Keras layers)")
     nd = target.ndim
-    lines = header(spec, source.words, "TensorFlow") + ["import tensorflow as tf", "", ""]
+    lines = header(spec, source.words, "TensorFlow", usual) + ["import tensorflow as tf", "", ""]
     lines += movers(spec, target, source.words, "TensorFlow", source.name,
                     lambda name: f"tf.constant({name})", _render)
     native = target.padding == "VALID" or (target.padding == "SAME"
@@ -85,6 +89,10 @@ def write(spec: ConvSpec, target: ConvSpec, source) -> str:
     body.append(f"    return {call}")
     back = output_mover(spec, target, source.words, "TensorFlow", source.name, _render)
     return "\n".join(lines + ["def layer(x, k):", doc, *body, *back]) + "\n"
+
+
+def apply_module(module, x):
+    return module(x)
 
 
 def to_numpy(value):

@@ -166,6 +166,8 @@ def infer_html(report) -> str:
         rows.append((_escape(name), _escape(q.status), _escape(pads), _escape(", ".join(q.conventions) or "none"),
                      _escape(q.path), _escape("; ".join(q.notes))))
     caption = _spec_caption(report.spec) + "<br><b>" + _escape(report.summary()) + "</b>"
+    if report.expect is not None:
+        caption += "<br><b>" + _escape(report.expectation()) + "</b>"
     return _table(rows, caption, ["quantity", "status", "pads", "conventions", "path", "notes"])
 
 

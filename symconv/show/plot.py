@@ -1,7 +1,7 @@
 """Pictures: the input grid with the pixels each chosen entry reads, padding drawn as padding.
 
-``answer.plot()``, ``readers.plot()``, ``report.plot()`` (check) and ``story.plot()`` (explain)
-(registered renderings: ``symconv.display``) return a ``Picture``: a matplotlib figure (drawn on the Agg canvas directly, so no global backend
+``answer.plot()``, ``readers.plot()`` and ``story.plot()`` (explain) (registered renderings:
+``symconv.display``; a check's and an infer's in ``symconv.show.report_pictures``) return a ``Picture``: a matplotlib figure (drawn on the Agg canvas directly, so no global backend
 is changed and no display is needed) that a notebook shows through ``_repr_png_`` and
 ``save(path)`` writes in the format the path's suffix names (.png, .svg or .pdf; see
 ``symconv.outputs``); ``--png FILE`` on ``which``, ``explain`` and ``check`` does the same.  Panels come from ``symconv.window``: real sizes are cropped to the window that matters
@@ -26,7 +26,6 @@ import textwrap
 import numpy as np
 
 from ..checks.explanation import Explanation
-from ..checks.reports import CheckReport
 from ..display import renders
 from ..errors import SymconvError
 from ..model import layout, window
@@ -88,8 +87,9 @@ def _matplotlib():
     return FigureCanvasAgg, ListedColormap, Figure, Patch, Rectangle
 
 
-def draw(panels: list, title: str, rows: int = 1, path=None) -> Picture:
-    """A picture of (title, Panel) pairs in ``rows`` rows, side by side."""
+def draw(panels: list, title: str, rows: int = 1, path=None, names: dict | None = None) -> Picture:
+    """A picture of (title, Panel) pairs in ``rows`` rows, side by side; ``names``: legend
+    words for cell codes other than ``window.CODE_NAMES``."""
     FigureCanvasAgg, ListedColormap, Figure, Patch, Rectangle = _matplotlib()
     from matplotlib.ticker import MaxNLocator
     panels = panels[:MAX_PANELS * rows]
@@ -112,8 +112,11 @@ def draw(panels: list, title: str, rows: int = 1, path=None) -> Picture:
             ax.add_patch(Rectangle((c - 0.5, r - 0.5), 1, 1, fill=False, hatch="///", linewidth=0, color="#777777"))
         present.update(int(code) for code in np.unique(panel.cells))
         _cell_values(ax, panel)
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=min(c1 - c0 + 1, 12)))
-        ax.yaxis.set_major_locator(MaxNLocator(integer=True, nbins=min(r1 - r0 + 1, 12)))
+        for axis, (first, last) in ((ax.xaxis, (c0, c1)), (ax.yaxis, (r0, r1))):
+            if last - first < 12:   # every position named
+                axis.set_ticks(np.arange(first, last + 1))
+            else:
+                axis.set_major_locator(MaxNLocator(integer=True, nbins=12))
         ax.set_xticks(np.arange(c0, c1 + 2) - 0.5, minor=True)
         ax.set_yticks(np.arange(r0, r1 + 2) - 0.5, minor=True)
         ax.grid(which="minor", color="white", linewidth=1)
@@ -123,8 +126,10 @@ def draw(panels: list, title: str, rows: int = 1, path=None) -> Picture:
         ax.set_xlabel("position" if panel.flat else "column", fontsize=7)
         if panel.flat:
             ax.set_yticks([])
+        else:
+            ax.set_ylabel("row", fontsize=7)
     legend = [Patch(facecolor=COLOURS[code], edgecolor="#777777", hatch="///" if code in (PADDING, PADDING_TAP) else None,
-                    label=window.CODE_NAMES[code]) for code in sorted(present)]
+                    label=(names or {}).get(code, window.CODE_NAMES[code])) for code in sorted(present)]
     if legend:
         figure.legend(handles=legend, loc="outside lower center", ncol=min(len(legend), 3 if columns < 3 else 6),
                       fontsize=7, frameon=False)
@@ -277,7 +282,7 @@ def readers_picture(readers, path=None) -> Picture:
             continue
         for panel in window.panels(spec, feed.grid_tensor, {READ: _fed_rows(feed)},
                                    name=feed.tensor)[:PANELS_PER_ANSWER]:
-            panels.append((f"{feed.count} entries of {feed.tensor} it feeds", panel))
+            panels.append((f"{feed.count} entr{'y' if feed.count == 1 else 'ies'} of {feed.tensor} it feeds", panel))
     return draw(panels, _spec_title(spec), path=path)
 
 
@@ -289,35 +294,6 @@ def _fed_rows(feed) -> np.ndarray:
     terms = _entry_terms(feed.dual.spec, feed.dual.quantity, feed.dual.index)
     one, _ = terms.factors
     return terms.first if feed.factor == one else terms.second
-
-
-def check_picture(report, path=None) -> Picture:
-    """Per quantity: each wrong entry listed (at most two) with the cells the model reads and the
-    cells the backend was seen to read; an agreeing quantity's first entry as the model reads it."""
-    spec = report.spec
-    panels = []
-    for result in report.results:
-        head = f"{result.quantity}: {result.status}"
-        shown_any = False
-        for mismatch in result.mismatches[:2]:
-            if mismatch.expected is None or mismatch.observed is None:
-                continue
-            expected = _only_slot(mismatch.expected, mismatch.only_slot)
-            lit = "" if mismatch.only_slot is None else f"\nwith {render_index(*mismatch.only_slot)} alone lit"
-            for panel in entry_panels(spec, result.quantity, mismatch.index, expected, compare=mismatch.observed)[:1]:
-                panels.append((f"{result.quantity} {mismatch.entry}: {result.status.upper()}{lit}", panel))
-                shown_any = True
-        if shown_any:
-            continue
-        if result.status == "ok":
-            index, terms = _first_entry_with_terms(spec, result.quantity)
-            from ..model.spec import entry_name
-            for panel in entry_panels(spec, result.quantity, index, terms)[:1]:
-                panels.append((f"{head}: {entry_name(result.quantity, index)} {_reads(terms, result.quantity)}",
-                               panel))
-        else:
-            panels.append((f"{head}\n{result.message}", None))
-    return draw(panels, f"check {report.backend}: {report.status}\n{_spec_title(spec)}", path=path)
 
 
 def render_index(tensor: str, index) -> str:
@@ -351,24 +327,55 @@ def _first_entry_with_terms(spec, quantity, tries: int = 64):
     return first
 
 
+def _whole_case(story) -> bool:
+    """Whether the explanation lists every entry of every quantity (no entries were asked)."""
+    import math
+
+    from ..model.spec import TENSOR_OF
+    return all(len(section) == math.prod(story.spec.shape_of(TENSOR_OF[q])) for q, section in story.sections.items())
+
+
+def explained_entries(story) -> tuple:
+    """(the (quantity, entry) pairs a picture of ``story`` draws, a note on what it leaves out):
+    the entries asked, in their order, at most ``MAX_PANELS``; for a whole small case, the first
+    entry of y and of dk (of each quantity explained, where those are not)."""
+    asked = [(q, row["entry"]) for q, section in story.sections.items() for row in section]
+    if _whole_case(story):
+        wanted = [q for q in ("forward", "filter_grad") if story.sections.get(q)] or \
+            [q for q in story.sections if story.sections[q]]
+        return [(q, story.sections[q][0]["entry"]) for q in wanted[:3]], ""
+    if len(asked) <= MAX_PANELS:
+        return asked, ""
+    return asked[:MAX_PANELS], f"the first {MAX_PANELS} of the {len(asked)} entries asked are drawn"
+
+
 def explanation_picture(story, path=None) -> Picture:
-    """The first entry of y and of dk (or of each quantity explained), under the spec's
-    convention and, beside it, under tf: the x values in the cells."""
+    """The entries explained (``explained_entries``), under the spec's convention and, beside it,
+    under tf: the values of the tensor drawn in its cells (x for y and dk, g for dx)."""
     from ..model.spec import parse_entry
     readings = [story.model] + ([story.default_reading] if story.default_reading is not None else [])
-    wanted = [q for q in ("forward", "filter_grad") if story.sections.get(q)] or \
-        [q for q in story.sections if story.sections[q]]
+    drawn, note = explained_entries(story)
     panels = []
     for reading in readings:
         spec = reading.spec
-        for quantity in wanted[:3]:
-            row = reading.sections[quantity][0]
+        for quantity, entry in drawn:
+            row = next((r for r in reading.sections.get(quantity, []) if r["entry"] == entry), None)
+            if row is None:
+                panels.append((f"{entry} under {spec.convention}:\nnot an entry of this reading "
+                               f"(output shape {'x'.join(map(str, spec.y_shape))})", None))
+                continue
             _, index = parse_entry(spec, row["entry"])
             terms = _entry_terms(spec, quantity, index)
-            values = story.tensors["x"] if drawn_tensor(quantity) == "x" else None
-            for panel in entry_panels(spec, quantity, index, terms, values=values)[:1]:
+            tensor = drawn_tensor(quantity)
+            values = story.tensors.get(tensor)
+            found = entry_panels(spec, quantity, index, terms, values=values)[:1]
+            if not found:
+                panels.append((f"{row['entry']} under {spec.convention}: {row['value']}\nreads no entry of {tensor}",
+                               None))
+            for panel in found:
                 panels.append((f"{row['entry']} under {spec.convention}: {row['value']}", panel))
-    return draw(panels, _spec_title(story.spec), rows=len(readings), path=path)
+    title = _spec_title(story.spec) + (f"\n{note}" if note else "")
+    return draw(panels, title, rows=len(readings), path=path)
 
 
 # ---- the founding bug ------------------------------------------------------------------------------
@@ -417,7 +424,7 @@ def main(argv=None) -> int:
 
 # Each picture is the registered rendering of its result type (``display.Rendered.plot``).
 for _cls, _function in ((Answer, answer_picture), (TensorAnswer, tensor_picture), (Readers, readers_picture),
-                        (CheckReport, check_picture), (Explanation, explanation_picture)):
+                        (Explanation, explanation_picture)):
     renders("picture", _cls)(_function)
 
 if __name__ == "__main__":

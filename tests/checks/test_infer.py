@@ -73,3 +73,45 @@ def test_infer_cli_json_and_exit_codes(capsys):
 def test_infer_reads_one_path_per_quantity():
     with pytest.raises(SymconvError, match="infer reads one path per quantity: grad path must be raw or tape"):
         infer(FOUNDING, "numpy", grad_path="both")
+
+
+LEGACY_EVERYWHERE = ["conv2d", "--input", "1x3x3x1", "--kernel", "1x1x1x1", "--strides", "3", "--padding", "SAME",
+                     "--impl", str(IMPLS / "legacy_same.py")]
+
+
+def test_expect_model_fails_pads_that_agree_with_each_other_but_not_with_the_model(capsys):
+    """legacy_same resolves SAME by Eigen's rule in every quantity: consistent, so plain infer
+    exits 0; --expect model exits 1 and says which quantities read which pads."""
+    assert main(["infer", *LEGACY_EVERYWHERE]) == 0
+    plain = capsys.readouterr().out
+    assert "consistent: every quantity uses the same padding, pads -1:-1,-1:-1 (not the model's 0:0,0:0)" in plain
+    assert "NOT THE MODEL'S PADDING" not in plain
+    assert main(["infer", *LEGACY_EVERYWHERE, "--expect", "model"]) == 1
+    out = capsys.readouterr().out
+    assert out.rstrip().endswith("NOT THE MODEL'S PADDING: forward, filter_grad and input_grad read pads "
+                                 "-1:-1,-1:-1; the model pads 0:0,0:0")
+    assert main(["infer", *LEGACY_EVERYWHERE, "--expect", "model", "--json"]) == 1
+    data = json.loads(capsys.readouterr().out)
+    assert data["expect"] == "model" and data["differs_from_model"] == ["filter_grad", "forward", "input_grad"]
+
+
+def test_expect_model_passes_the_model_and_keeps_the_other_statuses():
+    spec = ConvSpec("conv2d", "1x7x7x1", "3x3x1x1", strides=2, padding="SAME")
+    report = infer(spec, "numpy", expect="model")
+    assert report.exit_status == 0 and report.differs_from_model == {}
+    assert "every quantity read uses it (1:1,1:1)" in report.text().splitlines()[-1]
+    assert "every quantity read uses it" in report._repr_html_()
+    founding = infer(ConvSpec("conv2d", "1x3x3x1", "1x1x1x1", strides=3, padding="SAME"),
+                     impl=str(IMPLS / "founding_bug.py"), expect="model")
+    assert founding.status == "inconsistent" and founding.exit_status == 1
+    assert list(founding.differs_from_model) == ["forward"]
+
+
+def test_expect_takes_only_model():
+    spec = ConvSpec("conv2d", "1x3x3x1", "1x1x1x1")
+    with pytest.raises(SymconvError, match="expect must be None or 'model', got 'tf'"):
+        infer(spec, "numpy", expect="tf")
+    with pytest.raises(SystemExit) as exited:
+        main(["infer", "conv2d", "--input", "1x3x3x1", "--kernel", "1x1x1x1", "--backend", "numpy",
+              "--expect", "modle"])
+    assert exited.value.code == 2

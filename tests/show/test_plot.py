@@ -13,7 +13,7 @@ from symconv.cli import main
 from symconv.model.window import BACKEND_ONLY, INSIDE, MODEL_ONLY, PADDING, PADDING_TAP, READ
 from symconv.show import plot
 
-from ..paths import DOCS, EXAMPLES
+from ..paths import DOCS, EXAMPLES, IMPLS
 
 pytest.importorskip("matplotlib")
 
@@ -78,11 +78,51 @@ def test_a_real_size_is_cropped_to_the_window_and_its_padding():
 def test_check_marks_what_the_backend_read_beside_what_the_model_reads():
     report = check(FOUNDING, impl=str(EXAMPLES / "founding_bug.py"))
     picture = report.plot()
-    forward, filter_grad, input_grad = picture.figure.axes[:3]
+    forward, kernel, filter_grad, _, input_grad = picture.figure.axes[:5]   # one row per quantity
     assert cells(forward)[MODEL_ONLY] == [(0, 0)] and cells(forward)[BACKEND_ONLY] == [(1, 1)]
     assert READ not in cells(forward) and "MISMATCH" in forward.get_title()
+    assert cells(kernel)[READ] == [(0, 0)] and "k: both read k[0,0,0,0]" in kernel.get_title()
     assert cells(filter_grad)[READ] == [(0, 0)] and "filter_grad: ok" in filter_grad.get_title()
     assert cells(input_grad)[READ] == [(0, 0)] and input_grad.get_title().startswith("input_grad: ok")
+
+
+def test_mismatch_pictures_draw_both_factors_once_per_pattern_with_axis_labels():
+    """A flipped kernel: per wrong entry, the x pixel and the kernel tap the model's term and
+    the implementation's read; two entries that differ only in their channel are one pair of
+    panels; every grid says which axis is the row and which the column."""
+    spec = ConvSpec("conv2d", "1x8x8x2", "5x5x2x2", padding="SAME")
+    report = check(spec, impl=str(IMPLS / "flipped_kernel_all_axes.py"))
+    picture = report.plot()
+    titles = [ax.get_title() for ax in picture.figure.axes]
+    x_panel, k_panel = picture.figure.axes[:2]
+    assert "x: model x[0,4,4,1], backend x[0,0,0,1]" in titles[0] and "with k[4,4,1,0] alone lit" in titles[0]
+    assert cells(x_panel)[MODEL_ONLY] == [(4, 4)] and cells(x_panel)[BACKEND_ONLY] == [(0, 0)]
+    assert cells(k_panel)[READ] == [(4, 4)] and titles[1].startswith("k: both read k[4,4,1,0]")
+    merged = [t for t in titles if t.startswith("filter_grad dk[0,0,0,0] and dk[0,0,1,0]: MISMATCH")]
+    assert len(merged) == 1 and "x[0,:,:,0..1]" in merged[0]
+    for ax in picture.figure.axes:
+        if ax.images:
+            assert ax.get_xlabel() == "column" and ax.get_ylabel() == "row"
+    legend = [t.get_text() for t in picture.figure.legends[0].get_texts()]
+    assert "the model's term only" in legend and "the implementation's only" in legend
+
+
+def test_a_mismatch_seen_through_a_lit_input_pixel_draws_the_kernel_taps_that_differ():
+    """x[0,0,0,0] alone lit: both read that pixel, and the picture shows the kernel tap each
+    pairs it with (the model k[2,2], the implementation k[3,3])."""
+    from symconv.checks.reports import CheckReport, Mismatch, QuantityResult
+    from symconv.model.indexmap import Terms, maps_for
+    spec = ConvSpec("conv2d", "1x6x6x1", "5x5x1x1", padding="SAME")
+    expected = maps_for(spec).terms("forward", (0, 0, 0, 0))
+    observed = Terms("forward", (0, 0, 0, 0), ("x", "k"), np.array([[0, 0, 0, 0]]), np.array([[3, 3, 0, 0]]), None)
+    mismatch = Mismatch("forward", (0, 0, 0, 0), expected, observed, only_slot=("x", (0, 0, 0, 0)))
+    result = QuantityResult("forward", "impl", "mismatch", "1 of 36 entries differ", spec.y_shape,
+                            mismatches=[mismatch], mismatch_count=1)
+    picture = CheckReport(spec, "impl", None, [result]).plot()
+    x_panel, k_panel = picture.figure.axes[:2]
+    assert cells(x_panel)[READ] == [(0, 0)] and "x: both read x[0,0,0,0]" in x_panel.get_title()
+    assert cells(k_panel)[MODEL_ONLY] == [(2, 2)] and cells(k_panel)[BACKEND_ONLY] == [(3, 3)]
+    assert k_panel.get_title().startswith("k: model k[2,2,0,0], backend k[3,3,0,0]")
 
 
 def test_reverse_and_explain_pictures():
@@ -123,3 +163,32 @@ def test_text_grids_crop_instead_of_disappearing():
     assert "x[0,0..1,:,:] (rows 33..39 and columns 23..29 of 40x30)\n" + "    . . . . . . .\n" * 6 + \
         "    . . . . . . #" in text
     assert INSIDE == 0  # the grid's unmarked cells are drawn as '.'
+
+
+def test_explain_draws_every_quantity_asked_or_says_why_not():
+    """dx asked is dx drawn (its g cells, with g's values); an entry the tf reading does not
+    read anything for says so; more entries than fit are named in the title."""
+    from symconv import explain
+    spec = ConvSpec("conv2d", "1x3x3x1", "1x1x1x1", strides=3, padding="SAME", convention="legacy_eigen")
+    story = explain(spec, x=[1, 2, 3, 4, 5, 6, 7, 8, 0], k=[10], g=[100],
+                    entries=["y[0,0,0,0]", "dk[0,0,0,0]", "dx[0,1,1,0]"])
+    picture = story.plot()
+    titles = [title for title, _ in picture.panels]
+    assert titles[:3] == ["y[0,0,0,0] under legacy_eigen: 50", "dk[0,0,0,0] under legacy_eigen: 500",
+                          "dx[0,1,1,0] under legacy_eigen: 1000"]
+    assert picture.panels[2][1].label == "g[0,:,:,0]" and cells(picture.figure.axes[2])[READ] == [(0, 0)]
+    assert [t.get_text() for t in picture.figure.axes[2].texts] == ["100"]
+    assert titles[5] == "dx[0,1,1,0] under tf: 0\nreads no entry of g"
+    many = explain(ConvSpec("conv2d", "1x4x4x1", "1x1x1x1"), entries=[f"dx[0,0,{c},0]" for c in range(4)]
+                   + [f"y[0,1,{c},0]" for c in range(4)])
+    assert "the first 6 of the 8 entries asked are drawn" in many.plot().title
+
+
+def test_an_infer_report_draws_the_pads_read_against_the_models():
+    report = symconv.infer(FOUNDING, impl=str(EXAMPLES / "founding_bug.py"))
+    picture = report.plot()
+    forward, filter_grad, input_grad = picture.figure.axes[:3]
+    assert cells(forward)[MODEL_ONLY] == [(0, 0)] and cells(forward)[BACKEND_ONLY] == [(1, 1)]
+    assert forward.get_title().startswith("forward y[0,0,0,0]: pads -1:-1,-1:-1\n(legacy_eigen); the model's 0:0,0:0")
+    assert cells(filter_grad)[READ] == [(0, 0)] and MODEL_ONLY not in cells(filter_grad)
+    assert picture.title.startswith("infer impl") and "inconsistent" in picture.title
