@@ -38,6 +38,7 @@ from symconv import (
 )
 from symconv.backends.impl import ImplBackend  # noqa: E402
 from symconv.backends.runner import LocalRunner  # noqa: E402
+from machine import cpu_model  # noqa: E402  (benchmarks/machine.py)
 
 RESULTS = Path(__file__).resolve().parent / "results" / "diagnose.json"
 IMPLS = ROOT / "tests" / "impls"
@@ -174,7 +175,7 @@ def main(argv=None):
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps({
         "backend": "impl (tests/impls, NumPy or PyTorch)", "machine": platform.machine(),
-        "processor_count": os.cpu_count(), "load_average_before": load_before,
+        "cpu": cpu_model(), "processor_count": os.cpu_count(), "load_average_before": load_before,
         "load_average_after": os.getloadavg(), "repeats": args.repeats, "numpy": np.__version__,
         "targets": {"calls_per_quantity": CALL_TARGETS, "seconds_beyond_verification": SECONDS_TARGET},
         "worst_calls_per_quantity": worst, "named_wrong": wrong, "cases": table}, indent=2) + "\n")

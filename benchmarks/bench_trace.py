@@ -22,6 +22,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+from machine import cpu_model  # noqa: E402  (benchmarks/machine.py)
+
 RESULTS = ROOT / "benchmarks" / "results" / "trace.json"
 
 # (layer, first entry, further entries), in each framework's own names and layout
@@ -96,17 +98,6 @@ def whole_process(model, layer, entry) -> dict:
     return {"check_process_s": seconds, "check_process_exit": done.returncode,
             "check_process_command": "symconv trace --model resnet50.keras --entry "
                                      f"{layer}[{','.join(map(str, entry))}] --check"}
-
-
-def cpu_model() -> str:
-    """The CPU's model name (Linux /proc/cpuinfo), or the machine type."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.machine()
 
 
 def rows_of(name: str, r: dict) -> list:

@@ -536,14 +536,14 @@ def test_port_refuses_to_verify_a_layer_too_large_for_exact_probes(capsys):
 
 def test_port_writes_a_layer_too_large_to_verify_and_says_so(capsys, monkeypatch):
     from symconv import porting
-    monkeypatch.setattr(porting, "installed", lambda fw: True)   # as where both frameworks are installed
+    monkeypatch.setattr(porting, "installed", lambda fw, form="function": True)   # as where both frameworks are installed
     code, out, err = run_cli(capsys, "port", *BIG_PORT)
     assert code == 0 and not err, err
     assert "not verified: this conv2d is too large to verify exactly" in out
 
 
 @pytest.mark.parametrize("argv,message", [
-    (["--to", ""], "to must be one of tf, torch, jax, onnx, got ''"),
+    (["--to", ""], "to must be one of tf, torch, jax, onnx, keras, got ''"),
     (["--to", "torch", "--from", "caffe"], "from must be one of"),
     (["--to", "tf", "--from", "tf"], "from and to must be two frameworks"),
     (["--to", "torch", "--seed", "-1"], "seed must be a non-negative integer"),

@@ -302,3 +302,14 @@ def variant_from_args(args) -> Variant:
             raise SymconvError(f"variant option {key} is given twice, as {options[key]!r} and {value.strip()!r}")
         options[key] = value.strip()
     return Variant(args.device, **options)
+
+
+def variant_flags(variant: Variant | None, grad_path: str = "raw") -> list:
+    """The command-line options that select ``variant`` (and the gradient path) on a backend:
+    ``['--device', 'gpu', '--onednn', 'off', '--grad-path', 'both']``."""
+    variant = variant or Variant()
+    out = [] if variant.device == "cpu" else ["--device", variant.device]
+    known = known_options() if variant.options else {}
+    for name, value in variant.options.items():
+        out += [known[name].flag, ("on" if value else "off") if isinstance(value, bool) else str(value)]
+    return out + ([] if grad_path == "raw" else ["--grad-path", grad_path])

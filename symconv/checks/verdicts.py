@@ -354,7 +354,10 @@ def _shrink_unexplained(result, runner, spec, quantity, path, rng, max_mismatche
 def _target_options(runner) -> list:
     backend = runner.backend
     given = getattr(backend, "given", None)
-    return ["--impl", given] if given else ["--backend", backend.name]
+    if given:
+        return ["--impl", given]
+    from ..backends.variants import variant_flags
+    return ["--backend", backend.name, *variant_flags(backend.variant, getattr(backend, "grad_path", "raw"))]
 
 
 def _pads_after_diagnosis(result, spec, runner=None) -> None:

@@ -22,8 +22,8 @@ DEPLOYMENTS = {
     "jax": [("jax-jit", "jax", {})],
 }
 # A Keras layer travels TensorFlow's roads, and runs on Keras's other backends as it is.
-DEPLOYMENTS["keras"] = DEPLOYMENTS["tf"] + [("keras-on-jax", "keras", {"keras_backend": "jax"}),
-                                            ("keras-on-torch", "keras", {"keras_backend": "torch"})]
+DEPLOYMENTS["keras"] = DEPLOYMENTS["tf"] + [("keras-jax", "keras", {"keras_backend": "jax"}),
+                                            ("keras-torch", "keras", {"keras_backend": "torch"})]
 
 
 @dataclass

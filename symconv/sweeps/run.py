@@ -37,9 +37,10 @@ from .shrink import command_line, shrink
 
 # check's settings in a sweep: two wrong entries shown, a bounded search when no hypothesis
 # explains them, one probe called again (a gate checks determinism, it does not assume it).
-CHECK_OPTIONS = dict(max_mismatches=2, max_calls=200, max_seconds=10.0, repeat=1)
+# The sweep shrinks its findings itself (shrink_findings), so check does not shrink them again.
+CHECK_OPTIONS = dict(max_mismatches=2, max_calls=200, max_seconds=10.0, repeat=1, shrink=False)
 # While shrinking only the verdict matters: no entries listed, no search.
-SHRINK_OPTIONS = dict(max_mismatches=0, repeat=1)
+SHRINK_OPTIONS = dict(max_mismatches=0, repeat=1, shrink=False)
 CONFIRM_TRIES = 3   # uninitialised memory may hold zeros by chance
 
 
@@ -83,18 +84,8 @@ class Target:
         """The command-line options that name this implementation."""
         if self.impl is not None:
             return ["--impl", self.impl]
-        out = ["--backend", self.backend]
-        variant = self.variant or Variant()
-        if variant.device != "cpu":
-            out += ["--device", variant.device]
-        from ..backends.variants import known_options
-        known = known_options() if variant.options else {}
-        for name, value in variant.options.items():
-            option = known[name]
-            out += [option.flag, ("on" if value else "off") if isinstance(value, bool) else str(value)]
-        if self.grad_path != "raw":
-            out += ["--grad-path", self.grad_path]
-        return out
+        from ..backends.variants import variant_flags
+        return ["--backend", self.backend, *variant_flags(self.variant, self.grad_path)]
 
     def describe(self) -> str:
         if self.impl is not None:
@@ -110,14 +101,17 @@ class _WatchedRunner:
     """A runner that keeps every refused or failed outcome, by quantity and path: whose
     exception it was decides whether a failure is the implementation's refusal."""
 
-    def __init__(self, runner):
+    def __init__(self, runner, spec=None):
         self._runner = runner
+        self.spec = spec     # only this spec's outcomes are kept (a diagnosis may call others)
         self.errors = {}
         self.warnings = {}   # (quantity, path) -> what the framework warned during those calls
 
     def run(self, calls):
         outcomes = self._runner.run(calls)
         for call, outcome in zip(calls, outcomes):
+            if self.spec is not None and call.spec != self.spec:
+                continue
             if outcome.status in ("error", "unsupported"):
                 self.errors.setdefault((call.quantity, call.path), []).append(outcome)
             for text in outcome.meta.get("warnings", ()):
@@ -215,7 +209,7 @@ def checked(runner, spec: ConvSpec, quantities=None, seed: int = 0, options=None
     """(CheckReport, verdicts) of one spec on a runner."""
     from ..checks.verdicts import check
     from ..model.spec import QUANTITIES
-    watched = _WatchedRunner(runner)
+    watched = _WatchedRunner(runner, spec)
     report = check(spec, runner=watched, quantities=quantities or QUANTITIES, seed=seed, progress=False,
                    **(CHECK_OPTIONS if options is None else options))
     return report, verdicts_of(report, watched.errors, runner.backend, watched.warnings)

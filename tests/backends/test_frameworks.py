@@ -181,9 +181,9 @@ def test_each_framework_declares_its_own_variant_options():
         {"device": "cpu", "graph_optimization": "off", "threads": 1}
     assert jax(Variant("cuda")).variant.describe() == "gpu"
     with pytest.raises(SymconvError, match=r"backend 'torch' has no variant option 'onednn' \(its options: "
-                                           r"cudnn_benchmark, deterministic, mkldnn, threads\)"):
+                                           r"compile, cudnn_benchmark, deterministic, memory_format, mkldnn, threads\)"):
         torch(Variant(onednn=False))
-    with pytest.raises(SymconvError, match=r"backend 'jax' has no variant option 'threads' \(it has none\)"):
+    with pytest.raises(SymconvError, match=r"backend 'jax' has no variant option 'threads' \(its options: jit\)"):
         jax(Variant(threads=2))
 
 

@@ -161,7 +161,7 @@ def test_check_text_says_it_in_words_and_exits_zero_when_all_agree(capsys):
     (["--backend", "numpy", "--threads", "many"], "threads must be a positive integer, got 'many'"),
     (["--backend", "numpy", "--miss-probability", "1.5"], "miss probability must be a number between 0 and 1"),
     (["--impl", "missing_file.py"], "impl file does not exist: missing_file.py"),
-    (["--backend", "mxnet"], "backend must be one of jax, keras, numpy, onnxruntime, tf, tf-xla, torch, got 'mxnet'"),
+    (["--backend", "mxnet"], "backend must be one of jax, keras, litert, numpy, onnxruntime, openvino, tf, tf-xla, torch, got 'mxnet'"),
 ])
 def test_bad_usage_is_one_line_and_exit_two(argv, message, capsys):
     assert main(["check", *FOUNDING_ARGS, "--in-process", *argv]) == 2
