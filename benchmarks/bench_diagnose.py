@@ -32,13 +32,14 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from machine import cpu_model  # noqa: E402  (benchmarks/machine.py)
+
 from symconv import (
     ConvSpec,  # noqa: E402
     check,  # noqa: E402
 )
 from symconv.backends.impl import ImplBackend  # noqa: E402
 from symconv.backends.runner import LocalRunner  # noqa: E402
-from machine import cpu_model  # noqa: E402  (benchmarks/machine.py)
 
 RESULTS = Path(__file__).resolve().parent / "results" / "diagnose.json"
 IMPLS = ROOT / "tests" / "impls"

@@ -23,8 +23,7 @@ from __future__ import annotations
 import time
 
 from ..errors import SymconvError
-from ..model.conventions import DEFAULT
-from ..model.spec import ConvSpec, format_padding
+from ..model.spec import ConvSpec, layer_options
 
 MAX_EVALUATIONS = 120
 MAX_SECONDS = 120.0
@@ -185,18 +184,5 @@ def shrink(spec: ConvSpec, fails, max_evaluations: int = MAX_EVALUATIONS,
 
 def command_line(spec: ConvSpec, target_options: list) -> str:
     """``symconv check ...`` for the spec, followed by the options naming the implementation."""
-    parts = ["symconv", "check", spec.op, "--input", "x".join(map(str, spec.input_shape)),
-             "--kernel", "x".join(map(str, spec.kernel_shape))]
-    for name, values in (("--strides", spec.strides), ("--dilations", spec.dilations)):
-        if any(v != 1 for v in values):
-            parts += [name, ",".join(map(str, values)) if len(set(values)) > 1 else str(values[0])]
-    parts += ["--padding", format_padding(spec.padding)]
-    if spec.padding == "SAME" and spec.convention != DEFAULT:
-        parts += ["--convention", spec.convention]
-    if not spec.channels_last:
-        parts += ["--data-format", spec.data_format]
-    if spec.groups != 1:
-        parts += ["--groups", str(spec.groups)]
-    if spec.output_shape_request is not None:
-        parts += ["--output-shape", "x".join(map(str, spec.output_shape_request))]
+    parts = ["symconv", "check", spec.op, *layer_options(spec)]
     return " ".join(parts + [str(o) for o in target_options])

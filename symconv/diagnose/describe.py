@@ -98,6 +98,9 @@ def named_geometry(ctx, alt, flipped=()) -> str:
     valid = [conventions.Resolved(conventions.output_size(*size, 0, 0), 0, 0) for size in sizes]
     if spec.padding != "VALID" and all((v.before, v.out) == (b, o) for v, b, o in zip(valid, befores, outs)):
         return "the VALID output (no padding)"
+    swapped = swapped_pads(spec, alt)
+    if swapped:
+        return swapped
     if spec.padding != "SAME":
         return ""
     split = {}
@@ -115,6 +118,22 @@ def named_geometry(ctx, alt, flipped=()) -> str:
                 f"({how}), {total - b} after, where the model clamps it to 0")
         split.setdefault(text, []).append(axis)
     return "; ".join(f"SAME's total padding on {axes_text(spec, axes)}, {text}" for text, axes in split.items())
+
+
+def swapped_pads(spec, alt) -> str:
+    """'the pads of H and W swapped ...' where ``alt``'s pads are the spec's on other axes (as a
+    converter that mixes up its axes pads), else ''."""
+    mine, theirs = [tuple(p) for p in spec.pads], [tuple(p) for p in alt.pads]
+    if mine == theirs or sorted(mine) != sorted(theirs) or alt.direct_output_spatial != spec.direct_output_spatial:
+        return ""
+    moved = [a for a in range(spec.ndim) if mine[a] != theirs[a]]
+    sources = {}
+    for axis in moved:
+        sources[axis] = next(b for b in moved if b != axis and mine[b] == theirs[axis] and b not in sources.values())
+    if len(moved) == 2:
+        return f"the pads of {axes_text(spec, moved)} swapped (each axis padded as the other should be)"
+    return "the pads of " + axes_text(spec, moved) + " exchanged: " + ", ".join(
+        f"{axis_name(spec, a)} padded as {axis_name(spec, sources[a])}" for a in moved)
 
 
 # ---- kernel maps ------------------------------------------------------------------------------

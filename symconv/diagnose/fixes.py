@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from ..model import layout
 from ..model.conventions import DEFAULT, runs_as
 from ..model.conventions import REGISTRY as CONVENTIONS
-from ..model.spec import ConvSpec, format_padding
+from ..model.spec import ConvSpec, format_padding, layer_options
 
 FRAMEWORK_MODULES = {"torch": "torch", "tensorflow": "tf", "keras": "keras", "jax": "jax", "flax": "jax",
                      "onnx": "onnx", "onnxruntime": "onnx"}
@@ -217,19 +217,7 @@ def port_command(spec: ConvSpec, framework) -> str:
     terms when the spec's layouts are TensorFlow's, else with its layouts said)."""
     if framework not in ("torch", "tf", "jax", "onnx", "keras") or framework in ("tf", "keras"):
         return ""
-    parts = ["symconv", "port", spec.op, "--input", "x".join(map(str, spec.input_shape)),
-             "--kernel", "x".join(map(str, spec.kernel_shape))]
-    for name, values in (("--strides", spec.strides), ("--dilations", spec.dilations)):
-        if any(v != 1 for v in values):
-            parts += [name, ",".join(map(str, values)) if len(set(values)) > 1 else str(values[0])]
-    parts += ["--padding", format_padding(spec.padding)]
-    if spec.padding == "SAME" and spec.convention != DEFAULT:
-        parts += ["--convention", spec.convention]
-    parts += ["--data-format", spec.data_format, "--kernel-layout", spec.kernel_layout]
-    if spec.groups != 1:
-        parts += ["--groups", str(spec.groups)]
-    if spec.output_shape_request is not None:
-        parts += ["--output-shape", "x".join(map(str, spec.output_shape_request))]
+    parts = ["symconv", "port", spec.op, *layer_options(spec, layouts=True)]
     return " ".join(parts + ["--from", "tf", "--to", framework])
 
 

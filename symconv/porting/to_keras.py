@@ -79,7 +79,7 @@ def module_body(spec: ConvSpec, source) -> list:
     elif same or spec.padding == "VALID":
         layers = [_conv_layer(spec, "same" if same else "valid")]
     else:
-        lines.append(f"    # Keras takes 'same' or 'valid', so explicit layers pad (or crop) the input first")
+        lines.append("    # Keras takes 'same' or 'valid', so explicit layers pad (or crop) the input first")
         layers = [*_pad_and_crop(nd, spec.pads), _conv_layer(spec, "valid")]
     conv = len(layers) - 1 if not spec.transposed else 0
     body = ",\n        ".join(layers)

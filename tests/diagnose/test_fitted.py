@@ -52,6 +52,20 @@ def test_an_unclamped_same_split_is_fitted_from_one_lit_round_at_the_reported_si
         assert result.evidence.startswith("observed with ") and result.mismatches
 
 
+@pytest.mark.parametrize("op,input_shape,kernel,strides,pads,axes", [
+    ("conv2d_transpose", "1x6x6x3", "3x3x2x3", 2, ((0, 1), (1, 0)), "H and W"),
+    ("conv2d", "1x9x9x3", "3x3x3x2", 1, ((0, 2), (1, 1)), "H and W"),
+    ("conv3d", "1x5x6x7x1", "3x3x3x1x1", 1, ((0, 2), (1, 1), (2, 0)), "D and W"),
+])
+def test_pads_read_on_the_wrong_axes_are_named_as_swapped(op, input_shape, kernel, strides, pads, axes):
+    spec = ConvSpec(op, input_shape, kernel, strides=strides, padding=pads)
+    forward = check(spec, impl=impl("swapped_axis_pads.py")).results[0]
+    assert forward.status == "mismatch" and forward.backend_calls <= 20
+    sentence = forward.diagnosis.accepted[0].sentence
+    assert f"the pads of {axes} swapped (each axis padded as the other should be)" in sentence, sentence
+    assert forward.implied_pads == [list(p) for p in reversed(pads)]
+
+
 def test_an_im2col_with_its_patch_columns_in_another_order_is_named_at_real_size():
     spec = ConvSpec("conv2d", "1x32x32x16", "3x3x16x16", padding="SAME")
     for result in check(spec, impl=impl("im2col_patch_order.py")).results:
