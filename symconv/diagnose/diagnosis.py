@@ -36,9 +36,11 @@ from ..model.quantities import INPUTS, TENSOR_OF
 from ..model.spec import ConvSpec, entry_name
 from ..probing.localisation import EntryTerms, Localiser
 from ..probing.verification import result_shape
+# isort: off
 from . import geometry as _geometry  # noqa: F401  registered in this order
-from . import shapes
 from . import tensors as _tensors  # noqa: F401
+from . import shapes
+# isort: on
 from .registry import EVIDENCE_ENTRIES, HYPOTHESES, Candidate, Context, with_geometry  # noqa: F401
 
 # ---- testing them all ------------------------------------------------------------------------
