@@ -38,6 +38,7 @@ class Reproducer:
 
 
 _DIRECT = ("conv1d", "conv2d", "conv3d", "depthwise_conv2d")
+_TRANSPOSED = ("conv1d_transpose", "conv2d_transpose", "conv3d_transpose")
 REPRODUCERS = [
     Reproducer("docs/reproducers/tf_onednn_empty_output.py", "tf", "forward", "wrong output shape", _DIRECT, True,
                (("onednn", True),)),
@@ -56,6 +57,14 @@ REPRODUCERS = [
     Reproducer("docs/reproducers/tf_depthwise_wrong_output_shape.py", "tf-xla", "forward", "wrong output shape",
                ("depthwise_conv2d",), False),
     Reproducer("docs/reproducers/onnxruntime_same_negative_total.py", "onnxruntime", "forward", "", _DIRECT, False),
+    Reproducer("docs/reproducers/tf2onnx_grouped_conv_transpose_drops_groups.py", "onnxruntime", "forward",
+               "wrong output shape", _TRANSPOSED, False, (("onnx_from", "tf"),)),
+    Reproducer("docs/reproducers/tf2onnx_conv_transpose_explicit_pads_swapped.py", "onnxruntime", "forward", "",
+               _TRANSPOSED, False, (("onnx_from", "tf"),)),
+    Reproducer("docs/reproducers/litert_depthwise_dilated_explicit_pads_as_same.py", "litert", "forward", "",
+               ("depthwise_conv2d",), False),
+    Reproducer("docs/reproducers/openvino_conv_transpose_same_upper_odd_pad_first.py", "openvino", "forward", "",
+               _TRANSPOSED, False),
 ]
 
 

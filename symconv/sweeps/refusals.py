@@ -82,6 +82,9 @@ def spelled_otherwise(run, runner, results) -> list:
     return out
 
 
+BY_SYMCONV = "by symconv"   # in a path that moves or pads the tensors itself ("x moved from NCHW to NHWC by symconv")
+
+
 def inconsistent_refusals(matrix) -> list:
     """Every refusal of a quantity that another run or route of the same framework computes
     exactly on the same case, and those found by ``spelled_otherwise``."""
@@ -104,8 +107,11 @@ def inconsistent_refusals(matrix) -> list:
                     pair = verdicts.get((other.run.name, result.case_id))
                     if pair is None:
                         continue
+                    # A path that computed the case only because symconv moved or padded the tensors
+                    # first is not the framework computing it.
                     computed = next((o for o in pair[0].verdicts if o.quantity == v.quantity and o.verdict == "ok"
-                                     and o.compared and (other is not d or o.route != v.route)), None)
+                                     and o.compared and (other is not d or o.route != v.route)
+                                     and BY_SYMCONV not in (o.path or "")), None)
                     if computed is not None:
                         out.append(Contrast(d.run.framework, d.run.name, result.case_id, result.spec, v.quantity,
                                             v.route, v.message, other.run.name, computed.route))

@@ -46,6 +46,16 @@ def test_a_refusal_that_another_path_of_the_framework_computes_is_inconsistent()
     assert "--backend tf --onednn on --grad-path raw" in section and "--grad-path tape" in section
 
 
+def test_a_path_that_computes_only_what_symconv_relaid_is_no_evidence_of_an_inconsistent_refusal():
+    relaid = Verdict("input_grad", "raw", "x moved from NCHW to NHWC by symconv: raw op", "ok", "ok", compared=True)
+    refused = [Verdict("input_grad", "raw", "raw op", "error", "refused", message=REFUSAL)]
+    runs = [RunResult(RAW, "a CPU", [CaseResult("conv2d-case", SPEC, refused)]),
+            RunResult(XLA, "a CPU", [CaseResult("conv2d-case", SPEC, [relaid])])]
+    assert inconsistent_refusals(Matrix("quick", runs, "2000-01-01", {"numpy": "2"})) == []
+    runs[1] = RunResult(XLA, "a CPU", [CaseResult("conv2d-case", SPEC, [_ok("input_grad", "raw")])])
+    assert len(inconsistent_refusals(Matrix("quick", runs, "2000-01-01", {"numpy": "2"}))) == 1
+
+
 def test_a_finding_lists_the_runs_that_agree_and_those_that_fail_with_their_kinds():
     text = markdown(_matrix())
     silent = text.split("## Disagreements", 1)[1].split("## Documented unsupported", 1)[0]
