@@ -35,6 +35,7 @@ import sys
 import time
 from pathlib import Path
 
+from machine import cpu_model  # benchmarks/machine.py
 from symconv.sweeps.cases import sweep_cases
 from symconv.sweeps.matrix import default_runs, run_one, versions
 from symconv.sweeps.run import checked, evaluate_case
@@ -142,9 +143,11 @@ def main(argv=None):
     parser.add_argument("--paths", action="store_true", help="only the execution paths against their eager runs")
     args = parser.parse_args(argv)
     if args.paths:
+        load_before = os.getloadavg()
         table = paths_table()
         path_results = RESULTS.with_name("paths.json")
         path_results.write_text(json.dumps({"machine": f"{platform.machine()}, {os.cpu_count()} cores (shared)",
+                                            "cpu": cpu_model(), "load_average_before": load_before,
                                             "versions": versions(), "paths": table}, indent=1) + "\n")
         print(f"{'path':<34} {'kind':<10} {'warm':>9} {'eager':>9} {'ratio':>6} {'build/spec':>11}")
         for name, row in table.items():
