@@ -23,7 +23,8 @@ from __future__ import annotations
 import time
 
 from ..errors import SymconvError
-from ..model.spec import ConvSpec, layer_options
+from ..model.notation import layer_options
+from ..model.spec import ConvSpec
 
 MAX_EVALUATIONS = 120
 MAX_SECONDS = 120.0

@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from ..model import layout
 from ..model.conventions import DEFAULT, runs_as
 from ..model.conventions import REGISTRY as CONVENTIONS
-from ..model.spec import ConvSpec, format_padding, layer_options
+from ..model.notation import layer_options
+from ..model.spec import ConvSpec, format_padding
 
 FRAMEWORK_MODULES = {"torch": "torch", "tensorflow": "tf", "keras": "keras", "jax": "jax", "flax": "jax",
                      "onnx": "onnx", "onnxruntime": "onnx"}

@@ -175,27 +175,6 @@ def format_padding(padding) -> str:
     return ",".join(f"{b}:{a}" for b, a in padding)
 
 
-def layer_options(spec: "ConvSpec", layouts: bool = False) -> list:
-    """The command-line words that give ``spec`` after its op (``--input ... --padding ...``):
-    the layouts only where they are not the default, or always (``layouts``)."""
-    parts = ["--input", "x".join(map(str, spec.input_shape)), "--kernel", "x".join(map(str, spec.kernel_shape))]
-    for name, values in (("--strides", spec.strides), ("--dilations", spec.dilations)):
-        if any(v != 1 for v in values):
-            parts += [name, ",".join(map(str, values)) if len(set(values)) > 1 else str(values[0])]
-    parts += ["--padding", format_padding(spec.padding)]
-    if spec.padding == "SAME" and spec.convention != conventions.DEFAULT:
-        parts += ["--convention", spec.convention]
-    if layouts:
-        parts += ["--data-format", spec.data_format, "--kernel-layout", spec.kernel_layout]
-    elif not spec.channels_last:
-        parts += ["--data-format", spec.data_format]
-    if spec.groups != 1:
-        parts += ["--groups", str(spec.groups)]
-    if spec.output_shape_request is not None:
-        parts += ["--output-shape", "x".join(map(str, spec.output_shape_request))]
-    return parts
-
-
 def parse_kernel_layout(value, op: str) -> str:
     """A kernel layout by letters (``OIHW``, ``WIO``, ``DHWIO``, ``HWCM``, any permutation) or by a
     framework's name (``tf``, ``keras``, ``torch``, ``onnx``) -> its letters for the op; None is

@@ -85,7 +85,9 @@ CASES = {case.case_id: case for case in sweep_cases("quick")}
 KNOWN = {("onnxruntime-from-torch", "conv1d-NWC-SAME-tf-padding_total_-3"): "ONNX Runtime's SAME_UPPER with a "
          "negative padding total (PyTorch exports padding='same' as explicit pads: not reached)",
          ("onnxruntime-from-tf", "conv1d-NWC-SAME-tf-padding_total_-3"): "ONNX Runtime's SAME_UPPER with a negative "
-         "padding total, as tf2onnx writes SAME"}
+         "padding total, as tf2onnx writes SAME",
+         ("onnxruntime-from-tf", "conv2d_transpose-NHWC-SAME-same_lower-groups"): "tf2onnx converts a grouped "
+         "conv2d_transpose without its groups (docs/reproducers/tf2onnx_grouped_conv_transpose_drops_groups.py)"}
 SLICE_RUNS = [("torch-compile-inductor", "torch", Variant(compile="inductor", threads=1), "tape"),
               ("torch-channels-last", "torch", Variant(memory_format="channels_last", threads=1), "both"),
               ("jax-eager", "jax", Variant(jit=False), "raw"),
