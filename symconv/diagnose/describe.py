@@ -338,6 +338,34 @@ def channel_permutations(spec, source, model) -> list:
     return []
 
 
+def slice_words(spec, sigma) -> list:
+    """"y channels 0-1 (group 0) computed with the kernel slices of channels 2-3 (group 1)", one
+    phrase per run of output channels moved by the same offset: each output channel multiplies
+    its own inputs by another output channel's kernel slice (``sigma[co]``)."""
+    out_name = spec.tensor_with_role("direct_output")
+    per = len(sigma) // spec.conv_groups
+
+    def group_text(channels):
+        grps = sorted({c // per for c in channels})
+        return f" (group {numbers(grps)})" if spec.conv_groups > 1 and len(grps) == 1 and \
+            len(channels) == per else ""
+    groups = spec.conv_groups
+    whole = [sigma[g * per] // per for g in range(groups)] if groups > 1 else None
+    if whole is not None and sorted(whole) == list(range(groups)) and all(
+            sigma[co] == whole[co // per] * per + co % per for co in range(len(sigma))):
+        return [f"each group's {out_name} channels computed with another group's kernel slices, the groups "
+                f"{permutation_words(whole, 'group')}, each on its own inputs"]
+    moved = [(co, sigma[co] - co) for co in range(len(sigma)) if sigma[co] != co]
+    phrases = []
+    for _, members in itertools.groupby(moved, key=lambda m: m[1]):
+        channels = [co for co, _ in members]
+        sources = [sigma[co] for co in channels]
+        phrases.append(f"{out_name} {plural(len(channels), 'channel')} {numbers(channels)}{group_text(channels)} "
+                       f"computed with the kernel {plural(len(sources), 'slice')} of {plural(len(sources), 'channel')} "
+                       f"{numbers(sources)}{group_text(sources)}, each on its own inputs")
+    return _merge_runs(phrases)
+
+
 # ---- regions ------------------------------------------------------------------------------------
 
 AXIS_WORDS = {"first": ("first", 0), "last": ("last", -1)}

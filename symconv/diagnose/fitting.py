@@ -272,7 +272,49 @@ def fit_kernel_map(spec: ConvSpec, rounds: list, geometry: Geometry) -> KernelMa
             if seen[index] and source[index] != ABSENT:
                 return None
             seen[index], source[index], coefficient[index] = True, ABSENT, 0
+    _complete_by_slices(spec, model, source, coefficient, seen)
     return KernelMap(spec, source, coefficient)
+
+
+def slice_sources(spec: ConvSpec, source: np.ndarray, coefficient: np.ndarray, known=None) -> list | None:
+    """sigma, where each direct output channel co reads the kernel slice of output channel
+    sigma[co] (the same input channel within its group, the same tap) wherever it was seen
+    (``known``: the places seen; default every place the model reads); None when some place
+    reads otherwise or a channel was never seen."""
+    model = KernelMap.model(spec).source
+    inside = model != ABSENT
+    known = inside if known is None else known & inside
+    if (known & ((source == ABSENT) | (coefficient != 1))).any():
+        return None
+    kernel_shape = _canonical_kernel_shape(spec)
+    read = np.unravel_index(np.maximum(source, 0), kernel_shape)
+    wanted = np.unravel_index(np.maximum(model, 0), kernel_shape)
+    if any((r[known] != w[known]).any() for r, w in zip(read[1:], wanted[1:])):
+        return None
+    sigma = []
+    for co in range(source.shape[0]):
+        slices = np.unique(read[0][co][known[co]])
+        if len(slices) != 1:
+            return None
+        sigma.append(int(slices[0]))
+    return sigma
+
+
+def _complete_by_slices(spec, model, source, coefficient, seen) -> None:
+    """Where the lit rounds left places of the model unseen but what was seen reads whole kernel
+    slices of other output channels (a group's slices taken from another group's), fill the
+    unseen places by that rule; the candidate is still tested against every probe."""
+    inside = model.source != ABSENT
+    if not (inside & ~seen).any() or (seen & ~inside & (source != ABSENT)).any():
+        return
+    sigma = slice_sources(spec, source, coefficient, seen)
+    if sigma is None:
+        return
+    kernel_shape = _canonical_kernel_shape(spec)
+    wanted = np.unravel_index(np.maximum(model.source, 0), kernel_shape)
+    slices = np.broadcast_to(np.asarray(sigma).reshape((-1,) + (1,) * (source.ndim - 1)), source.shape)
+    filled = np.ravel_multi_index((slices, *wanted[1:]), kernel_shape)
+    source[inside], coefficient[inside] = filled[inside], 1
 
 
 def _absent(spec, lit_round, geometry, records) -> list:
@@ -413,12 +455,18 @@ def kernel_map_words(spec, kernel_map: KernelMap, model: KernelMap) -> tuple:
             permuted_channels = describe.channel_permutations(spec, kernel_map.source, model.source)
             if permuted_channels:
                 return permuted_channels[0], permuted_channels[0], {"channels": permuted_channels}
+            sigma = slice_sources(spec, kernel_map.source, kernel_map.coefficient)
+            if sigma is not None:
+                phrases = describe.slice_words(spec, sigma)
+                return _joined(phrases), _joined(phrases), {"slices": sigma}
             moved = np.flatnonzero(tau != np.arange(len(tau)))
             return ("the kernel read through a fixed permutation",
                     f"the kernel's entries read through a fixed permutation ({len(moved)} of {len(tau)} entries "
                     f"moved, e.g. {_example(spec, int(moved[0]), int(tau[moved[0]]))})",
                     {"moved": int(len(moved))})
+    sigma = slice_sources(spec, kernel_map.source, kernel_map.coefficient)
     phrases = describe.channel_permutations(spec, kernel_map.source, model.source) or \
+        (describe.slice_words(spec, sigma) if sigma is not None else []) or \
         describe.channel_words(spec, kernel_map.source, model.source)
     scale = np.unique(kernel_map.coefficient[kernel_map.source != ABSENT])
     if len(scale) == 1 and scale[0] != 1 and not phrases:

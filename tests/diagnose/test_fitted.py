@@ -66,6 +66,23 @@ def test_pads_read_on_the_wrong_axes_are_named_as_swapped(op, input_shape, kerne
     assert forward.implied_pads == [list(p) for p in reversed(pads)]
 
 
+def test_kernel_slices_taken_from_other_groups_are_fitted_from_partial_lit_rounds():
+    spec = ConvSpec("conv2d", "1x9x8x6", "3x2x2x6", strides=2, padding="SAME", groups=3)
+    for result in check(spec, impl=impl("kernel_slices_from_other_channels.py")).results:
+        assert result.status == "mismatch" and result.backend_calls <= 20, result.quantity
+        sentence = result.diagnosis.accepted[0].sentence
+        assert ("each group's y channels computed with another group's kernel slices, the groups rotated "
+                "(group i holds group i+1, mod 3)") in sentence, sentence
+
+
+def test_one_output_channel_computed_with_another_channels_kernel_slice_is_said_so():
+    spec = ConvSpec("conv2d", "1x12x12x4", "3x3x4x4", padding="SAME")
+    forward = check(spec, impl=impl("kernel_slices_from_other_channels.py"), quantities=["forward"]).results[0]
+    sentence = forward.diagnosis.accepted[0].sentence
+    assert sentence.startswith("only y[:,:,:,1] (channel 1) differs") and forward.backend_calls <= 20
+    assert "y channel 1 computed with the kernel slice of channel 0" in sentence, sentence
+
+
 def test_an_im2col_with_its_patch_columns_in_another_order_is_named_at_real_size():
     spec = ConvSpec("conv2d", "1x32x32x16", "3x3x16x16", padding="SAME")
     for result in check(spec, impl=impl("im2col_patch_order.py")).results:
