@@ -44,12 +44,7 @@ def trace_html(trace) -> str:
             cell += f"<br>affine summary: {_escape(ax.summary.text())} &rarr; window {_num(lo)}..{_num(hi)}"
         cell += "".join(f"<br>differs: {_escape(d)}" for d in ax.differences)
         rows.append((_escape(ax.word), cell))
-    ch = trace.channel_positions
-    rows.append(("channels", f"{_escape(ranges_text(ch))} ({len(ch)} of {inp.shape.channels})"))
-    dependent = data_dependent_line(trace)
-    if dependent:
-        rows.append(("data-dependent", f"<b>{_escape(dependent.split(': ', 1)[1])}</b>"))
-    return _table(rows + _common_rows(trace), caption)
+    return _table(rows + _closing_rows(trace, trace.channel_positions, inp.shape.channels), caption)
 
 
 def readers_html(readers) -> str:
@@ -64,12 +59,17 @@ def readers_html(readers) -> str:
     for i, pos in enumerate(readers.axis_positions):
         rows.append((axis_word(node.shape.ndim, i), f"{_escape(ranges_text(pos))} ({len(pos)} of "
                                                    f"{node.shape.spatial[i]})"))
-    ch = readers.channel_positions
-    rows.append(("channels", f"{_escape(ranges_text(ch))} ({len(ch)} of {node.shape.channels})"))
-    dependent = data_dependent_line(readers)
+    return _table(rows + _closing_rows(readers, readers.channel_positions, node.shape.channels), caption)
+
+
+def _closing_rows(answer, channels, count: int) -> list:
+    """The channels row, the data-dependent row where pooling makes the answer depend on the data,
+    then the rows every answer shares."""
+    rows = [("channels", f"{_escape(ranges_text(channels))} ({len(channels)} of {count})")]
+    dependent = data_dependent_line(answer)
     if dependent:
         rows.append(("data-dependent", f"<b>{_escape(dependent.split(': ', 1)[1])}</b>"))
-    return _table(rows + _common_rows(readers), caption)
+    return rows + _common_rows(answer)
 
 
 renders("html", Trace)(trace_html)
