@@ -59,7 +59,7 @@ CASES = [
     ("transposed_channels.py", ConvSpec("conv2d", **LAYER, padding="SAME"), "channels",
      {"transposed_kernel_channels"}, ["in- and out-channel axes swapped"], QUANTITIES),
     ("ignored_dilation.py", ConvSpec("conv2d", **LAYER, padding="SAME", dilations=2), "geometry",
-     {"ignored_dilation"}, ["dilation 1 instead of 2/2"], QUANTITIES),
+     {"ignored_dilation"}, ["dilation 1 instead of 2 on H and W"], QUANTITIES),
     ("ignored_stride_first_axis.py", ConvSpec("conv2d", **LAYER, padding="SAME", strides=2), "geometry",
      {"ignored_stride"}, ["stride 1 instead of 2 on H"], QUANTITIES),
     ("legacy_same.py", ConvSpec("conv2d", **LAYER, padding="SAME", strides=7), "geometry",

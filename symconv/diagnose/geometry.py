@@ -87,6 +87,12 @@ def _variants(spec, field_name, values):
     yield respec(spec, **{field_name: values})
 
 
+def _values_text(values) -> str:
+    """"2" for one value or the same on every axis, "2/3" per axis otherwise."""
+    values = [str(v) for v in values]
+    return values[0] if len(set(values)) == 1 else "/".join(values)
+
+
 def _ignored(ctx, field: str, why: str = ""):
     """The model with the stride or dilation of some axes taken as 1 (``field``: strides or
     dilations; ``why`` follows the new pads, where they move)."""
@@ -98,7 +104,7 @@ def _ignored(ctx, field: str, why: str = ""):
             where = axes_text(spec, axes)
             yield geometry(ctx, f"ignored_{name}", alt, f"{name} ignored on {where}",
                            f"{WHAT[ctx.quantity]} is exactly the model with {name} 1 instead of "
-                           f"{'/'.join(str(current[a]) for a in axes)} on {where}: it ignores the {name} there"
+                           f"{_values_text(current[a] for a in axes)} on {where}: it ignores the {name} there"
                            f"{_new_befores(spec, alt, why)}",
                            {"axes": [axis_name(spec, a) for a in axes], field: list(values)})
 

@@ -43,7 +43,7 @@ PLANTED = [
     ("transposed_channels.py", ConvSpec("conv2d", **LAYER, padding="SAME"), "transposed_kernel_channels",
      ["in- and out-channel axes swapped"]),
     ("ignored_dilation.py", ConvSpec("conv2d", **LAYER, padding="SAME", dilations=2), "ignored_dilation",
-     ["dilation 1 instead of 2/2 on H and W"]),
+     ["dilation 1 instead of 2 on H and W"]),
     ("ignored_stride_first_axis.py", ConvSpec("conv2d", **LAYER, padding="SAME", strides=2), "ignored_stride",
      ["stride 1 instead of 2 on H"]),
     ("legacy_same.py", ConvSpec("conv2d", **LAYER, padding="SAME", strides=7), "convention",
