@@ -65,3 +65,42 @@ def backend_worker():
     yield worker_for
     for worker in workers:
         worker.close()
+
+
+@pytest.fixture(scope="session")
+def run_sweep(backend_worker):
+    """run -> {case id: CaseResult}, computed once per run by symconv's sweep in the variant's
+    shared worker (findings confirmed by the loop reference, not shrunk); ``.facts``: run name ->
+    what the framework said in the worker (whether TensorFlow runs with oneDNN on)."""
+    from symconv.backends import open_runner
+    from symconv.sweeps.cases import Case
+    from symconv.sweeps.run import run_cases
+    done = {}
+
+    def results(run):
+        if run.name not in done:
+            with open_runner(run.backend, variant=run.variant, grad_path=run.grad_path,
+                             worker=backend_worker(run.variant)) as runner:
+                results.facts[run.name] = runner.facts()
+                cases = [Case(case_id, spec, "") for case_id, spec in run.cases()]
+                done[run.name] = {r.case_id: r for r in run_cases(runner, cases, shrink_findings=False)}
+        return done[run.name]
+    results.facts = {}
+    return results
+
+
+@pytest.fixture
+def runner(request, backend_worker):
+    """runner(backend, variant, grad_path): a backend in the shared worker of its variant, closed
+    after the test (skipped, or failed where the run requires it, when its framework is missing)."""
+    from symconv.backends import Variant, open_runner
+    opened = []
+
+    def make(backend, variant=None, grad_path="raw"):
+        variant = variant or Variant()
+        need_backend(request.config, backend)
+        opened.append(open_runner(backend, variant=variant, grad_path=grad_path, worker=backend_worker(variant)))
+        return opened[-1]
+    yield make
+    for item in opened:
+        item.close()

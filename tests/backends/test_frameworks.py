@@ -30,21 +30,6 @@ FOUNDING = ConvSpec("conv2d", "1x3x3x1", "1x1x1x1", strides=3, padding="SAME")
 FOUNDING_ARGS = ["conv2d", "--input", "1x3x3x1", "--kernel", "1x1x1x1", "--strides", "3", "--padding", "SAME"]
 
 
-@pytest.fixture
-def runner(request, backend_worker):
-    """runner(backend, variant, grad_path): a backend in the shared worker of its variant."""
-    opened = []
-
-    def make(backend, variant=None, grad_path="raw"):
-        variant = variant or Variant()
-        need_backend(request.config, backend)
-        opened.append(open_runner(backend, variant=variant, grad_path=grad_path, worker=backend_worker(variant)))
-        return opened[-1]
-    yield make
-    for item in opened:
-        item.close()
-
-
 # ---- each framework's padding modes, against symconv's conventions --------------------------
 # Every case has an odd padding total on some axis, where tf (the odd pixel after) and
 # same_lower (before) differ; the framework's native mode must read exactly the convention's

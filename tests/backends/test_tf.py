@@ -5,7 +5,7 @@ variant (all three quantities, or skipped with the reason), and the 2017 bug as 
 import pytest
 
 from symconv import ConvSpec, check, explain, infer
-from symconv.backends import Variant, open_runner
+from symconv.backends import Variant
 from symconv.cli import main
 
 from ..conftest import need_backend
@@ -16,17 +16,12 @@ ON, OFF_ONE_THREAD = Variant(onednn=True), Variant(onednn=False, threads=1)
 
 
 @pytest.fixture
-def runner(request, backend_worker):
-    """runner(backend, variant, grad_path): a backend in the shared worker of its variant."""
-    opened = []
-
+def runner(runner):
+    """runner(backend, variant, grad_path): the shared runner fixture, TensorFlow with oneDNN on
+    by default."""
     def make(backend="tf", variant=ON, grad_path="raw"):
-        need_backend(request.config, backend)
-        opened.append(open_runner(backend, variant=variant, grad_path=grad_path, worker=backend_worker(variant)))
-        return opened[-1]
-    yield make
-    for item in opened:
-        item.close()
+        return runner(backend, variant, grad_path)
+    return make
 
 
 def test_tensorflow_today_agrees_with_the_model_on_the_founding_case_along_both_paths(runner):

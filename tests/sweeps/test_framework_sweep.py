@@ -104,22 +104,9 @@ PARAMS = [_param(run, case_id) for run in RUNS for case_id, _ in run.cases()]
 
 
 @pytest.fixture(scope="session")
-def framework_sweep(backend_worker):
-    """run -> {case id: CaseResult}, computed once per run by symconv's sweep in the variant's
-    worker process (findings confirmed by the loop reference, not shrunk)."""
-    from symconv.backends import open_runner
-    from symconv.sweeps.cases import Case
-    from symconv.sweeps.run import run_cases
-    done = {}
-
-    def results(run):
-        if run.name not in done:
-            with open_runner(run.backend, variant=run.variant, grad_path=run.grad_path,
-                             worker=backend_worker(run.variant)) as runner:
-                cases = [Case(case_id, spec, "") for case_id, spec in run.cases()]
-                done[run.name] = {r.case_id: r for r in run_cases(runner, cases, shrink_findings=False)}
-        return done[run.name]
-    return results
+def framework_sweep(run_sweep):
+    """run -> {case id: CaseResult}: the shared sweep of tests/conftest.py."""
+    return run_sweep
 
 
 def _load_failure(result):
