@@ -276,12 +276,14 @@ def fit_kernel_map(spec: ConvSpec, rounds: list, geometry: Geometry) -> KernelMa
     return KernelMap(spec, source, coefficient)
 
 
-def slice_sources(spec: ConvSpec, source: np.ndarray, coefficient: np.ndarray, known=None) -> list | None:
+def slice_sources(spec: ConvSpec, source: np.ndarray, coefficient: np.ndarray, known=None,
+                  model: np.ndarray | None = None) -> list | None:
     """sigma, where each direct output channel co reads the kernel slice of output channel
     sigma[co] (the same input channel within its group, the same tap) wherever it was seen
-    (``known``: the places seen; default every place the model reads); None when some place
-    reads otherwise or a channel was never seen."""
-    model = KernelMap.model(spec).source
+    (``known``: the places seen; default every place the model reads; ``model``: the model's
+    source, when the caller has it); None when some place reads otherwise or a channel was never
+    seen."""
+    model = KernelMap.model(spec).source if model is None else model
     inside = model != ABSENT
     known = inside if known is None else known & inside
     if (known & ((source == ABSENT) | (coefficient != 1))).any():
@@ -307,7 +309,7 @@ def _complete_by_slices(spec, model, source, coefficient, seen) -> None:
     inside = model.source != ABSENT
     if not (inside & ~seen).any() or (seen & ~inside & (source != ABSENT)).any():
         return
-    sigma = slice_sources(spec, source, coefficient, seen)
+    sigma = slice_sources(spec, source, coefficient, seen, model.source)
     if sigma is None:
         return
     kernel_shape = _canonical_kernel_shape(spec)
@@ -455,7 +457,7 @@ def kernel_map_words(spec, kernel_map: KernelMap, model: KernelMap) -> tuple:
             permuted_channels = describe.channel_permutations(spec, kernel_map.source, model.source)
             if permuted_channels:
                 return permuted_channels[0], permuted_channels[0], {"channels": permuted_channels}
-            sigma = slice_sources(spec, kernel_map.source, kernel_map.coefficient)
+            sigma = slice_sources(spec, kernel_map.source, kernel_map.coefficient, model=model.source)
             if sigma is not None:
                 phrases = describe.slice_words(spec, sigma)
                 return _joined(phrases), _joined(phrases), {"slices": sigma}
@@ -464,7 +466,7 @@ def kernel_map_words(spec, kernel_map: KernelMap, model: KernelMap) -> tuple:
                     f"the kernel's entries read through a fixed permutation ({len(moved)} of {len(tau)} entries "
                     f"moved, e.g. {_example(spec, int(moved[0]), int(tau[moved[0]]))})",
                     {"moved": int(len(moved))})
-    sigma = slice_sources(spec, kernel_map.source, kernel_map.coefficient)
+    sigma = slice_sources(spec, kernel_map.source, kernel_map.coefficient, model=model.source)
     phrases = describe.channel_permutations(spec, kernel_map.source, model.source) or \
         (describe.slice_words(spec, sigma) if sigma is not None else []) or \
         describe.channel_words(spec, kernel_map.source, model.source)

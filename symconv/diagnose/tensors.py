@@ -29,6 +29,11 @@ from .registry import (
 )
 
 
+def _role(ctx, tensor: str) -> str:
+    """The name a sentence gives x or g: g is y where the forward is diagnosed (its output)."""
+    return "y" if tensor == "g" and ctx.quantity == "forward" else tensor
+
+
 def _shift(axis: int, by: int):
     """out[..., i, ...] = a[..., i + by, ...], zero where i + by falls outside."""
     def apply(a):
@@ -49,7 +54,7 @@ def _shifted_tensor(ctx):
     for tensor in ("x", "g"):
         shape = spec.shape_of(tensor)
         spatial = layout.spatial_axes(spec, tensor)
-        role = "y" if tensor == "g" and ctx.quantity == "forward" else tensor
+        role = _role(ctx, tensor)
         verb = "written" if OUTPUT_TENSOR[ctx.quantity] == tensor else "read"
         for axis in range(spec.ndim):
             for by in (1, -1, 2, -2):
@@ -255,7 +260,7 @@ def _batch_mixup(ctx):
         return
     for tensor in ("x", "g"):
         for how, apply, adjoint, permutation in _batch_uses():
-            role = "y" if tensor == "g" and ctx.quantity == "forward" else tensor
+            role = _role(ctx, tensor)
             yield alternative(ctx, "batch_mixup", f"{role}'s {how}",
                               f"{WHAT[ctx.quantity]} is exactly the model with {role}'s {how}",
                               {"tensor": role, "how": how}, uses=[Use(tensor, apply, adjoint, permutation)])
@@ -292,7 +297,7 @@ def _channel_mixup(ctx):
         if shape[axis] < 2:
             continue
         for how, apply, adjoint, permutation in _channel_uses(axis, shape[axis]):
-            role = "y" if tensor == "g" and ctx.quantity == "forward" else tensor
+            role = _role(ctx, tensor)
             yield alternative(ctx, "channel_mixup", f"{role}'s {how}",
                               f"{WHAT[ctx.quantity]} is exactly the model with {role}'s {how}",
                               {"tensor": role, "how": how}, uses=[Use(tensor, apply, adjoint, permutation)])
